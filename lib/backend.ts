@@ -1,0 +1,143 @@
+/**
+ * Backend selection for TensorFlow.js under Deno.
+ *
+ * Order of preference: `webgpu` (a real WebGPU adapter: a GPU, or Debian's software Vulkan driver
+ * lavapipe on machines without one), then `wasm`, then `cpu`. The choice can be overridden by the
+ * `--backend` flag of the CLI or the `GREFEL_BACKEND` environment variable. Every run records the
+ * {@linkcode BackendInfo} it got.
+ *
+ * Library code never reads tensors synchronously: `dataSync()`/`arraySync()` throw on the WebGPU
+ * backend in Deno. Use `await t.data()` / `await t.array()`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-webgpu";
+
+/** The backends this project knows, in order of preference. */
+export const BACKENDS = ["webgpu", "wasm", "cpu"] as const;
+
+/** A backend name. */
+export type BackendName = typeof BACKENDS[number];
+
+/** What a run records about the backend it used. */
+export interface BackendInfo {
+  /** The tfjs backend in use. */
+  backend: BackendName;
+  /** Adapter description for webgpu (vendor, architecture, device, description); null otherwise. */
+  adapter: Record<string, string> | null;
+  /** Whether the adapter is a software rasteriser (lavapipe / llvmpipe / SwiftShader). */
+  softwareAdapter: boolean | null;
+  /** Threads the backend uses (wasm is single-threaded in Deno). */
+  threads: number;
+  /** Versions of tfjs and Deno. */
+  versions: { tfjs: string; deno: string };
+  /** Where the choice came from. */
+  source: "flag" | "env" | "auto";
+}
+
+/** True if `name` is a known backend. */
+export function isBackendName(name: string): name is BackendName {
+  return (BACKENDS as readonly string[]).includes(name);
+}
+
+interface GpuAdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+}
+
+async function webgpuAdapterInfo(): Promise<Record<string, string> | null> {
+  // deno-lint-ignore no-explicit-any
+  const gpu = (globalThis.navigator as any)?.gpu;
+  if (!gpu) return null;
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return null;
+    const info: GpuAdapterInfoLike = adapter.info ?? {};
+    return {
+      vendor: info.vendor ?? "",
+      architecture: info.architecture ?? "",
+      device: info.device ?? "",
+      description: info.description ?? "",
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Selects and initialises a backend.
+ *
+ * @param requested explicit choice (from a flag); when absent, `GREFEL_BACKEND` is read, and
+ *   when that is absent too the first backend of {@linkcode BACKENDS} that initialises is used.
+ * @throws Error naming the backend if an explicitly requested backend is unknown or fails.
+ */
+export async function selectBackend(requested?: string): Promise<BackendInfo> {
+  let source: BackendInfo["source"] = "auto";
+  let wanted: string | undefined = requested;
+  if (wanted) source = "flag";
+  else {
+    const env = Deno.env.get("GREFEL_BACKEND");
+    if (env) {
+      wanted = env;
+      source = "env";
+    }
+  }
+  const candidates: BackendName[] = [];
+  if (wanted) {
+    if (!isBackendName(wanted)) {
+      throw new Error(
+        `unknown backend "${wanted}" (from ${source === "flag" ? "--backend" : "GREFEL_BACKEND"}); ` +
+          `expected one of ${BACKENDS.join(", ")}`,
+      );
+    }
+    candidates.push(wanted);
+  } else candidates.push(...BACKENDS);
+
+  let adapter: Record<string, string> | null = null;
+  for (const name of candidates) {
+    if (name === "webgpu") {
+      adapter = await webgpuAdapterInfo();
+      if (!adapter) {
+        if (source !== "auto") {
+          throw new Error(
+            "backend webgpu requested but no WebGPU adapter is available (on Debian without a GPU, " +
+              "install mesa-vulkan-drivers; Deno needs --unstable-webgpu or deno.json unstable webgpu)",
+          );
+        }
+        continue;
+      }
+    }
+    let ok = false;
+    try {
+      ok = await tf.setBackend(name);
+      await tf.ready();
+    } catch (e) {
+      if (source !== "auto") throw new Error(`backend ${name} failed to initialise: ${e}`);
+      ok = false;
+    }
+    if (ok && tf.getBackend() === name) {
+      const desc = adapter ? Object.values(adapter).join(" ").toLowerCase() : "";
+      return {
+        backend: name,
+        adapter: name === "webgpu" ? adapter : null,
+        softwareAdapter: name === "webgpu"
+          ? /llvmpipe|lavapipe|swiftshader|software|cpu/.test(desc)
+          : null,
+        threads: 1,
+        versions: { tfjs: tf.version.tfjs, deno: Deno.version.deno },
+        source,
+      };
+    }
+    if (source !== "auto") throw new Error(`backend ${name} failed to initialise`);
+  }
+  throw new Error(`no backend could be initialised (tried ${candidates.join(", ")})`);
+}
+
+/** Reads a tensor's values without a synchronous read (safe on webgpu). */
+export async function readFloat(t: tf.Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}

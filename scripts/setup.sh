@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything grefel needs on a fresh Debian machine with Node.js and npm (run as root, or
+# with sudo available): Debian packages, then Deno and the npm packages pinned in package-lock.json.
+# Idempotent: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages:
+#   mesa-vulkan-drivers  software Vulkan (lavapipe): a real WebGPU adapter for Deno without a GPU
+DEB_PACKAGES=(mesa-vulkan-drivers)
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Deno (npm package "deno") and the npm packages, exactly as locked.
+if [ ! -x node_modules/.bin/deno ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+node_modules/.bin/deno --version | head -1

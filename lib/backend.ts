@@ -90,7 +90,9 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
   if (wanted) {
     if (!isBackendName(wanted)) {
       throw new Error(
-        `unknown backend "${wanted}" (from ${source === "flag" ? "--backend" : "GREFEL_BACKEND"}); ` +
+        `unknown backend "${wanted}" (from ${
+          source === "flag" ? "--backend" : "GREFEL_BACKEND"
+        }); ` +
           `expected one of ${BACKENDS.join(", ")}`,
       );
     }

@@ -25,5 +25,7 @@ Deno.test("unknown preset names the preset", () => {
 });
 
 Deno.test("mergeConfig merges objects and replaces arrays", () => {
-  assert.deepEqual(mergeConfig({ a: { b: 1, c: [1, 2] } }, { a: { c: [3] } }), { a: { b: 1, c: [3] } });
+  assert.deepEqual(mergeConfig({ a: { b: 1, c: [1, 2] } }, { a: { c: [3] } }), {
+    a: { b: 1, c: [3] },
+  });
 });

@@ -1,0 +1,39 @@
+/**
+ * `deno task grefel <command> [options]`: the command-line entry. Each command lives in
+ * `cli/commands/<name>.ts` and is registered in {@linkcode COMMANDS}.
+ * @module
+ */
+import type { Command } from "./command.ts";
+
+/** Registered commands, in the order `help` lists them. */
+export const COMMANDS: Command[] = [];
+
+function usage(): string {
+  const lines = ["usage: deno task grefel <command> [options]", "", "commands:"];
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(16)} ${c.summary}`);
+  lines.push("", "Run `deno task grefel <command> --help` for a command's options.");
+  return lines.join("\n");
+}
+
+/** Runs the CLI with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    console.error(`grefel: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    console.error(`grefel ${name}: ${e instanceof Error ? e.message : e}`);
+    if (Deno.env.get("GREFEL_DEBUG")) console.error(e);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

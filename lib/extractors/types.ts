@@ -1,0 +1,33 @@
+/**
+ * The feature-extractor interface. Extractors are pluggable: the model consumes three feature maps
+ * per stream (landmark and image), at three scales, whatever network produced them.
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+
+/** Three NHWC feature maps per stream, finest scale first: `[B, H_i, W_i, C_i]`. */
+export interface FeatureMaps {
+  /** Landmark stream (paper: MobileFaceNet landmark detector). */
+  landmark: [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  /** Image stream (paper: IR-50 face recognition ResNet). */
+  image: [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+}
+
+/** Shape of one stream's maps: `[side, channels]` per scale, finest first. */
+export type StreamShape = [[number, number], [number, number], [number, number]];
+
+/** A frozen (by default) pretrained network pair that turns face crops into {@linkcode FeatureMaps}. */
+export interface FeatureExtractor {
+  /** Stable name; part of the feature-cache key. */
+  readonly name: string;
+  /** Input side in pixels the extractor expects (images are resized to it). */
+  readonly inputSize: number;
+  /** Output shapes of the landmark stream. */
+  readonly landmarkShape: StreamShape;
+  /** Output shapes of the image stream. */
+  readonly imageShape: StreamShape;
+  /** Runs both networks on `[B, inputSize, inputSize, 3]` RGB in [0, 1]. The caller disposes the maps. */
+  extract(batch: tf.Tensor4D): FeatureMaps;
+  /** Frees the weights. */
+  dispose(): void;
+}

@@ -1,0 +1,46 @@
+/**
+ * The model's public contract, shared by training and evaluation.
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { FeatureMaps } from "../extractors/types.ts";
+
+/**
+ * Weights held as a named tree (face-api.js style): every leaf is a `tf.Variable` whose `name` is its
+ * path (`fusion/block0/attn/wq`), so a checkpoint names every weight. Non-trainable state (batch-norm
+ * running statistics) is held in the same tree with `trainable = false`.
+ */
+export interface ParamTree {
+  [name: string]: tf.Variable | ParamTree;
+}
+
+/** Model inputs: the extractor's feature maps (or the same read back from the feature cache). */
+export type GrefelInputs = FeatureMaps;
+
+/** Everything a forward pass produces. Distributions are `[B, C]` and sum to 1. */
+export interface GrefelOutputs {
+  /** Embedding e, `[B, D]`. */
+  embedding: tf.Tensor2D;
+  /** Primary distribution l = softmax(f(e)) (eq. 9). */
+  primary: tf.Tensor2D;
+  /** Geometric correction t_g (eq. 15); null when anchors are off. */
+  geometric: tf.Tensor2D | null;
+  /** Attentive correction t_a (eqs. 16–17); null when MHSA is off. */
+  attentive: tf.Tensor2D | null;
+  /** Combined correction t (eq. 18); null when reliability balancing is off. */
+  correction: tf.Tensor2D | null;
+  /** L_final (eq. 19); equals `primary` when reliability balancing is off. */
+  final: tf.Tensor2D;
+}
+
+/** The loss terms of eqs. 20–23 (scalars). Terms switched off are 0. */
+export interface GrefelLosses {
+  /** λ_cls·L_cls + λ_a·L_a + λ_c·L_c. */
+  total: tf.Scalar;
+  /** L_cls (eq. 20). */
+  cls: tf.Scalar;
+  /** L_a (eq. 21). */
+  anchor: tf.Scalar;
+  /** L_c (eq. 22). */
+  center: tf.Scalar;
+}

@@ -1,11 +1,101 @@
 /**
- * Configuration section `train` (placeholder: to be filled in by the train work).
+ * Configuration section `train`: optimiser, learning-rate schedule, epochs, evaluation and
+ * checkpoint cadence, early stopping, and where and how runs are executed.
+ *
+ * Fields listed in {@linkcode RUN_ID_EXCLUDED} (progress display, parallelism, backend preference,
+ * results directory, experiment name) do not change what a run computes and are left out of the
+ * run id (see `lib/train/run.ts`).
+ *
  * @module
  */
 import { z } from "zod";
 
+/** Schema of early stopping. */
+export const earlyStopSchema = z.strictObject({
+  /** Stop when the validation metric has not improved for `patience` evaluations. Off by default. */
+  enabled: z.boolean().default(false),
+  /** Evaluations without improvement before stopping. */
+  patience: z.number().int().min(1).default(10),
+  /** Smallest change of the validation metric that counts as an improvement. */
+  minDelta: z.number().min(0).default(0),
+});
+
 /** Schema of the `train` section; every field has a documented default. */
-export const trainConfigSchema = z.strictObject({});
+export const trainConfigSchema = z.strictObject({
+  /** Optimiser (paper §4.1: Adam). */
+  optimizer: z.enum(["adam"]).default("adam"),
+  /** Initial learning rate (paper: 3e-4). */
+  lr: z.number().positive().default(3e-4),
+  /** Exponential decay per epoch: lr_e = lr · lrDecay^e, e counted from 0 (paper: γ = 0.995). */
+  lrDecay: z.number().gt(0).max(1).default(0.995),
+  /** Adam β1. */
+  beta1: z.number().min(0).lt(1).default(0.9),
+  /** Adam β2. */
+  beta2: z.number().min(0).lt(1).default(0.999),
+  /** Adam ε. */
+  epsilon: z.number().positive().default(1e-7),
+  /**
+   * Number of epochs (paper: 1000; the compact default trains a useful model on a 2-core CPU from
+   * cached features).
+   */
+  epochs: z.number().int().min(1).default(40),
+  /** Mini-batch size. */
+  batchSize: z.number().int().min(1).default(64),
+  /** Evaluate on the validation split every this many epochs (and always after the last). */
+  evalEvery: z.number().int().min(1).default(1),
+  /** Write `checkpoints/last` every this many epochs (and always after the last). */
+  checkpointEvery: z.number().int().min(1).default(1),
+  /**
+   * Validation metric that selects `checkpoints/best` and drives early stopping: accuracy of the
+   * corrected prediction (argmax L_final) or of the primary one (argmax l).
+   */
+  selectMetric: z.enum(["valAccuracy", "valPrimaryAccuracy"]).default("valAccuracy"),
+  /** Early stopping on the validation metric. */
+  earlyStop: earlyStopSchema.prefault({}),
+  /**
+   * Which weights produce the test-split predictions and metrics: the best by validation metric,
+   * or the last epoch's.
+   */
+  testWith: z.enum(["best", "last"]).default("best"),
+  /**
+   * Fraction of the training split held out (seeded, stratified) for validation when the data set
+   * has no `valid` split.
+   */
+  valFraction: z.number().min(0).lt(1).default(0.1),
+  /**
+   * Anchor initialisation (SPEC §4 decision): `classMeans` = class means of the embeddings of the
+   * untrained model over `anchorInitSamples` training samples, plus small noise; `random` = the
+   * model's seeded random initialisation.
+   */
+  anchorInit: z.enum(["classMeans", "random"]).default("classMeans"),
+  /** Training samples used for `classMeans` anchor initialisation. */
+  anchorInitSamples: z.number().int().min(1).default(512),
+  /** Backend preference; `auto` picks webgpu, then wasm, then cpu (lib/backend.ts). */
+  backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
+  /** Child processes a sweep runs in parallel (wasm uses one core per process). */
+  parallel: z.number().int().min(1).default(2),
+  /** Directory under which runs are written: `<resultsDir>/<experiment>/<run-id>/`. */
+  resultsDir: z.string().min(1).default("results"),
+  /** Experiment name: the directory grouping runs. */
+  experiment: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ - only")
+    .default("default"),
+  /** Progress display: a bar on a terminal, one line per epoch, or nothing. `auto`: bar on a TTY. */
+  progress: z.enum(["auto", "bar", "lines", "off"]).default("auto"),
+});
 
 /** The resolved `train` section. */
 export type TrainConfig = z.output<typeof trainConfigSchema>;
+
+/**
+ * Dotted config paths that do not change what a run computes; they are recorded in `config.json`
+ * but left out of the run id, so changing them never forks a run.
+ */
+export const RUN_ID_EXCLUDED: readonly string[] = [
+  "preset",
+  "train.backend",
+  "train.parallel",
+  "train.resultsDir",
+  "train.experiment",
+  "train.progress",
+  "train.checkpointEvery",
+];

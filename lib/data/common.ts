@@ -1,0 +1,179 @@
+/**
+ * Helpers shared by the data-set loaders: path resolution, clear errors for missing or malformed
+ * files, seeded hashing, and split assignment for data sets that ship without splits.
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readImage } from "./image.ts";
+import type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "./types.ts";
+
+/** A data set that cannot be loaded (missing path or label file, malformed file, unknown class). */
+export class DatasetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DatasetError";
+  }
+}
+
+/** The repository root, resolved from this module's URL (`lib/data/` → `../../`). */
+export const REPO_ROOT: string = resolve(fileURLToPath(new URL("../../", import.meta.url)));
+
+/**
+ * Resolves a data-set root: the explicit argument, else environment variable `envVar`, else
+ * `defaultPath` (relative to the repository root). Checks that the folder exists.
+ * @throws DatasetError naming the path and where it came from when it does not exist.
+ */
+export async function resolveRoot(
+  root: string | null | undefined,
+  envVar: string,
+  defaultPath?: string,
+): Promise<string> {
+  let path: string | undefined;
+  let source: string;
+  if (root) {
+    path = root;
+    source = "argument";
+  } else {
+    let env: string | undefined;
+    try {
+      env = Deno.env.get(envVar);
+    } catch { /* no --allow-env: treat as unset */ }
+    if (env) {
+      path = env;
+      source = `environment variable ${envVar}`;
+    } else {
+      path = defaultPath ? resolve(REPO_ROOT, defaultPath) : undefined;
+      source = "default";
+    }
+  }
+  if (!path) {
+    throw new DatasetError(`no data-set path given: pass a root or set ${envVar}`);
+  }
+  path = resolve(path);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    throw new DatasetError(
+      `data-set path ${path} (from ${source}) does not exist; pass a root or set ${envVar}`,
+    );
+  }
+  if (!info.isDirectory) throw new DatasetError(`data-set path ${path} is not a directory`);
+  return path;
+}
+
+/** Whether a path exists. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a label/annotation text file. @throws DatasetError naming the file when it is missing. */
+export async function readLabelFile(path: string, what = "label file"): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new DatasetError(`${what} ${path} not found`);
+    throw new DatasetError(`cannot read ${what} ${path}: ${e}`);
+  }
+}
+
+/** Names of the entries of a directory (files and folders), sorted; `[]` when it is missing. */
+export async function listDir(
+  path: string,
+  kind: "file" | "dir" | "any" = "any",
+): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(path)) {
+      if (kind === "any" || (kind === "file" ? e.isFile : e.isDirectory)) out.push(e.name);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return out.sort();
+}
+
+/** File extensions treated as images by folder-scanning loaders. */
+export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg", ".tif", ".tiff"];
+
+/** Whether the name ends in a known image extension (case-insensitive). */
+export function isImageName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return IMAGE_EXTENSIONS.some((e) => lower.endsWith(e));
+}
+
+/** 32-bit FNV-1a hash of a string (stable across runs and platforms). */
+export function hashString(s: string, seed = 0): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/**
+ * Assigns `train`/`valid`/`test` to samples of a data set that ships without splits (JAFFE,
+ * FERG-DB, generic folders), deterministically from `seed`. When samples have groups (subjects),
+ * whole groups go to one split (subject-independent evaluation); otherwise samples are assigned
+ * individually. The assignment hashes the group (or id), so adding samples does not move others.
+ */
+export function assignSplits(
+  samples: DatasetSample[],
+  fractions: { valid: number; test: number },
+  seed = 0,
+): void {
+  for (const s of samples) {
+    const key = s.group ?? s.id;
+    const u = hashString(key, seed) / 0x100000000;
+    s.split = u < fractions.test
+      ? "test"
+      : u < fractions.test + fractions.valid
+      ? "valid"
+      : "train";
+  }
+}
+
+/** Builds a {@linkcode LoadedDataset} whose samples are files read by {@linkcode readImage}. */
+export function fileDataset(
+  name: string,
+  classNames: string[],
+  samples: DatasetSample[],
+  skipped: SkippedItem[],
+): LoadedDataset {
+  return {
+    name,
+    classNames,
+    samples,
+    skipped,
+    loadImage(sample: DatasetSample): Promise<RawImage> {
+      if (!sample.path) throw new DatasetError(`sample ${sample.id} has no file path`);
+      return readImage(sample.path);
+    },
+  };
+}
+
+/** Keeps only samples of the requested splits (all when `splits` is undefined). */
+export function filterSplits(samples: DatasetSample[], splits?: readonly string[]) {
+  return splits ? samples.filter((s) => splits.includes(s.split)) : samples;
+}
+
+/** Joins path segments (re-exported so loaders need one import). */
+export { join };
+
+/** Per-split, per-class counts of a data set: `{ train: [n_0, ..., n_C-1], ... }`. */
+export function classCounts(ds: LoadedDataset): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of ds.samples) {
+    out[s.split] ??= new Array(ds.classNames.length).fill(0);
+    out[s.split][s.label]++;
+  }
+  return out;
+}

@@ -63,12 +63,9 @@ export const trainConfigSchema = z.strictObject({
    */
   valFraction: z.number().min(0).lt(1).default(0.1),
   /**
-   * Anchor initialisation (SPEC §4 decision): `classMeans` = class means of the embeddings of the
-   * untrained model over `anchorInitSamples` training samples, plus small noise; `random` = the
-   * model's seeded random initialisation.
+   * Training samples whose embeddings (untrained model, inference mode) give the class means for
+   * `model.rb.anchorInit = "class-means"`.
    */
-  anchorInit: z.enum(["classMeans", "random"]).default("classMeans"),
-  /** Training samples used for `classMeans` anchor initialisation. */
   anchorInitSamples: z.number().int().min(1).default(512),
   /** Backend preference; `auto` picks webgpu, then wasm, then cpu (lib/backend.ts). */
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),

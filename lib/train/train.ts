@@ -1,0 +1,774 @@
+/**
+ * Training (SPEC §5): Adam with an exponential learning-rate decay per epoch, class-balanced
+ * epochs, every random draw seeded from (seed, epoch, step), on cached extractor features.
+ *
+ * A run writes its directory as described in `lib/train/run.ts` and can be interrupted at any
+ * point: started again it resumes from `checkpoints/last` and loses at most the epoch in flight.
+ * Parameters and optimiser state stay on the device between steps; only the step's loss terms
+ * (five scalars) are read back, to detect a non-finite loss before the update is applied.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import cliProgress from "cli-progress";
+import { join } from "node:path";
+import type { GrefelConfig } from "../config.ts";
+import type { ModelConfig } from "../model/config.ts";
+import type { GrefelInputs, GrefelLosses, GrefelOutputs, ParamTree } from "../model/types.ts";
+import type { BackendInfo } from "../backend.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
+import {
+  checkCheckpointCompatible,
+  type Checkpoint,
+  type CheckpointState,
+  configHash,
+  type EpochLog,
+  formatLog,
+  loadCheckpoint,
+  type NamedArray,
+  runDir,
+  runId,
+  saveCheckpoint,
+} from "./run.ts";
+import { deriveSeed, learningRateAt, mulberry32, SEED_PURPOSE } from "./schedule.ts";
+
+/** Version of this library, recorded in every run's config.json. */
+export const GREFEL_VERSION = "0.1.0";
+
+/**
+ * The model functions training uses (lib/model). Passed in rather than imported so the trainer
+ * can be tested with a small stand-in model; `lib/train/model_fns.ts` provides the real ones.
+ */
+export interface ModelFns {
+  /** Creates the weights, seeded. */
+  initGrefel(cfg: ModelConfig, seed: number): ParamTree;
+  /** Forward pass; `seed` drives dropout in training mode. */
+  grefelForward(
+    params: ParamTree,
+    inputs: GrefelInputs,
+    cfg: ModelConfig,
+    opts: { training: boolean; seed?: number },
+  ): GrefelOutputs;
+  /** Loss terms of eqs. 20–23. */
+  grefelLoss(
+    params: ParamTree,
+    outputs: GrefelOutputs,
+    target: tf.Tensor2D,
+    cfg: ModelConfig,
+  ): GrefelLosses;
+  /** Smoothed one-hot targets `[B, C]` (Table 8's term s: ε = s/100). */
+  smoothLabels(labels: Int32Array, classes: number, s: number): tf.Tensor2D;
+  /** Leaves by path. */
+  flattenParams(params: ParamTree): Map<string, tf.Variable>;
+  /** Variables the optimiser updates, in a fixed order. */
+  trainableVariables(params: ParamTree): tf.Variable[];
+  /** Assigns named values. @throws Error naming mismatched weights. */
+  assignParams(params: ParamTree, named: Map<string, Float32Array>): void;
+  /** Frees the weights. */
+  disposeParams(params: ParamTree): void;
+  /** Sets anchors to class means of `embeddings` (+ noise); returns what it did. */
+  initAnchorsFromEmbeddings(
+    params: ParamTree,
+    embeddings: tf.Tensor2D,
+    labels: Int32Array,
+    cfg: ModelConfig,
+    seed: number,
+  ): Record<string, unknown> | void;
+  /** Whether the config has anchors at all. */
+  anchorsOn(cfg: ModelConfig): boolean;
+}
+
+/** One split of feature-backed samples. */
+export interface FeatureSplit {
+  /** Sample ids, one per sample. */
+  ids: readonly string[];
+  /** Class index per sample (for the training split: after any injected label noise). */
+  labels: Int32Array;
+  /** Group per sample (video / subject) where the data set has groups. */
+  groups?: readonly (string | undefined)[];
+  /** Augmented views available per sample (cached features); 1 = no augmentation. */
+  views: number;
+  /** Reads the model inputs of `indices` (view 0 = un-augmented). The caller disposes them. */
+  readBatch(indices: readonly number[], view?: number): GrefelInputs | Promise<GrefelInputs>;
+}
+
+/** What a run trains and tests on. */
+export interface TrainData {
+  /** Data set name. */
+  name: string;
+  /** Class names. */
+  classNames: string[];
+  /** Fingerprint of the samples, labels and splits (`datasetFingerprint`). */
+  fingerprint: string;
+  /** Training split. */
+  train: FeatureSplit;
+  /** Validation split (null: no validation; best = last). */
+  val: FeatureSplit | null;
+  /** Test split (predictions, embeddings and metrics). */
+  test: FeatureSplit;
+  /** Anything else worth recording in config.json (sizes, skipped items, cache key...). */
+  info?: Record<string, unknown>;
+}
+
+/** Returns the training indices of one epoch (class-balanced; seeded by `seed`). */
+export type EpochSampler = (epochIndex: number, seed: number) => number[];
+
+/** Test hooks. */
+export interface TrainHooks {
+  /** When it returns true, the step's total loss is made NaN (to test non-finite-loss handling). */
+  injectNan?(epoch: number, step: number): boolean;
+  /** Called after each epoch with its log entry and the live tensor count. */
+  onEpochEnd?(entry: EpochLog, numTensors: number): void | Promise<void>;
+}
+
+/** Options of {@linkcode trainRun}. */
+export interface TrainOptions {
+  /** Model functions (lib/train/model_fns.ts `MODEL_FNS`). */
+  model: ModelFns;
+  /** Epoch sampler; default {@linkcode balancedSampler} over the training labels. */
+  sampler?: EpochSampler;
+  /** Run directory (default `<resultsDir>/<experiment>/<run-id>`). */
+  dir?: string;
+  /** Backend in use, recorded in config.json. */
+  backend?: BackendInfo;
+  /** Extra fields recorded in config.json (e.g. the variant name). */
+  meta?: Record<string, unknown>;
+  /** Retrain from scratch even if the run has finished or has a checkpoint. */
+  force?: boolean;
+  /** Test hooks. */
+  hooks?: TrainHooks;
+  /** Where progress lines go (default console.error). */
+  print?: (line: string) => void;
+  /**
+   * Test-split evaluation (lib/eval/metrics.ts `evaluatePredictions`); its result is written to
+   * metrics.json (with run fields added).
+   */
+  evaluate?: (input: {
+    labels: Int32Array;
+    primary: Float32Array;
+    final: Float32Array;
+    classNames: string[];
+  }) => unknown;
+}
+
+/** Outcome of {@linkcode trainRun}. */
+export interface TrainResult {
+  /** Run directory. */
+  dir: string;
+  /** Run id. */
+  runId: string;
+  /** `trained` (now), `resumed` (from a checkpoint, then finished), or `skipped` (already finished). */
+  status: "trained" | "resumed" | "skipped";
+  /** Epochs completed. */
+  epochs: number;
+  /** Epoch log. */
+  log: EpochLog[];
+  /** metrics.json contents. */
+  metrics: Record<string, unknown>;
+}
+
+/** A loss that became NaN or infinite; training stopped without applying the step. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    /** Epoch (1-based). */
+    readonly epoch: number,
+    /** Step within the epoch (1-based). */
+    readonly step: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "NonFiniteLossError";
+  }
+}
+
+/**
+ * Class-balanced epoch sampler (data refinement, SPEC §5): each class contributes
+ * `perClass` indices (default: the size of the largest class), drawn without replacement while
+ * the class has samples left and cycling reshuffled copies otherwise, then the epoch is shuffled.
+ * Seeded: the same (seed, epoch) gives the same epoch.
+ */
+export function balancedSampler(
+  labels: Int32Array,
+  classes: number,
+  perClass?: number,
+): EpochSampler {
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  labels.forEach((l, i) => byClass[l]?.push(i));
+  const n = perClass ?? Math.max(...byClass.map((c) => c.length));
+  return (epochIndex, seed) => {
+    const rand = mulberry32(deriveSeed(seed, SEED_PURPOSE.sampler, epochIndex));
+    const shuffle = <T>(a: T[]) => {
+      for (let i = a.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [a[i], a[j]] = [a[j], a[i]];
+      }
+      return a;
+    };
+    const out: number[] = [];
+    for (const members of byClass) {
+      if (!members.length) continue;
+      let pool: number[] = [];
+      for (let k = 0; k < n; k++) {
+        if (!pool.length) pool = shuffle([...members]);
+        out.push(pool.pop()!);
+      }
+    }
+    return shuffle(out);
+  };
+}
+
+function disposeInputs(x: GrefelInputs): void {
+  tf.dispose([...x.landmark, ...x.image]);
+}
+
+function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  // tfjs's AdamOptimizer reads its (protected) `learningRate` field on every applyGradients call.
+  (opt as unknown as { learningRate: number }).learningRate = lr;
+}
+
+/** Predictions of a split: embeddings, primary (l) and final (L_final) distributions. */
+export interface SplitPredictions {
+  /** `[N, D]` row-major. */
+  embedding: Float32Array;
+  /** Embedding width D. */
+  dim: number;
+  /** `[N, C]` primary distribution l (eq. 9). */
+  primary: Float32Array;
+  /** `[N, C]` L_final (eq. 19). */
+  final: Float32Array;
+}
+
+/** Runs the model in inference mode over a split, in batches. No tensors are left behind. */
+export async function predictSplit(
+  model: ModelFns,
+  params: ParamTree,
+  split: FeatureSplit,
+  cfg: ModelConfig,
+  batchSize: number,
+  indices?: readonly number[],
+): Promise<SplitPredictions> {
+  const idx = indices ?? split.ids.map((_, i) => i);
+  const emb: Float32Array[] = [], pri: Float32Array[] = [], fin: Float32Array[] = [];
+  let dim = 0;
+  for (let s = 0; s < idx.length; s += batchSize) {
+    const inputs = await split.readBatch(idx.slice(s, s + batchSize), 0);
+    const [e, p, f] = tf.tidy(() => {
+      const o = model.grefelForward(params, inputs, cfg, { training: false });
+      return [o.embedding, o.primary, o.final].map((t) => tf.keep(t));
+    });
+    disposeInputs(inputs);
+    dim = e.shape[1]!;
+    emb.push((await e.data()) as Float32Array);
+    pri.push((await p.data()) as Float32Array);
+    fin.push((await f.data()) as Float32Array);
+    tf.dispose([e, p, f]);
+  }
+  const cat = (parts: Float32Array[]) => {
+    const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+    let o = 0;
+    for (const p of parts) out.set(p, o), o += p.length;
+    return out;
+  };
+  return { embedding: cat(emb), dim, primary: cat(pri), final: cat(fin) };
+}
+
+function argmaxRows(d: Float32Array, c: number): Int32Array {
+  const out = new Int32Array(d.length / c);
+  for (let i = 0; i < out.length; i++) {
+    let best = 0;
+    for (let j = 1; j < c; j++) if (d[i * c + j] > d[i * c + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+function accuracyOf(labels: Int32Array, pred: Int32Array): number {
+  let ok = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === pred[i]) ok++;
+  return labels.length ? ok / labels.length : 0;
+}
+
+/** Reads model weights and Adam state as named arrays for a checkpoint. */
+async function snapshot(
+  model: ModelFns,
+  params: ParamTree,
+  opt: tf.Optimizer,
+): Promise<{ weights: NamedArray[]; optimizer: NamedArray[] }> {
+  const weights: NamedArray[] = [];
+  const pathOf = new Map<string, string>();
+  for (const [path, v] of model.flattenParams(params)) {
+    pathOf.set(v.name, path);
+    weights.push({
+      name: path,
+      shape: v.shape,
+      dtype: "float32",
+      data: (await v.data()) as Float32Array,
+    });
+  }
+  const optimizer: NamedArray[] = [];
+  for (const w of await opt.getWeights()) {
+    // Adam slots are named `<variable name>/m|v`; store them by the weight's path, which is
+    // stable across processes (tfjs variable names carry a per-process suffix).
+    const m = w.name.match(/^(.*)\/(m|v)$/);
+    const name = w.name === "iter"
+      ? "iter"
+      : m && pathOf.has(m[1])
+      ? `${pathOf.get(m[1])}/${m[2]}`
+      : w.name;
+    const dtype = w.tensor.dtype === "int32" ? "int32" : "float32";
+    const raw = await w.tensor.data();
+    if (w.name === "iter") w.tensor.dispose(); // getWeights() makes a fresh scalar for it
+    optimizer.push({
+      name,
+      shape: w.tensor.shape,
+      dtype,
+      data: dtype === "int32" ? Int32Array.from(raw) : Float32Array.from(raw),
+    });
+  }
+  return { weights, optimizer };
+}
+
+/** Restores Adam state saved by {@linkcode snapshot} into a fresh optimiser. */
+async function restoreOptimizer(
+  model: ModelFns,
+  params: ParamTree,
+  opt: tf.Optimizer,
+  slots: readonly NamedArray[],
+  ckptDir: string,
+): Promise<void> {
+  if (!slots.length) return; // saved before the first step
+  const byName = new Map(slots.map((s) => [s.name, s]));
+  const pathOf = new Map<tf.Variable, string>();
+  for (const [path, v] of model.flattenParams(params)) pathOf.set(v, path);
+  const vars = model.trainableVariables(params);
+  const iter = byName.get("iter");
+  if (!iter) throw new Error(`${ckptDir}: optimiser state has no iteration count`);
+  const named: { name: string; tensor: tf.Tensor }[] = [{
+    name: "iter",
+    tensor: tf.scalar(iter.data[0], "int32"),
+  }];
+  for (const kind of ["m", "v"]) {
+    for (const v of vars) {
+      const s = byName.get(`${pathOf.get(v)}/${kind}`);
+      if (!s) {
+        throw new Error(`${ckptDir}: optimiser state lacks ${pathOf.get(v)}/${kind}`);
+      }
+      named.push({ name: `${v.name}/${kind}`, tensor: tf.tensor(s.data, s.shape, "float32") });
+    }
+  }
+  await opt.setWeights(named);
+  tf.dispose(named.map((n) => n.tensor));
+}
+
+function modelShapes(model: ModelFns, params: ParamTree): Map<string, number[]> {
+  return new Map([...model.flattenParams(params)].map(([k, v]) => [k, v.shape]));
+}
+
+async function restoreWeights(model: ModelFns, params: ParamTree, ckpt: Checkpoint) {
+  model.assignParams(
+    params,
+    new Map(ckpt.weights.map((w) => [w.name, w.data as Float32Array])),
+  );
+  await Promise.resolve();
+}
+
+function csvField(s: string): string {
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Formats the test predictions as CSV: id, label, primary, final, then both distributions. */
+export function predictionsCsv(
+  split: FeatureSplit,
+  pred: SplitPredictions,
+  classNames: readonly string[],
+): string {
+  const c = classNames.length;
+  const pArg = argmaxRows(pred.primary, c), fArg = argmaxRows(pred.final, c);
+  const head = ["id", "label", "primary", "final"]
+    .concat(classNames.map((n) => `primary_${n}`), classNames.map((n) => `final_${n}`));
+  const rows = [head.map(csvField).join(",")];
+  for (let i = 0; i < split.ids.length; i++) {
+    const dist = (d: Float32Array) =>
+      Array.from(d.subarray(i * c, (i + 1) * c), (x) => x.toPrecision(6));
+    rows.push(
+      [
+        csvField(split.ids[i]),
+        split.labels[i],
+        pArg[i],
+        fArg[i],
+        ...dist(pred.primary),
+        ...dist(pred.final),
+      ]
+        .join(","),
+    );
+  }
+  return rows.join("\n") + "\n";
+}
+
+/** Formats the test embeddings as CSV: id, label, e_0..e_{D-1}. */
+export function embeddingsCsv(split: FeatureSplit, pred: SplitPredictions): string {
+  const d = pred.dim;
+  const head = ["id", "label", ...Array.from({ length: d }, (_, j) => `e${j}`)];
+  const rows = [head.join(",")];
+  for (let i = 0; i < split.ids.length; i++) {
+    rows.push(
+      [
+        csvField(split.ids[i]),
+        split.labels[i],
+        ...Array.from(pred.embedding.subarray(i * d, (i + 1) * d), (x) => x.toPrecision(6)),
+      ]
+        .join(","),
+    );
+  }
+  return rows.join("\n") + "\n";
+}
+
+type Bar = {
+  update(v: number, p?: object): void;
+  stop(): void;
+  start(t: number, v: number, p?: object): void;
+};
+
+function makeBar(mode: GrefelConfig["train"]["progress"]): Bar | null {
+  const tty = Deno.stderr.isTerminal();
+  if (mode === "off" || mode === "lines" || (mode === "auto" && !tty)) return null;
+  return new cliProgress.SingleBar({
+    format:
+      "epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | acc {acc} | lr {lr} | ETA {eta_formatted}",
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: false,
+  }, cliProgress.Presets.shades_classic) as unknown as Bar;
+}
+
+/**
+ * Trains (or resumes, or skips) one run and writes its directory. See the module doc.
+ * @throws NonFiniteLossError when a loss becomes NaN/∞ (the last good checkpoint is kept),
+ *   CheckpointMismatchError for a checkpoint of another config, WriteError on a failed write.
+ */
+export async function trainRun(
+  config: GrefelConfig,
+  data: TrainData,
+  opts: TrainOptions,
+): Promise<TrainResult> {
+  const model = opts.model;
+  const print = opts.print ?? ((l: string) => console.error(l));
+  const dir = opts.dir ?? runDir(config);
+  const id = runId(config);
+  const hash = configHash(config);
+  const tc = config.train;
+  const C = data.classNames.length;
+  if (config.model.classes !== C) {
+    throw new Error(
+      `model.classes is ${config.model.classes} but data set ${data.name} has ${C} classes ` +
+        `(${data.classNames.join(", ")})`,
+    );
+  }
+
+  if (opts.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const finished = await readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
+  if (finished) {
+    const log =
+      (await readJsonIfExists<{ log: EpochLog[] }>(join(dir, "checkpoints/last/checkpoint.json")))
+        ?.log ?? [];
+    return { dir, runId: id, status: "skipped", epochs: log.length, log, metrics: finished };
+  }
+
+  // config.json: written once; a present one must describe this config.
+  const cfgPath = join(dir, "config.json");
+  const existing = await readJsonIfExists<{ configHash?: string }>(cfgPath);
+  if (existing && existing.configHash !== hash) {
+    throw new Error(
+      `${cfgPath} describes another config (hash ${String(existing.configHash).slice(0, 10)}, ` +
+        `this run ${hash.slice(0, 10)}); use another directory or --force`,
+    );
+  }
+  if (!existing) {
+    await writeJsonAtomic(cfgPath, {
+      runId: id,
+      configHash: hash,
+      config,
+      seed: config.seed,
+      backend: opts.backend ?? { backend: tf.getBackend() },
+      versions: {
+        grefel: GREFEL_VERSION,
+        tfjs: tf.version.tfjs,
+        deno: Deno.version.deno,
+        v8: Deno.version.v8,
+      },
+      dataset: {
+        name: data.name,
+        fingerprint: data.fingerprint,
+        classNames: data.classNames,
+        sizes: {
+          train: data.train.ids.length,
+          val: data.val?.ids.length ?? 0,
+          test: data.test.ids.length,
+        },
+        ...data.info,
+      },
+      ...opts.meta,
+      createdAt: new Date().toISOString(),
+    });
+  }
+
+  const params = model.initGrefel(config.model, deriveSeed(config.seed, SEED_PURPOSE.init));
+  const opt = tf.train.adam(tc.lr, tc.beta1, tc.beta2, tc.epsilon);
+  const sampler = opts.sampler ?? balancedSampler(data.train.labels, C);
+  const lastDir = join(dir, "checkpoints", "last");
+  const bestDir = join(dir, "checkpoints", "best");
+  let state: CheckpointState = {
+    runId: id,
+    configHash: hash,
+    datasetFingerprint: data.fingerprint,
+    epoch: 0,
+    step: 0,
+    rng: { seed: config.seed, epoch: 0, step: 0 },
+    best: null,
+    sinceBest: 0,
+    anchorInit: null,
+    log: [],
+  };
+  let status: TrainResult["status"] = "trained";
+  try {
+    const ckpt = await loadCheckpoint(lastDir);
+    if (ckpt) {
+      checkCheckpointCompatible(
+        ckpt,
+        { configHash: hash, datasetFingerprint: data.fingerprint },
+        modelShapes(model, params),
+      );
+      await restoreWeights(model, params, ckpt);
+      await restoreOptimizer(model, params, opt, ckpt.optimizer, lastDir);
+      state = ckpt.state;
+      status = "resumed";
+      // The log on disk may hold epochs past the checkpoint: the checkpoint's log is the truth.
+      await writeFileAtomic(join(dir, "log.jsonl"), formatLog(state.log));
+      print(`resuming ${dir} from epoch ${state.epoch}/${tc.epochs}`);
+    } else {
+      state.anchorInit = await initAnchors(model, params, config, data);
+      await writeFileAtomic(join(dir, "log.jsonl"), "");
+    }
+
+    const bar = makeBar(tc.progress);
+    const lines = tc.progress === "lines" ||
+      (tc.progress === "auto" && !bar && !Deno.stderr.isTerminal());
+    const startTime = performance.now();
+    const startEpoch = state.epoch;
+    for (let e = state.epoch; e < tc.epochs; e++) {
+      const t0 = performance.now();
+      const lr = learningRateAt(tc, e);
+      setLearningRate(opt, lr);
+      const order = sampler(e, config.seed);
+      const steps = Math.ceil(order.length / tc.batchSize);
+      const sums = [0, 0, 0, 0];
+      let correct = 0, seen = 0;
+      const viewRand = mulberry32(deriveSeed(config.seed, SEED_PURPOSE.view, e));
+      bar?.start(steps, 0, {
+        epoch: `${e + 1}/${tc.epochs}`,
+        loss: "-",
+        acc: "-",
+        lr: lr.toExponential(2),
+      });
+      for (let s = 0; s < steps; s++) {
+        const batch = order.slice(s * tc.batchSize, (s + 1) * tc.batchSize);
+        const view = data.train.views > 1 ? Math.floor(viewRand() * data.train.views) : 0;
+        const inputs = await data.train.readBatch(batch, view);
+        const labels = Int32Array.from(batch, (i) => data.train.labels[i]);
+        const target = model.smoothLabels(labels, C, config.model.loss.labelSmoothing);
+        const labelT = tf.tensor1d(labels, "int32");
+        let stats: tf.Tensor | null = null;
+        const dropoutSeed = deriveSeed(config.seed, SEED_PURPOSE.dropout, e, s);
+        const nan = opts.hooks?.injectNan?.(e + 1, s + 1) ?? false;
+        const { grads, value } = tf.variableGrads(() => {
+          const out = model.grefelForward(params, inputs, config.model, {
+            training: true,
+            seed: dropoutSeed,
+          });
+          const l = model.grefelLoss(params, out, target, config.model);
+          const total = nan ? l.total.mul(NaN) as tf.Scalar : l.total;
+          const hits = tf.sum(tf.cast(tf.equal(tf.argMax(out.final, 1), labelT), "float32"));
+          stats = tf.keep(tf.stack([total, l.cls, l.anchor, l.center, hits]));
+          return total;
+        }, model.trainableVariables(params));
+        const v = (await stats!.data()) as Float32Array;
+        tf.dispose([stats!, value, target, labelT]);
+        disposeInputs(inputs);
+        if (![0, 1, 2, 3].every((k) => Number.isFinite(v[k]))) {
+          tf.dispose(Object.values(grads));
+          bar?.stop();
+          throw new NonFiniteLossError(
+            e + 1,
+            s + 1,
+            `loss became non-finite at epoch ${e + 1}, step ${s + 1}/${steps} (global step ` +
+              `${state.step + 1}): total=${v[0]} L_cls=${v[1]} L_a=${v[2]} L_c=${v[3]}; ` +
+              `training stopped before applying the step. The last good checkpoint ` +
+              (state.epoch > 0 ? `(epoch ${state.epoch}) is kept in ${lastDir}` : `(none yet)`) +
+              `. Lower train.lr or check the loss weights.`,
+          );
+        }
+        opt.applyGradients(grads as unknown as Parameters<typeof opt.applyGradients>[0]);
+        tf.dispose(Object.values(grads));
+        state.step++;
+        for (let k = 0; k < 4; k++) sums[k] += v[k];
+        correct += v[4];
+        seen += batch.length;
+        bar?.update(s + 1, {
+          loss: (sums[0] / (s + 1)).toFixed(4),
+          acc: (correct / seen).toFixed(3),
+        });
+      }
+      bar?.stop();
+
+      const epoch = e + 1;
+      let valAcc: number | null = null, valPrimary: number | null = null;
+      const evalNow = data.val && (epoch % tc.evalEvery === 0 || epoch === tc.epochs);
+      if (evalNow) {
+        const p = await predictSplit(model, params, data.val!, config.model, tc.batchSize);
+        valAcc = accuracyOf(data.val!.labels, argmaxRows(p.final, C));
+        valPrimary = accuracyOf(data.val!.labels, argmaxRows(p.primary, C));
+      }
+      const entry: EpochLog = {
+        epoch,
+        lr,
+        loss: sums[0] / steps,
+        cls: sums[1] / steps,
+        anchor: sums[2] / steps,
+        center: sums[3] / steps,
+        trainAccuracy: correct / Math.max(1, seen),
+        valAccuracy: valAcc,
+        valPrimaryAccuracy: valPrimary,
+        steps,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      state.log = [...state.log, entry];
+      state.epoch = epoch;
+      state.rng = { seed: config.seed, epoch, step: state.step };
+
+      // Best checkpoint (by the validation metric; without validation every epoch is "best").
+      const metric = tc.selectMetric;
+      const value = metric === "valAccuracy" ? valAcc : valPrimary;
+      let improved = false;
+      if (!data.val) improved = true;
+      else if (value !== null) {
+        improved = !state.best || value > state.best.value + tc.earlyStop.minDelta;
+        state.sinceBest = improved ? 0 : state.sinceBest + 1;
+      }
+      if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
+      const stop = tc.earlyStop.enabled && state.sinceBest >= tc.earlyStop.patience;
+      const snap = (improved || epoch % tc.checkpointEvery === 0 || epoch === tc.epochs || stop)
+        ? await snapshot(model, params, opt)
+        : null;
+      if (improved) await saveCheckpoint(bestDir, state, snap!.weights, snap!.optimizer);
+      await writeFileAtomic(join(dir, "log.jsonl"), formatLog(state.log));
+      if (epoch % tc.checkpointEvery === 0 || epoch === tc.epochs || stop) {
+        await saveCheckpoint(lastDir, state, snap!.weights, snap!.optimizer);
+      }
+
+      if (lines || tc.progress === "lines") {
+        const elapsed = (performance.now() - startTime) / 1000;
+        const eta = elapsed / (epoch - startEpoch) * (tc.epochs - epoch);
+        print(
+          `epoch ${epoch}/${tc.epochs} loss ${entry.loss.toFixed(4)} (cls ${
+            entry.cls.toFixed(3)
+          } ` +
+            `a ${entry.anchor.toFixed(3)} c ${entry.center.toFixed(3)}) train acc ` +
+            `${entry.trainAccuracy.toFixed(3)}` +
+            (valAcc !== null
+              ? ` val acc ${valAcc.toFixed(3)} (primary ${valPrimary!.toFixed(3)})`
+              : "") +
+            ` lr ${lr.toExponential(2)} ${entry.seconds.toFixed(1)}s ETA ${eta.toFixed(0)}s`,
+        );
+      }
+      await opts.hooks?.onEpochEnd?.(entry, tf.memory().numTensors);
+      if (stop) {
+        print(`early stop after epoch ${epoch}: no improvement for ${state.sinceBest} evaluations`);
+        break;
+      }
+    }
+
+    // Test split, with the best (or last) weights.
+    if (tc.testWith === "best" && state.best && state.best.epoch !== state.epoch) {
+      const best = await loadCheckpoint(bestDir);
+      if (best) await restoreWeights(model, params, best);
+    }
+    const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
+    await writeFileAtomic(
+      join(dir, "predictions.csv"),
+      predictionsCsv(data.test, pred, data.classNames),
+    );
+    await writeFileAtomic(join(dir, "embeddings.csv"), embeddingsCsv(data.test, pred));
+    const evaluated = opts.evaluate
+      ? opts.evaluate({
+        labels: data.test.labels,
+        primary: pred.primary,
+        final: pred.final,
+        classNames: data.classNames,
+      })
+      : {};
+    const metrics: Record<string, unknown> = {
+      runId: id,
+      dataset: data.name,
+      testSamples: data.test.ids.length,
+      epochs: state.epoch,
+      weights: tc.testWith === "best" && state.best
+        ? `best (epoch ${state.best.epoch})`
+        : `last (epoch ${state.epoch})`,
+      best: state.best,
+      accuracy: accuracyOf(data.test.labels, argmaxRows(pred.final, C)),
+      primaryAccuracy: accuracyOf(data.test.labels, argmaxRows(pred.primary, C)),
+      evaluation: evaluated,
+      finishedAt: new Date().toISOString(),
+    };
+    await writeJsonAtomic(join(dir, "metrics.json"), metrics);
+    return { dir, runId: id, status, epochs: state.epoch, log: state.log, metrics };
+  } finally {
+    model.disposeParams(params);
+    opt.dispose();
+  }
+}
+
+/**
+ * Anchor initialisation (SPEC §4 decision): with `model.rb.anchorInit = "class-means"` and anchors
+ * on, the untrained model embeds up to `train.anchorInitSamples` training samples (seeded choice,
+ * class-balanced order) in inference mode, and the anchors are set to the class means plus noise.
+ * Otherwise the model's seeded random initialisation stays. Returns what was done (recorded in
+ * every checkpoint).
+ */
+async function initAnchors(
+  model: ModelFns,
+  params: ParamTree,
+  config: GrefelConfig,
+  data: TrainData,
+): Promise<Record<string, unknown>> {
+  if (!model.anchorsOn(config.model)) return { method: "none (anchors off)" };
+  if (config.model.rb.anchorInit !== "class-means") {
+    return { method: "random", seed: deriveSeed(config.seed, SEED_PURPOSE.init) };
+  }
+  const seed = deriveSeed(config.seed, SEED_PURPOSE.anchors);
+  const C = data.classNames.length;
+  const sample = balancedSampler(data.train.labels, C)(0, seed)
+    .slice(0, config.train.anchorInitSamples);
+  const pred = await predictSplit(
+    model,
+    params,
+    data.train,
+    config.model,
+    config.train.batchSize,
+    sample,
+  );
+  const labels = Int32Array.from(sample, (i) => data.train.labels[i]);
+  const emb = tf.tensor2d(pred.embedding, [sample.length, pred.dim]);
+  try {
+    const info = model.initAnchorsFromEmbeddings(params, emb, labels, config.model, seed);
+    return {
+      method: "class-means",
+      samples: sample.length,
+      noise: config.model.rb.anchorInitNoise,
+      seed,
+      ...(info ?? {}),
+    };
+  } finally {
+    emb.dispose();
+  }
+}

@@ -1,0 +1,187 @@
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { assert } from "../testing.ts";
+import { type GrefelConfig, presetConfig } from "../config.ts";
+import { setWriteHook, WriteError } from "./atomic.ts";
+import { CheckpointMismatchError, loadCheckpoint, readLog, runDir } from "./run.ts";
+import { learningRateAt } from "./schedule.ts";
+import { balancedSampler, NonFiniteLossError, trainRun } from "./train.ts";
+import { TOY_MODEL, toyData } from "./test_helpers.ts";
+
+await tf.setBackend("cpu");
+
+function cfg(resultsDir: string, over: Record<string, unknown> = {}): GrefelConfig {
+  return presetConfig("tiny", {
+    model: { classes: 3 },
+    train: { epochs: 3, batchSize: 8, progress: "off", resultsDir, lrDecay: 0.9, lr: 0.01 },
+    ...over,
+  });
+}
+
+const quiet = { model: TOY_MODEL, print: () => {} };
+
+async function withTmp(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    setWriteHook(null);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("balanced sampler: equal class counts, seeded, differs per epoch", () => {
+  const labels = Int32Array.from([0, 0, 0, 0, 0, 1, 2, 2]);
+  const s = balancedSampler(labels, 3);
+  const e0 = s(0, 1);
+  assert.equal(e0.length, 15);
+  const counts = [0, 0, 0];
+  for (const i of e0) counts[labels[i]]++;
+  assert.deepEqual(counts, [5, 5, 5]);
+  assert.deepEqual(s(0, 1), e0);
+  assert.notDeepEqual(s(1, 1), e0);
+});
+
+Deno.test("a run writes its directory; lr decays per epoch; no tensor growth; rerun skips", async () => {
+  await withTmp(async (tmp) => {
+    const config = cfg(tmp);
+    const counts: number[] = [];
+    const before = tf.memory().numTensors;
+    const r = await trainRun(config, toyData(), {
+      ...quiet,
+      evaluate: ({ labels }) => ({ n: labels.length }),
+      hooks: { onEpochEnd: (_e, n) => void counts.push(n) },
+    });
+    assert.equal(tf.memory().numTensors, before, "tensors leaked by trainRun");
+    assert.equal(r.status, "trained");
+    assert.equal(r.dir, runDir(config));
+    // Tensor count is flat from the second epoch on (the first creates Adam's slots).
+    assert.equal(counts.length, 3);
+    assert.equal(counts[2], counts[1], `live tensors per epoch: ${counts}`);
+    const log = await readLog(r.dir);
+    assert.deepEqual(log.map((e) => e.epoch), [1, 2, 3]);
+    log.forEach((e, i) => assert.ok(Math.abs(e.lr - learningRateAt(config.train, i)) < 1e-12));
+    for (const e of log) {
+      for (
+        const k of ["loss", "cls", "anchor", "center", "trainAccuracy", "valAccuracy"] as const
+      ) {
+        assert.ok(Number.isFinite(e[k]), `${k} at epoch ${e.epoch}`);
+      }
+    }
+    const files = ["config.json", "log.jsonl", "metrics.json", "predictions.csv", "embeddings.csv"];
+    for (const f of files) assert.ok((await Deno.stat(join(r.dir, f))).size > 0, f);
+    const saved = JSON.parse(await Deno.readTextFile(join(r.dir, "config.json")));
+    assert.equal(saved.runId, r.runId);
+    assert.equal(saved.dataset.fingerprint, toyData().fingerprint);
+    assert.equal(saved.config.seed, config.seed);
+    assert.ok(saved.versions.tfjs && saved.versions.deno && saved.versions.grefel);
+    const pred = (await Deno.readTextFile(join(r.dir, "predictions.csv"))).trim().split("\n");
+    assert.equal(pred.length, 1 + 12);
+    assert.match(pred[0], /^id,label,primary,final,primary_class0,.*final_class2$/);
+    assert.equal(pred[1].split(",").length, 4 + 2 * 3);
+    const metrics = JSON.parse(await Deno.readTextFile(join(r.dir, "metrics.json")));
+    assert.deepEqual(metrics.evaluation, { n: 12 });
+    const last = await loadCheckpoint(join(r.dir, "checkpoints", "last"));
+    assert.equal(last!.state.epoch, 3);
+    assert.ok(last!.optimizer.some((o) => o.name === "head/w/m"), "Adam moments saved by path");
+    assert.ok(await loadCheckpoint(join(r.dir, "checkpoints", "best")));
+    const again = await trainRun(config, toyData(), quiet);
+    assert.equal(again.status, "skipped");
+  });
+});
+
+Deno.test("resume after an interruption reproduces the uninterrupted run exactly", async () => {
+  await withTmp(async (tmp) => {
+    const full = await trainRun(cfg(join(tmp, "a")), toyData(), quiet);
+    const config = cfg(join(tmp, "b"));
+    await assert.rejects(() =>
+      trainRun(config, toyData(), {
+        ...quiet,
+        hooks: {
+          onEpochEnd: (e) => {
+            if (e.epoch === 2) throw new Error("simulated crash");
+          },
+        },
+      }), /simulated crash/);
+    assert.equal(
+      (await loadCheckpoint(join(runDir(config), "checkpoints", "last")))!.state.epoch,
+      2,
+    );
+    const resumed = await trainRun(config, toyData(), quiet);
+    assert.equal(resumed.status, "resumed");
+    const strip = (l: typeof full.log) => l.map(({ seconds: _s, ...rest }) => rest);
+    assert.deepEqual(strip(resumed.log), strip(full.log));
+    assert.equal(resumed.metrics.accuracy, full.metrics.accuracy);
+    const a = await Deno.readTextFile(join(full.dir, "predictions.csv"));
+    const b = await Deno.readTextFile(join(resumed.dir, "predictions.csv"));
+    assert.equal(b, a);
+  });
+});
+
+Deno.test("a NaN loss stops training naming epoch and step, keeping the last good checkpoint", async () => {
+  await withTmp(async (tmp) => {
+    const config = cfg(tmp);
+    await assert.rejects(
+      () =>
+        trainRun(config, toyData(), {
+          ...quiet,
+          hooks: { injectNan: (e, s) => e === 2 && s === 3 },
+        }),
+      (e: Error) => {
+        assert.ok(e instanceof NonFiniteLossError);
+        assert.match(e.message, /non-finite at epoch 2, step 3\//);
+        assert.match(e.message, /last good checkpoint \(epoch 1\) is kept/);
+        return true;
+      },
+    );
+    const dir = runDir(config);
+    const last = await loadCheckpoint(join(dir, "checkpoints", "last"));
+    assert.equal(last!.state.epoch, 1);
+    for (const w of last!.weights) assert.ok(w.data.every(Number.isFinite), w.name);
+    assert.equal((await readLog(dir)).length, 1);
+    await assert.rejects(() => Deno.stat(join(dir, "metrics.json")), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("a full disk while checkpointing fails clearly, keeps the previous checkpoint, and resumes", async () => {
+  await withTmp(async (tmp) => {
+    const config = cfg(tmp);
+    let lastWrites = 0;
+    setWriteHook((path) => {
+      if (path.includes("checkpoints/last") && path.includes("weights-") && ++lastWrites === 2) {
+        throw Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+      }
+    });
+    const data = toyData();
+    await assert.rejects(() => trainRun(config, data, quiet), (e: Error) => {
+      assert.ok(e instanceof WriteError && e.diskFull, String(e));
+      assert.match(e.message, /disk full while writing .*checkpoints\/last/);
+      return true;
+    });
+    setWriteHook(null);
+    const dir = runDir(config);
+    assert.equal((await loadCheckpoint(join(dir, "checkpoints", "last")))!.state.epoch, 1);
+    const r = await trainRun(config, toyData(), quiet);
+    assert.equal(r.status, "resumed");
+    assert.deepEqual(r.log.map((e) => e.epoch), [1, 2, 3]);
+  });
+});
+
+Deno.test("a checkpoint from another config is rejected naming hashes and weights", async () => {
+  await withTmp(async (tmp) => {
+    const a = cfg(tmp, { train: { epochs: 1, batchSize: 8, progress: "off", resultsDir: tmp } });
+    const ra = await trainRun(a, toyData(), quiet);
+    const k = a.model.rb.anchorsPerClass;
+    const b = cfg(tmp, { model: { classes: 3, rb: { anchorsPerClass: k + 1 } } });
+    const dirB = runDir(b);
+    await Deno.mkdir(join(dirB, "checkpoints"), { recursive: true });
+    await Deno.rename(join(ra.dir, "checkpoints", "last"), join(dirB, "checkpoints", "last"));
+    await assert.rejects(() => trainRun(b, toyData(), quiet), (e: Error) => {
+      assert.ok(e instanceof CheckpointMismatchError, String(e));
+      assert.match(e.message, /is from another config/);
+      assert.match(e.message, new RegExp(`run ${ra.runId}`));
+      assert.match(e.message, new RegExp(`rb/anchors \\[3,${k},8\\] vs model \\[3,${k + 1},8\\]`));
+      return true;
+    });
+  });
+});

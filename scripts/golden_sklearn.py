@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import sklearn
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
@@ -122,12 +124,31 @@ def main():
     lab = np.array([0] * 8 + [1] * 8 + [2] * 8)
     clu.append(cluster_case("same-centroid", x, lab))
 
+    # Embedding quality and PCA (lib/eval/neighbors.ts, lib/eval/pca.ts).
+    x = rng.normal(0, 1, (60, 6)) * np.array([3, 2, 1.5, 1, 0.5, 0.2])
+    y2 = x[:, :2] + rng.normal(0, 0.5, (60, 2))
+    tw = {
+        "x": x.tolist(),
+        "y": y2.tolist(),
+        "k5": trustworthiness(x, y2, n_neighbors=5),
+        "k10": trustworthiness(x, y2, n_neighbors=10),
+    }
+    p = PCA(n_components=4, svd_solver="full").fit(x)
+    pc = {
+        "x": x.tolist(),
+        "k": 4,
+        "explainedVariance": p.explained_variance_.tolist(),
+        "components": p.components_.tolist(),
+    }
+
     doc = {
         "generator": "scripts/golden_sklearn.py",
         "sklearn": sklearn.__version__,
         "numpy": np.__version__,
         "classification": cls,
         "cluster": clu,
+        "trustworthiness": tw,
+        "pca": pc,
     }
     with open(OUT, "w") as f:
         json.dump(doc, f)

@@ -5,7 +5,7 @@
  */
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readImage } from "./image.ts";
+import { cropImage, readImage } from "./image.ts";
 import type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "./types.ts";
 
 /** A data set that cannot be loaded (missing path or label file, malformed file, unknown class). */
@@ -119,26 +119,48 @@ export function hashString(s: string, seed = 0): number {
   return h >>> 0;
 }
 
+/** Options of the loaders without their own splits (JAFFE, FERG-DB, generic folders). */
+export interface SplitOptions {
+  /** Splits to keep (default all). */
+  splits?: readonly string[];
+  /** Fraction of units assigned to valid (default 0.1). */
+  validFraction?: number;
+  /** Fraction of units assigned to test (default 0.2). */
+  testFraction?: number;
+  /** Seed of the split assignment (default 0). */
+  splitSeed?: number;
+}
+
+/** How {@linkcode assignSplits} assigns: whole groups (subject-independent) or single samples. */
+export type SplitUnit = "group" | "sample";
+
 /**
  * Assigns `train`/`valid`/`test` to samples of a data set that ships without splits (JAFFE,
- * FERG-DB, generic folders), deterministically from `seed`. When samples have groups (subjects),
- * whole groups go to one split (subject-independent evaluation); otherwise samples are assigned
- * individually. The assignment hashes the group (or id), so adding samples does not move others.
+ * FERG-DB, generic folders), deterministically from `seed`. Units (groups when `unit` is
+ * `"group"` and samples have groups, else sample ids) are ordered by a seeded hash; the first
+ * `round(n·test)` go to test, the next `round(n·valid)` to valid, the rest to train. A non-zero
+ * fraction gets at least one unit when there are at least three units.
  */
 export function assignSplits(
   samples: DatasetSample[],
   fractions: { valid: number; test: number },
   seed = 0,
+  unit: SplitUnit = "group",
 ): void {
-  for (const s of samples) {
-    const key = s.group ?? s.id;
-    const u = hashString(key, seed) / 0x100000000;
-    s.split = u < fractions.test
-      ? "test"
-      : u < fractions.test + fractions.valid
-      ? "valid"
-      : "train";
-  }
+  const keyOf = (s: DatasetSample) => (unit === "group" && s.group !== undefined ? s.group : s.id);
+  const units = [...new Set(samples.map(keyOf))];
+  units.sort((a, b) => hashString(a, seed) - hashString(b, seed) || (a < b ? -1 : 1));
+  const n = units.length;
+  const count = (
+    f: number,
+  ) => (f > 0 && n >= 3 ? Math.max(1, Math.round(n * f)) : Math.round(n * f));
+  const nTest = count(fractions.test);
+  const nValid = Math.min(count(fractions.valid), Math.max(0, n - nTest - 1));
+  const splitOf = new Map<string, string>();
+  units.forEach((u, i) =>
+    splitOf.set(u, i < nTest ? "test" : i < nTest + nValid ? "valid" : "train")
+  );
+  for (const s of samples) s.split = splitOf.get(keyOf(s))!;
 }
 
 /** Builds a {@linkcode LoadedDataset} whose samples are files read by {@linkcode readImage}. */
@@ -153,9 +175,15 @@ export function fileDataset(
     classNames,
     samples,
     skipped,
-    loadImage(sample: DatasetSample): Promise<RawImage> {
+    async loadImage(sample: DatasetSample): Promise<RawImage> {
       if (!sample.path) throw new DatasetError(`sample ${sample.id} has no file path`);
-      return readImage(sample.path);
+      const img = await readImage(sample.path);
+      if (!sample.box) return img;
+      try {
+        return cropImage(img, sample.box);
+      } catch (e) {
+        throw new DatasetError(`${sample.path}: ${(e as Error).message}`);
+      }
     },
   };
 }

@@ -268,3 +268,24 @@ export function encodeJpeg(img: RawImage, quality = 90): Uint8Array {
   const out = jpeg.encode({ width: rgb.width, height: rgb.height, data: rgba }, quality);
   return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
 }
+
+/**
+ * Crops `[x, y, width, height]` (rounded, clamped to the image).
+ * @throws Error when the clamped box is empty.
+ */
+export function cropImage(img: RawImage, box: readonly [number, number, number, number]): RawImage {
+  const x0 = Math.max(0, Math.round(box[0]));
+  const y0 = Math.max(0, Math.round(box[1]));
+  const x1 = Math.min(img.width, Math.round(box[0] + box[2]));
+  const y1 = Math.min(img.height, Math.round(box[1] + box[3]));
+  if (x1 <= x0 || y1 <= y0) {
+    throw new Error(`crop box ${box.join(",")} is outside the ${img.width}×${img.height} image`);
+  }
+  const w = x1 - x0, h = y1 - y0, c = img.channels;
+  const out = new Uint8Array(w * h * c);
+  for (let y = 0; y < h; y++) {
+    const src = ((y0 + y) * img.width + x0) * c;
+    out.set(img.data.subarray(src, src + w * c), y * w * c);
+  }
+  return { width: w, height: h, channels: c, data: out };
+}

@@ -29,6 +29,11 @@ export interface DatasetSample {
   group?: string;
   /** Absolute path of the image file, when it is a file. */
   path?: string;
+  /**
+   * Face box `[x, y, width, height]` in pixels, when the data set gives one and the image is not
+   * already cropped to it (AffectNet); `loadImage` returns the crop (clamped to the image).
+   */
+  box?: [number, number, number, number];
 }
 
 /** A sample the loader skipped, with the reason (counted and listed, never silently dropped). */

@@ -4,9 +4,12 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { clusterScoresCommand } from "./commands/cluster_scores.ts";
 
 /** Registered commands, in the order `help` lists them. */
-export const COMMANDS: Command[] = [];
+export const COMMANDS: Command[] = [
+  clusterScoresCommand,
+];
 
 function usage(): string {
   const lines = ["usage: deno task grefel <command> [options]", "", "commands:"];

@@ -93,9 +93,59 @@ export function resolveConfig(partial: unknown, context = "config"): GrefelConfi
  * cached features of the npm-shipped extractors; `tiny` is for tests and smoke runs.
  */
 export const PRESETS: Record<string, PartialConfig> = {
-  paper: { preset: "paper", model: {} },
-  compact: { preset: "compact" },
-  tiny: { preset: "tiny" },
+  paper: {
+    preset: "paper",
+    // POSTER++'s sizes (SPEC §2): IR-50 + MobileFaceNet maps, 3×3 input convs, whole-map windows
+    // with 2/4/8 heads of 32, 49 tokens per scale, D = 768, 2 fusion blocks of 8 heads, MLP 3072.
+    model: {
+      extractor: "paper",
+      landmarkShape: [[28, 64], [14, 128], [7, 512]],
+      imageShape: [[56, 64], [28, 128], [14, 256]],
+      landmarkConv: [null, null, { channels: 256, kernel: 3, stride: 1 }],
+      imageConv: [
+        { channels: 64, kernel: 3, stride: 2 },
+        { channels: 128, kernel: 3, stride: 2 },
+        { channels: 256, kernel: 3, stride: 2 },
+      ],
+      crossAttention: {
+        heads: [2, 4, 8],
+        headDim: 32,
+        windowSize: [null, null, null],
+        mlpRatio: 4,
+      },
+      tokens: 49,
+      embedDim: 768,
+      fusion: { depth: 2, heads: 8, mlpRatio: 4, seBlock: true },
+      rb: { anchorsPerClass: 10, attentionTokens: 4, attentionHeads: 3 },
+    },
+  },
+  // The model section's defaults are the compact model (see lib/model/config.ts).
+  compact: {
+    preset: "compact",
+    model: {
+      // Input shapes = what the feature cache stores (lib/data/cache.ts): every npm-face-fast map
+      // adaptive-average-pooled to a 7×7 token grid (uint8, ≈ 119 kB per image; FER+ train ≈ 3 GB).
+      extractor: "npm-face-fast",
+      landmarkShape: [[7, 64], [7, 128], [7, 256]],
+      imageShape: [[7, 256], [7, 512], [7, 1024]],
+    },
+  },
+  tiny: {
+    preset: "tiny",
+    // Same input shapes as compact (so smoke runs can use real features), everything else minimal.
+    model: {
+      imageConv: [
+        { channels: 8, kernel: 1, stride: 1 },
+        { channels: 8, kernel: 1, stride: 1 },
+        { channels: 16, kernel: 1, stride: 1 },
+      ],
+      crossAttention: { heads: [1, 1, 2], headDim: 8, windowSize: [7, 7, null], mlpRatio: 1 },
+      embedDim: 16,
+      fusion: { depth: 1, heads: 2, mlpRatio: 2 },
+      head: { hidden: [16, 16] },
+      rb: { anchorsPerClass: 2, attentionTokens: 2, attentionHeads: 2 },
+    },
+  },
 };
 
 /** Resolves a preset by name, optionally with overrides. @throws ConfigError for an unknown name. */

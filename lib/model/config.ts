@@ -1,11 +1,317 @@
 /**
- * Configuration section `model` (placeholder: to be filled in by the model work).
+ * Configuration section `model`: the window-based cross-attention ViT (paper §3.1, eqs. 1–8), the
+ * MLP head (eq. 9), reliability balancing (`rb`, eqs. 10–19) and the losses (`loss`, eqs. 20–23).
+ *
+ * Every field has a documented default. The defaults describe the `compact` model; the `paper`
+ * and `tiny` presets in `lib/config.ts` override them. Cross-field constraints (shapes that must
+ * agree between the two streams, widths divisible by head counts, ...) are checked in
+ * {@linkcode modelConfigSchema}'s refinement and reported naming the key (`model.embedDim: ...`).
+ *
  * @module
  */
 import { z } from "zod";
 
-/** Schema of the `model` section; every field has a documented default. */
-export const modelConfigSchema = z.strictObject({});
+/** `[side, channels]` of one feature map. */
+const mapShape = z.tuple([z.number().int().min(1), z.number().int().min(1)]);
+
+/** Shapes of the three maps of one stream, finest first. */
+const streamShape = z.tuple([mapShape, mapShape, mapShape]);
+
+/**
+ * An optional input convolution applied to one map of one stream before cross-attention (paper:
+ * landmark 7×7×512 → 256 by a 3×3 conv; image 56/28/14 maps → 28/14/7 by 3×3 stride-2 convs).
+ * "Same" padding (`(kernel-1)/2`), with bias. `null` = no convolution.
+ */
+export const inputConvSchema = z.strictObject({
+  /** Output channels. */
+  channels: z.number().int().min(1),
+  /** Kernel side: 1 (a per-token linear map) or 3. */
+  kernel: z.union([z.literal(1), z.literal(3)]).default(3),
+  /** Stride: 1 or 2 (2 halves the side, rounding up). */
+  stride: z.union([z.literal(1), z.literal(2)]).default(1),
+});
+
+/** One optional input convolution per scale. */
+const streamConvs = z.tuple([
+  inputConvSchema.nullable(),
+  inputConvSchema.nullable(),
+  inputConvSchema.nullable(),
+]);
+
+/** Schema of the window-based cross-attention (eqs. 1–5), one block per scale. */
+export const crossAttentionSchema = z.strictObject({
+  /** Heads I per scale, finest first (POSTER++ and `paper`: 2, 4, 8). */
+  heads: z.tuple([
+    z.number().int().min(1),
+    z.number().int().min(1),
+    z.number().int().min(1),
+  ]).default([1, 2, 4]),
+  /** Width of one head d (POSTER++: 32, so the attention widths are 64/128/256). */
+  headDim: z.number().int().min(1).default(32),
+  /**
+   * Window side per scale; `null` = one window covering the whole map (POSTER++). A window side
+   * must divide the map's side. Windows split both streams identically.
+   */
+  windowSize: z.tuple([
+    z.number().int().min(1).nullable(),
+    z.number().int().min(1).nullable(),
+    z.number().int().min(1).nullable(),
+  ]).default([7, 7, null]),
+  /** Hidden width of the feed-forward MLP of eq. 5 as a multiple of the image width (POSTER++: 4). */
+  mlpRatio: z.number().positive().default(2),
+});
+
+/** Schema of the multi-scale ViT fusion (eqs. 6–8). */
+export const fusionSchema = z.strictObject({
+  /** Transformer blocks (paper: 2). */
+  depth: z.number().int().min(1).default(1),
+  /** Self-attention heads; must divide `embedDim` (paper: 8). */
+  heads: z.number().int().min(1).default(4),
+  /** MLP hidden width as a multiple of `embedDim` (paper: 4, i.e. 3072 for D = 768). */
+  mlpRatio: z.number().positive().default(2),
+  /**
+   * Squeeze-excitation gate on the class token, e = x ⊙ σ(W₂ ReLU(W₁ x)) with W₁, W₂ D×D: POSTER++'s
+   * ViT applies it before its head (`se_block`); the GReFEL paper does not mention it. On in the
+   * `paper` preset (it is part of the POSTER++ network whose size Table 2 reports), off by default.
+   */
+  seBlock: z.boolean().default(false),
+});
+
+/** Schema of the MLP classification head f (eq. 9). */
+export const headSchema = z.strictObject({
+  /** Hidden widths; each hidden layer is Linear → ReLU → Dropout → BatchNorm (paper: [64, 64]). */
+  hidden: z.array(z.number().int().min(1)).default([64, 64]),
+  /** Dropout probability of the hidden layers (paper: 0.5). */
+  dropout: z.number().min(0).lt(1).default(0.5),
+  /**
+   * Batch-norm momentum m: in training mode running = (1 − m)·running + m·batch statistic
+   * (PyTorch convention; the running variance uses the unbiased batch variance).
+   */
+  bnMomentum: z.number().gt(0).max(1).default(0.1),
+  /** Batch-norm ε added to the variance. */
+  bnEpsilon: z.number().positive().default(1e-5),
+});
+
+/** Schema of reliability balancing (eqs. 10–19). */
+export const rbSchema = z.strictObject({
+  /** Geometric (anchor) correction t_g (eqs. 12–15). Also off when `anchorsPerClass` is 0. */
+  anchors: z.boolean().default(true),
+  /** Attentive correction t_a (eqs. 16–17). */
+  attentive: z.boolean().default(true),
+  /** Trainable anchors per class K (paper: 10; K = 0 switches the anchors off, Tables 6–7). */
+  anchorsPerClass: z.number().int().min(0).default(10),
+  /** Temperature δ of the anchor similarity softmax (eq. 14; paper: 1.0). */
+  delta: z.number().positive().default(1.0),
+  /**
+   * Tokens the embedding e is split into for the per-sample self-attention of eq. 16 (each token
+   * is `embedDim / attentionTokens` wide; attention never mixes samples of a batch).
+   */
+  attentionTokens: z.number().int().min(1).default(4),
+  /** Heads of that self-attention (paper: d_Q = d_model / n_heads = 64 for D = 768 → 3 heads). */
+  attentionHeads: z.number().int().min(1).default(2),
+  /**
+   * Anchor initialisation: `class-means` = class means of early embeddings plus noise (the
+   * trainer calls `initAnchorsFromEmbeddings`; until then the anchors are seeded random), or
+   * `random` = seeded N(0, 1) (the scale of the LayerNorm-ed embedding).
+   */
+  anchorInit: z.enum(["class-means", "random"]).default("class-means"),
+  /** Standard deviation of the noise added to class means by `class-means` initialisation. */
+  anchorInitNoise: z.number().min(0).default(0.1),
+  /** ε inside the log of the normalised entropy (eq. 11). */
+  entropyEpsilon: z.number().positive().max(1e-3).default(1e-8),
+});
+
+/** Schema of the loss (eqs. 20–23). */
+export const lossSchema = z.strictObject({
+  /** λ_cls (eq. 23); 0 switches L_cls off. */
+  cls: z.number().min(0).default(1.0),
+  /** λ_a (eq. 23); 0 switches L_a off. */
+  anchor: z.number().min(0).default(1.0),
+  /** λ_c (eq. 23); 0 switches L_c off. */
+  center: z.number().min(0).default(1.0),
+  /** Label-smoothing term s of Table 8: ε = s / 100 (paper's choice: 11). */
+  labelSmoothing: z.number().min(0).max(100).default(11),
+  /**
+   * `paper`: L_a = −mean ‖a_ij − a_kl‖²/D over pairs of different classes (unbounded below, the
+   * paper's "anchor-loss dominance"); `bounded`: −mean min(‖a_ij − a_kl‖²/D, anchorMargin).
+   */
+  anchorLossVariant: z.enum(["paper", "bounded"]).default("paper"),
+  /** Cap of the squared, D-normalised pair distance for the `bounded` variant. */
+  anchorMargin: z.number().positive().default(2.0),
+  /** Lower clamp of L_final inside the log of L_cls (eq. 20). */
+  logClamp: z.number().positive().max(1e-2).default(1e-7),
+});
+
+const modelBase = z.strictObject({
+  /** Number of classes C (N_cls; FER+ and AffectNet: 8). */
+  classes: z.number().int().min(2).default(8),
+  /**
+   * Name of the extractor pair whose maps feed the model: `npm-face` (face-api.js landmark68 +
+   * Human faceres, shipped in npm packages) or `paper` (IR-50 + MobileFaceNet, as POSTER++).
+   */
+  extractor: z.string().min(1).default("npm-face"),
+  /** Landmark-stream map shapes `[side, channels]`, finest first (npm-face: 28/14/7 × 64/128/256). */
+  landmarkShape: streamShape.default([[28, 64], [14, 128], [7, 256]]),
+  /** Image-stream map shapes `[side, channels]`, finest first (npm-face: 28/14/7 × 256/512/1024). */
+  imageShape: streamShape.default([[28, 256], [14, 512], [7, 1024]]),
+  /** Optional input convolution per landmark map (paper: `[null, null, 3×3 → 256]`). */
+  landmarkConv: streamConvs.default([null, null, null]),
+  /**
+   * Optional input convolution per image map; its output width is the stream width at that scale
+   * (paper: 3×3 stride 2 keeping 64/128/256). Default: 1×1 projections to the attention widths.
+   */
+  imageConv: streamConvs.default([
+    { channels: 32, kernel: 1, stride: 1 },
+    { channels: 64, kernel: 1, stride: 1 },
+    { channels: 128, kernel: 1, stride: 1 },
+  ]),
+  /** Window-based cross-attention (eqs. 1–5). */
+  crossAttention: crossAttentionSchema.prefault({}),
+  /** Tokens per scale after embedding (a square: 49 = 7×7 in POSTER++). */
+  tokens: z.number().int().min(1).default(49),
+  /** Embedding width D of the fusion ViT and of e (paper: 768). */
+  embedDim: z.number().int().min(8).default(64),
+  /** Multi-scale ViT fusion (eqs. 6–8). */
+  fusion: fusionSchema.prefault({}),
+  /** MLP head (eq. 9). */
+  head: headSchema.prefault({}),
+  /** Reliability balancing (eqs. 10–19). */
+  rb: rbSchema.prefault({}),
+  /** Loss weights and variants (eqs. 20–23). */
+  loss: lossSchema.prefault({}),
+});
+
+/** Raw (unrefined) model config shape. */
+type ModelBase = z.output<typeof modelBase>;
+
+/** Side of a map after an optional input convolution. */
+export function convOutSide(side: number, conv: { stride: number } | null): number {
+  return conv ? Math.ceil(side / conv.stride) : side;
+}
+
+/** Per-scale derived sizes (after input convolutions). */
+export interface ScaleGeometry {
+  /** Map side S after the input convolutions (equal for both streams). */
+  side: number;
+  /** Landmark width after its input convolution. */
+  landmarkChannels: number;
+  /** Image (stream) width after its input convolution. */
+  imageChannels: number;
+  /** Attention width I·d. */
+  attnDim: number;
+  /** Heads I. */
+  heads: number;
+  /** Window side w (S when the window covers the whole map). */
+  window: number;
+  /**
+   * Stride-2 3×3 convolutions that embed this scale to `tokenSide`² tokens (0: one 1×1 conv, as
+   * POSTER++'s `PatchEmbed` for its 7×7 scale).
+   */
+  embedDownsamples: number;
+}
+
+/** Side of the token grid (√tokens). */
+export function tokenSide(cfg: Pick<ModelBase, "tokens">): number {
+  return Math.round(Math.sqrt(cfg.tokens));
+}
+
+/** Derived per-scale geometry of a (valid) model config. */
+export function scaleGeometry(cfg: ModelBase): ScaleGeometry[] {
+  const ts = tokenSide(cfg);
+  return [0, 1, 2].map((i) => {
+    const lc = cfg.landmarkConv[i];
+    const ic = cfg.imageConv[i];
+    const side = convOutSide(cfg.imageShape[i][0], ic);
+    const heads = cfg.crossAttention.heads[i];
+    const ratio = side / ts;
+    return {
+      side,
+      landmarkChannels: lc ? lc.channels : cfg.landmarkShape[i][1],
+      imageChannels: ic ? ic.channels : cfg.imageShape[i][1],
+      attnDim: heads * cfg.crossAttention.headDim,
+      heads,
+      window: cfg.crossAttention.windowSize[i] ?? side,
+      embedDownsamples: Number.isInteger(ratio) ? Math.round(Math.log2(ratio)) : -1,
+    };
+  });
+}
+
+/** Whether the geometric correction is on (needs `rb.anchors` and K ≥ 1). */
+export function anchorsOn(cfg: ModelBase): boolean {
+  return cfg.rb.anchors && cfg.rb.anchorsPerClass > 0;
+}
+
+/** Whether any reliability balancing is on. */
+export function rbOn(cfg: ModelBase): boolean {
+  return anchorsOn(cfg) || cfg.rb.attentive;
+}
+
+/**
+ * Schema of the `model` section; every field has a documented default. The refinement checks
+ * constraints between fields and names the offending key.
+ */
+export const modelConfigSchema = modelBase.superRefine((cfg, ctx) => {
+  const bad = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: "custom", path, message });
+  const ts = tokenSide(cfg);
+  if (ts * ts !== cfg.tokens) bad(["tokens"], `must be a square number, got ${cfg.tokens}`);
+  for (let i = 0; i < 3; i++) {
+    const lSide = convOutSide(cfg.landmarkShape[i][0], cfg.landmarkConv[i]);
+    const iSide = convOutSide(cfg.imageShape[i][0], cfg.imageConv[i]);
+    if (lSide !== iSide) {
+      bad(
+        ["landmarkShape", i],
+        `scale ${i}: landmark side ${lSide} (after landmarkConv) differs from image side ` +
+          `${iSide} (after imageConv)`,
+      );
+      continue;
+    }
+    const w = cfg.crossAttention.windowSize[i];
+    if (w !== null && iSide % w !== 0) {
+      bad(["crossAttention", "windowSize", i], `window ${w} does not divide the map side ${iSide}`);
+    }
+    const ratio = iSide / ts;
+    if (ts * ts === cfg.tokens && (!Number.isInteger(ratio) || (ratio & (ratio - 1)) !== 0)) {
+      bad(
+        ["tokens"],
+        `scale ${i}: map side ${iSide} must be the token side ${ts} times a power of 2`,
+      );
+    }
+  }
+  if (cfg.embedDim % cfg.fusion.heads !== 0) {
+    bad(["embedDim"], `${cfg.embedDim} is not divisible by fusion.heads ${cfg.fusion.heads}`);
+  }
+  if (cfg.rb.attentive) {
+    if (cfg.embedDim % cfg.rb.attentionTokens !== 0) {
+      bad(
+        ["rb", "attentionTokens"],
+        `embedDim ${cfg.embedDim} is not divisible by ${cfg.rb.attentionTokens} tokens`,
+      );
+    } else if ((cfg.embedDim / cfg.rb.attentionTokens) % cfg.rb.attentionHeads !== 0) {
+      bad(
+        ["rb", "attentionHeads"],
+        `token width ${cfg.embedDim / cfg.rb.attentionTokens} is not divisible by ` +
+          `${cfg.rb.attentionHeads} heads`,
+      );
+    }
+  }
+  if (cfg.head.hidden.length === 0) bad(["head", "hidden"], "needs at least one hidden layer");
+});
 
 /** The resolved `model` section. */
 export type ModelConfig = z.output<typeof modelConfigSchema>;
+
+/**
+ * Validates a model section on its own (for library callers outside `resolveConfig`).
+ * @throws Error listing each problem as `model.<key>: message`.
+ */
+export function parseModelConfig(partial: unknown): ModelConfig {
+  const r = modelConfigSchema.safeParse(partial ?? {});
+  if (!r.success) {
+    throw new Error(
+      "invalid model config:\n  " +
+        r.error.issues.map((i) => `model.${i.path.join(".")}: ${i.message}`).join("\n  "),
+    );
+  }
+  return r.data;
+}

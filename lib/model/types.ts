@@ -6,9 +6,11 @@ import type * as tf from "@tensorflow/tfjs";
 import type { FeatureMaps } from "../extractors/types.ts";
 
 /**
- * Weights held as a named tree (face-api.js style): every leaf is a `tf.Variable` whose `name` is its
- * path (`fusion/block0/attn/wq`), so a checkpoint names every weight. Non-trainable state (batch-norm
- * running statistics) is held in the same tree with `trainable = false`.
+ * Weights held as a named tree (face-api.js style): every leaf is a `tf.Variable` named by its
+ * tree path (`fusion/block0/attn/wq/w`), so a checkpoint names every weight. The tfjs variable
+ * name is that path plus `#<n>` (unique per model instance, so several models can live in one
+ * engine); `flattenParams` returns the plain paths. Non-trainable state (batch-norm running
+ * statistics) is held in the same tree with `trainable = false`.
  */
 export interface ParamTree {
   [name: string]: tf.Variable | ParamTree;

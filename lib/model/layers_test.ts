@@ -1,0 +1,113 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertClose, assertNoLeak } from "../testing.ts";
+import {
+  batchNorm,
+  conv2dMatmul,
+  multiHeadAttention,
+  relativePositionBias,
+  windowPartition,
+  windowReverse,
+} from "./layers.ts";
+import { normalSampler, streamRng } from "./params.ts";
+import type { ParamTree } from "./types.ts";
+
+await tf.setBackend("cpu");
+
+function randn(shape: number[], seed: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const g = normalSampler(streamRng(seed, "t"));
+  return tf.tensor(Float32Array.from({ length: n }, () => g()), shape);
+}
+
+Deno.test("conv2dMatmul equals tf.conv2d with PyTorch padding (k 1/3, stride 1/2, odd/even)", async () => {
+  for (const [side, k, s] of [[8, 3, 1], [8, 3, 2], [7, 3, 2], [7, 1, 2], [6, 1, 1]]) {
+    await assertNoLeak(async () => {
+      const x = randn([2, side, side, 3], side * 10 + k + s) as tf.Tensor4D;
+      const w = tf.tidy(() => tf.variable(randn([k, k, 3, 5], 7)));
+      const b = tf.tidy(() => tf.variable(randn([5], 8)));
+      const p: ParamTree = { w, b };
+      const got = tf.tidy(() => conv2dMatmul(p, x, s));
+      const pad = (k - 1) / 2;
+      const ref = tf.tidy(() =>
+        tf.add(
+          tf.conv2d(x, w as tf.Tensor4D, s, [[0, 0], [pad, pad], [pad, pad], [0, 0]]),
+          b,
+        )
+      );
+      assert.deepEqual(got.shape, ref.shape);
+      await assertClose(got, ref, 1e-4, 0, `side ${side} k ${k} s ${s}`);
+      tf.dispose([x, w, b, got, ref]);
+    });
+  }
+});
+
+Deno.test("relativePositionBias equals the Swin index lookup", async () => {
+  const w = 3;
+  const heads = 2;
+  const table = randn([(2 * w - 1) ** 2, heads], 3) as tf.Tensor2D;
+  const tv = await table.array() as number[][];
+  const got = tf.tidy(() => relativePositionBias(table, w));
+  assert.deepEqual(got.shape, [heads, w * w, w * w]);
+  const g = await got.array();
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < w * w; i++) {
+      for (let j = 0; j < w * w; j++) {
+        const [yi, xi, yj, xj] = [Math.floor(i / w), i % w, Math.floor(j / w), j % w];
+        const idx = (yi - yj + w - 1) * (2 * w - 1) + (xi - xj + w - 1);
+        assert.ok(Math.abs(g[h][i][j] - tv[idx][h]) < 1e-6, `h ${h} i ${i} j ${j}`);
+      }
+    }
+  }
+  tf.dispose([table, got]);
+});
+
+Deno.test("windowPartition / windowReverse: windows hold the right tokens and round-trip", async () => {
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * 4 * 4 }, (_, i) => i), [1, 4, 4, 2]);
+  const win = windowPartition(x, 2);
+  assert.deepEqual(win.shape, [4, 4, 2]);
+  const wv = await win.array();
+  // window (wy=0, wx=1), token (y=1, x=0) is pixel (1, 2): flat index (1·4 + 2)·2 = 12
+  assert.deepEqual(wv[1][2], [12, 13]);
+  await assertClose(windowReverse(win, 2, 4), x, 0);
+  tf.dispose([x, win]);
+});
+
+Deno.test("multiHeadAttention: one head equals softmax(qkᵀ/√d + b) v by hand", async () => {
+  const q = tf.tensor3d([[[1, 0], [0, 1]]]);
+  const k = tf.tensor3d([[[1, 1], [2, 0]]]);
+  const v = tf.tensor3d([[[1, 2], [3, 4]]]);
+  const bias = tf.tensor3d([[[0.5, 0], [0, -0.5]]]);
+  const got = multiHeadAttention(q, k, v, 1, bias);
+  const s = Math.SQRT2;
+  const rows = [[1 / s + 0.5, 2 / s], [1 / s, 0 / s - 0.5]];
+  const expected = rows.map((r) => {
+    const e = r.map(Math.exp);
+    const z = e[0] + e[1];
+    return [(e[0] * 1 + e[1] * 3) / z, (e[0] * 2 + e[1] * 4) / z];
+  });
+  await assertClose(got, expected, 1e-5);
+  tf.dispose([q, k, v, bias, got]);
+});
+
+Deno.test("batchNorm: training normalises by batch stats and updates running stats", async () => {
+  const p: ParamTree = {
+    gamma: tf.variable(tf.tensor1d([2, 1])),
+    beta: tf.variable(tf.tensor1d([0, 1])),
+    runningMean: tf.variable(tf.tensor1d([0, 0]), false),
+    runningVar: tf.variable(tf.tensor1d([1, 1]), false),
+  };
+  const x = tf.tensor2d([[1, 0], [3, 4]]);
+  const y = tf.tidy(() => batchNorm(p, x, true, 0.1, 0, true));
+  // column 0: mean 2, biased var 1 → [-1, 1]·2; column 1: mean 2, var 4 → [-1, 1] + 1
+  await assertClose(y, [[-2, 0], [2, 2]], 1e-5);
+  // running: 0.9·0 + 0.1·mean; 0.9·1 + 0.1·unbiased var (2, 8)
+  await assertClose(p.runningMean as tf.Variable, [0.2, 0.2], 1e-6);
+  await assertClose(p.runningVar as tf.Variable, [1.1, 1.7], 1e-6);
+  const e = tf.tidy(() => batchNorm(p, x, false, 0.1, 0, true));
+  await assertClose(e, [[2 * (1 - 0.2) / Math.sqrt(1.1), (0 - 0.2) / Math.sqrt(1.7) + 1], [
+    2 * (3 - 0.2) / Math.sqrt(1.1),
+    (4 - 0.2) / Math.sqrt(1.7) + 1,
+  ]], 1e-5);
+  await assertClose(p.runningMean as tf.Variable, [0.2, 0.2], 1e-6, 0, "eval leaves stats");
+  tf.dispose([x, y, e, ...Object.values(p) as tf.Variable[]]);
+});

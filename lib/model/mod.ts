@@ -1,0 +1,46 @@
+/**
+ * The trainable GReFEL model (SPEC §2–4): configuration, weights, forward pass, reliability
+ * balancing, losses and the analytic size count.
+ * @module
+ */
+export type { GrefelInputs, GrefelLosses, GrefelOutputs, ParamTree } from "./types.ts";
+export {
+  anchorsOn,
+  type ModelConfig,
+  modelConfigSchema,
+  parseModelConfig,
+  rbOn,
+} from "./config.ts";
+export {
+  type AnchorInitReport,
+  type ForwardOptions,
+  grefelEmbedding,
+  grefelForward,
+  grefelHead,
+  initAnchorsFromEmbeddings,
+  initGrefel,
+  planGrefel,
+} from "./grefel.ts";
+export {
+  assignParams,
+  disposeParams,
+  flattenParams,
+  readParams,
+  trainableVariables,
+} from "./params.ts";
+export { anchorLoss, centerLoss, classLoss, grefelLoss, smoothLabels } from "./losses.ts";
+export {
+  anchorDistances,
+  anchorSimilarity,
+  attentiveCorrection,
+  confidence,
+  confidenceMix,
+  geometricCorrection,
+  normalizedEntropy,
+} from "./reliability.ts";
+export {
+  type ModelSummary,
+  type SizeCount,
+  summarizeModel,
+  withoutReliabilityBalancing,
+} from "./summary.ts";

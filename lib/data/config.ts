@@ -1,11 +1,116 @@
 /**
- * Configuration section `data` (placeholder: to be filled in by the data work).
+ * Configuration section `data`: which data set, its pre-processing and augmentation (SPEC §5),
+ * the epoch sampler (data refinement) and label noise. Every field has a documented default; the
+ * default data set is the embedded synthetic one, so a fresh machine needs no download.
  * @module
  */
 import { z } from "zod";
+import type { AugmentParams } from "./augment.ts";
+import { DATASET_KINDS } from "./datasets.ts";
+
+const rgb = z.tuple([z.number(), z.number(), z.number()]);
+
+/** Augmentation settings; defaults follow the paper (resize 256 → random crop 224, rotation, flip, colour jitter). */
+export const augmentConfigSchema = z.strictObject({
+  /** Apply random augmentation to training images (evaluation always uses the centre crop). */
+  enabled: z.boolean().default(true),
+  /** Side images are resized to before cropping (paper: 256). */
+  resize: z.number().int().min(1).default(256),
+  /** Crop side in resized pixels (paper: 224); the crop is scaled to `outputSize`. */
+  crop: z.number().int().min(1).default(224),
+  /**
+   * Output side in pixels; `null` = the feature extractor's input size (the usual case: the paper's
+   * 224 crop is scaled to what the extractor takes).
+   */
+  outputSize: z.number().int().min(1).nullable().default(null),
+  /** Maximum rotation in degrees, uniform in ±rotation (paper: "rotation"; value ours). */
+  rotation: z.number().min(0).max(180).default(10),
+  /** Random horizontal flip, p = 0.5. */
+  flip: z.boolean().default(true),
+  /** Brightness jitter: factor in [1 − x, 1 + x] (value ours; SPEC gives none). */
+  brightness: z.number().min(0).max(1).default(0.25),
+  /** Contrast jitter. */
+  contrast: z.number().min(0).max(1).default(0.25),
+  /** Saturation jitter. */
+  saturation: z.number().min(0).max(1).default(0.25),
+});
+
+/** Epoch sampler: data refinement (SPEC §5) or plain shuffling. */
+export const samplerConfigSchema = z.strictObject({
+  /** `"refine"`: N_pg per group then B per class (class-balanced epoch, paper); `"shuffle"`: all samples once. */
+  mode: z.enum(["refine", "shuffle"]).default("refine"),
+  /** N_pg: images drawn per group (video/subject) per epoch (paper: 512). */
+  perGroup: z.number().int().min(1).default(512),
+  /** B: images drawn per class per epoch (paper: 500). */
+  perClass: z.number().int().min(1).default(500),
+});
+
+/** Generator settings of the embedded synthetic data set. */
+export const syntheticConfigSchema = z.strictObject({
+  /** Generator seed (independent of the run seed so the data stays fixed across runs). */
+  seed: z.number().int().min(0).default(0),
+  /** Image side in pixels. */
+  size: z.number().int().min(16).max(512).default(64),
+  /** Train / valid / test image counts. */
+  train: z.number().int().min(1).default(2400),
+  valid: z.number().int().min(0).default(400),
+  test: z.number().int().min(1).default(400),
+  /** Number of identities (disjoint across splits). */
+  identities: z.number().int().min(3).default(80),
+  /** Nuisance and expression noise scale (0 = clean prototypes). */
+  difficulty: z.number().min(0).max(3).default(1),
+});
 
 /** Schema of the `data` section; every field has a documented default. */
-export const dataConfigSchema = z.strictObject({});
+export const dataConfigSchema = z.strictObject({
+  /** Data-set kind (see `lib/data/datasets.ts`); `"synthetic"` is embedded and needs no files. */
+  dataset: z.enum(DATASET_KINDS).default("synthetic"),
+  /** Data-set root; `null` = the kind's environment variable (e.g. GREFEL_FERPLUS) or default path. */
+  root: z.string().nullable().default(null),
+  /** Split used for training. */
+  trainSplit: z.string().default("train"),
+  /** Split used for model selection / early evaluation. */
+  validSplit: z.string().default("valid"),
+  /** Split used for the reported test accuracy (never receives label noise). */
+  testSplit: z.string().default("test"),
+  /** FER+ label rule: the FER+ authors' `"majority"` or simple `"plurality"`. */
+  labelMode: z.enum(["majority", "plurality"]).default("majority"),
+  /** Fraction of train moved to a valid split for sets without one (0 = off). */
+  validFromTrain: z.number().min(0).max(0.9).default(0),
+  /** Pre-processing and augmentation. */
+  augment: augmentConfigSchema.prefault({}),
+  /** Per-channel mean subtracted from [0, 1] RGB (default 0: extractors take [0, 1] input). */
+  mean: rgb.default([0, 0, 0]),
+  /** Per-channel std divided by (default 1). */
+  std: rgb.default([1, 1, 1]).refine((s) => s.every((v) => v > 0), "std must be positive"),
+  /** Epoch sampler. */
+  sampler: samplerConfigSchema.prefault({}),
+  /** Fraction of training labels flipped to another class (Tables 5/7 ablations; 0 = none). */
+  labelNoise: z.number().min(0).max(1).default(0),
+  /** Seed of the label-noise draw. */
+  noiseSeed: z.number().int().min(0).default(0),
+  /** Synthetic data-set generator. */
+  synthetic: syntheticConfigSchema.prefault({}),
+});
 
 /** The resolved `data` section. */
 export type DataConfig = z.output<typeof dataConfigSchema>;
+
+/** The augmentation parameters of `cfg` for an extractor taking `inputSize`² images. */
+export function augmentParams(cfg: DataConfig, inputSize: number): AugmentParams {
+  const a = cfg.augment;
+  const on = a.enabled;
+  return {
+    outputSize: a.outputSize ?? inputSize,
+    resize: a.resize,
+    crop: Math.min(a.crop, a.resize),
+    rotation: on ? a.rotation : 0,
+    flip: on && a.flip,
+    brightness: on ? a.brightness : 0,
+    contrast: on ? a.contrast : 0,
+    saturation: on ? a.saturation : 0,
+    mean: cfg.mean,
+    std: cfg.std,
+    randomCrop: on,
+  };
+}

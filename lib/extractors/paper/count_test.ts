@@ -55,6 +55,9 @@ Deno.test("extractor counts match the PyTorch/thop reference of POSTER++'s modul
   const all = countExtractors();
   assert.equal(all.params, ir.params + mf.params);
   assert.equal(all.flops, ir.flops + mf.flops);
+  // Per kind: the pure multiply-accumulates (conv + linear) against PyTorch's conv/linear hooks.
+  assert.equal(all.byKind.conv.flops + all.byKind.linear.flops, 5_467_979_776 + 220_969_472);
+  assert.equal(all.byKind.bn.flops, 20_471_808 + 12_822_560);
   const parts = Object.values(all.breakdown);
   assert.equal(parts.reduce((a, b) => a + b.params, 0), all.params);
   assert.equal(parts.reduce((a, b) => a + b.flops, 0), all.flops);

@@ -108,3 +108,31 @@ export function ir50(params: WeightTree, x: tf.Tensor4D): [tf.Tensor4D, tf.Tenso
   const width = ir50Width(params);
   return tf.tidy(() => ir50Graph(new RunOps(params, "ir50"), x, width));
 }
+
+/**
+ * Renames a face.evoLVe / InsightFace_Pytorch IR-50 `state_dict` (one `body.<n>` sequence of 24
+ * units) to POSTER++'s split naming (`body1.<0-2>`, `body2.<0-3>`, `body3.<0-13>`), which
+ * {@linkcode initIr50}'s tree uses. Units 21–23 (the fourth stage) keep their `body.<n>` names and
+ * are reported as unused by `loadWeights`; keys already in POSTER++ naming pass through.
+ */
+export function renameFaceEvolveIr50Keys(
+  weights: Map<string, Float32Array>,
+): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [key, value] of weights) {
+    const m = /^(.*?)body\.(\d+)\.(.*)$/.exec(key);
+    if (!m) {
+      out.set(key, value);
+      continue;
+    }
+    let unit = Number(m[2]);
+    let stage = 0;
+    for (const [, , , units] of STAGES) {
+      if (unit < units) break;
+      unit -= units;
+      stage++;
+    }
+    out.set(stage < STAGES.length ? `${m[1]}body${stage + 1}.${unit}.${m[3]}` : key, value);
+  }
+  return out;
+}

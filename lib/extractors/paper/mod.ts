@@ -28,7 +28,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { FeatureExtractor, FeatureMaps, StreamShape } from "../types.ts";
-import type { OpCount, PlanOps, WeightTree } from "./graph.ts";
+import type { LayerKind, OpCount, PlanOps, WeightTree } from "./graph.ts";
 import { initIr50, ir50, IR50_INPUT, planIr50 } from "./ir50.ts";
 import {
   initMobileFaceNet,
@@ -38,7 +38,7 @@ import {
 } from "./mobilefacenet.ts";
 import { disposeTree, type LoadReport, type PreparedLoad, prepareLoad } from "./weights.ts";
 
-export { initIr50, ir50, ir50Graph, planIr50 } from "./ir50.ts";
+export { initIr50, ir50, ir50Graph, planIr50, renameFaceEvolveIr50Keys } from "./ir50.ts";
 export type { Ir50Options } from "./ir50.ts";
 export {
   initMobileFaceNet,
@@ -57,9 +57,14 @@ export {
   torchShapeOf,
 } from "./weights.ts";
 export type { LoadOptions, LoadReport, PreparedLoad, WeightLayout } from "./weights.ts";
-export type { OpCount, WeightSpec, WeightTree } from "./graph.ts";
+export type { LayerKind, OpCount, WeightSpec, WeightTree } from "./graph.ts";
 
-/** Name of the extractor pair (the feature-cache key adds version, width and weight identity). */
+/**
+ * Registry name of the extractor pair. The default extractor (seed 0, width 1, random weights) is
+ * named exactly this; other seeds, widths and loaded weights get a suffix
+ * (`paper:seed=7`, `paper:width=0.25`, `paper:weights=<fingerprint>`), so feature caches of
+ * different weights never mix.
+ */
 export const PAPER_NAME = "paper";
 
 /** Version; bump when pre-processing or the tapped layers change (invalidates feature caches). */
@@ -87,6 +92,22 @@ export interface ExtractorCount extends PartCount {
    * `mobilefacenet/<block>` (`conv1` … `conv_6_sep`, `output_layer`); the entries sum to the totals.
    */
   breakdown: Record<string, PartCount>;
+  /**
+   * Per layer kind (`conv`, `linear`, `bn`, `prelu`). `conv` + `linear` alone are the pure
+   * multiply-accumulate count, for summaries that leave normalisation and activations out.
+   */
+  byKind: Record<LayerKind, PartCount>;
+}
+
+function emptyCount(): ExtractorCount {
+  const zero = () => ({ params: 0, flops: 0 });
+  return {
+    params: 0,
+    flops: 0,
+    buffers: 0,
+    breakdown: {},
+    byKind: { conv: zero(), linear: zero(), bn: zero(), prelu: zero() },
+  };
 }
 
 function summarise(prefix: string, ops: OpCount[], into: ExtractorCount): void {
@@ -95,6 +116,8 @@ function summarise(prefix: string, ops: OpCount[], into: ExtractorCount): void {
     const part = into.breakdown[key] ??= { params: 0, flops: 0 };
     part.params += op.params;
     part.flops += op.flops;
+    into.byKind[op.kind].params += op.params;
+    into.byKind[op.kind].flops += op.flops;
     into.params += op.params;
     into.flops += op.flops;
     into.buffers += op.buffers;
@@ -103,7 +126,7 @@ function summarise(prefix: string, ops: OpCount[], into: ExtractorCount): void {
 
 /** Analytic count of one network's plan (same structure as {@linkcode countExtractors}). */
 export function countPlan(prefix: string, plan: PlanOps): ExtractorCount {
-  const out: ExtractorCount = { params: 0, flops: 0, buffers: 0, breakdown: {} };
+  const out = emptyCount();
   summarise(prefix, plan.ops, out);
   return out;
 }
@@ -114,7 +137,7 @@ export function countPlan(prefix: string, plan: PlanOps): ExtractorCount {
  * 5,728,565,792 FLOPs (IR-50 stages 1–3 + MobileFaceNet with its landmark head).
  */
 export function countExtractors(options: { width?: number } = {}): ExtractorCount {
-  const out: ExtractorCount = { params: 0, flops: 0, buffers: 0, breakdown: {} };
+  const out = emptyCount();
   summarise("ir50", planIr50(options).ops, out);
   summarise("mobilefacenet", planMobileFaceNet(options).ops, out);
   return out;
@@ -130,12 +153,14 @@ export interface PaperExtractorOptions {
 
 /** The `paper` extractor pair, with access to its weights. */
 export interface PaperExtractor extends FeatureExtractor {
+  /** {@linkcode PAPER_VERSION}: version of the architecture taps and pre-processing. */
+  readonly version: number;
   /** The weight trees (frozen plain tensors; replaced in place by the loaders). */
   readonly trees: { ir50: WeightTree; mobilefacenet: WeightTree };
   /**
    * Loads a POSTER++ `state_dict` (PyTorch layout): `ir_back.*` into IR-50 and `face_landback.*`
    * into MobileFaceNet (a leading `module.` from `nn.DataParallel` is accepted). Renames the
-   * extractor (`paper@1:weights=<fingerprint>`), so feature caches of other weights are not reused.
+   * extractor (`paper:weights=<fingerprint>`), so feature caches of other weights are not reused.
    * @throws Error naming a missing or mis-sized weight; nothing is replaced then.
    */
   loadPosterCheckpoint(
@@ -160,7 +185,7 @@ function fingerprint(weights: Map<string, Float32Array>): string {
  * with nearest-neighbour sampling, as POSTER++'s `F.interpolate(x, size=112)`), normalised with
  * the ImageNet mean/std as POSTER++'s data pipeline does, then fed to both networks.
  * Landmark maps: 28² × 64, 14² × 128, 7² × 512; image maps: 56² × 64, 28² × 128, 14² × 256 (× width).
- * Weights start seeded random (name `paper@1:seed=<seed>`); see the module doc.
+ * Weights start seeded random; see the module doc and {@linkcode PAPER_NAME} for the name.
  */
 export function createPaperExtractor(options: PaperExtractorOptions = {}): PaperExtractor {
   const { seed = 0, width = 1 } = options;
@@ -170,7 +195,7 @@ export function createPaperExtractor(options: PaperExtractorOptions = {}): Paper
   };
   const c = (n: number) => n * width;
   const widthTag = width === 1 ? "" : `:width=${width}`;
-  let name = `${PAPER_NAME}@${PAPER_VERSION}:seed=${seed}${widthTag}`;
+  let name = `${PAPER_NAME}${seed === 0 ? "" : `:seed=${seed}`}${widthTag}`;
   const side = IR50_INPUT;
   if (side !== MOBILEFACENET_INPUT) throw new Error("paper: the two networks' input sides differ");
   const mean = tf.tensor1d([...IMAGENET_MEAN]);
@@ -180,6 +205,7 @@ export function createPaperExtractor(options: PaperExtractorOptions = {}): Paper
     get name() {
       return name;
     },
+    version: PAPER_VERSION,
     inputSize: side,
     landmarkShape: [[28, c(64)], [14, c(128)], [7, c(512)]] as StreamShape,
     imageShape: [[56, c(64)], [28, c(128)], [14, c(256)]] as StreamShape,
@@ -220,7 +246,7 @@ export function createPaperExtractor(options: PaperExtractorOptions = {}): Paper
       }
       const r1 = ir.commit();
       const r2 = mf.commit();
-      name = `${PAPER_NAME}@${PAPER_VERSION}:weights=${fingerprint(weights)}${widthTag}`;
+      name = `${PAPER_NAME}:weights=${fingerprint(weights)}${widthTag}`;
       return { ir50: r1, mobilefacenet: r2 };
     },
     dispose() {

@@ -10,7 +10,8 @@ await selectBackend("wasm");
 Deno.test("paper extractor: six maps of the paper's shapes for a 1×112×112×3 input, no leaks", async () => {
   const ex = createPaperExtractor({ seed: 7 });
   try {
-    assert.equal(ex.name, "paper@1:seed=7");
+    assert.equal(ex.name, "paper:seed=7");
+    assert.equal(ex.version, 1);
     assert.equal(ex.inputSize, 112);
     assert.deepEqual(ex.landmarkShape, [[28, 64], [14, 128], [7, 512]]);
     assert.deepEqual(ex.imageShape, [[56, 64], [28, 128], [14, 256]]);
@@ -46,7 +47,7 @@ Deno.test("paper extractor: six maps of the paper's shapes for a 1×112×112×3 
 Deno.test("paper extractor: other input sides are resized; bad input is refused", async () => {
   const ex = createPaperExtractor({ seed: 1, width: 0.25 });
   try {
-    assert.equal(ex.name, "paper@1:seed=1:width=0.25");
+    assert.equal(ex.name, "paper:seed=1:width=0.25");
     assert.deepEqual(ex.imageShape, [[56, 16], [28, 32], [14, 64]]);
     const x = tf.ones([2, 48, 48, 3]) as tf.Tensor4D;
     await assertNoLeak(() => {

@@ -11,6 +11,7 @@ import {
   ir50,
   loadWeights,
   mobileFaceNet,
+  renameFaceEvolveIr50Keys,
 } from "./mod.ts";
 
 await selectBackend("wasm");
@@ -96,10 +97,10 @@ Deno.test("loadPosterCheckpoint: POSTER++ prefixes, all-or-nothing across both n
     assert.throws(() => b.loadPosterCheckpoint(broken), /face_landback\.conv1\.prelu\.weight/);
     const irAfter = ir50(b.trees.ir50, x);
     assert.deepEqual(Array.from(await irAfter[0].data()), Array.from(irBefore));
-    assert.equal(b.name, "paper@1:seed=2:width=0.25");
+    assert.equal(b.name, "paper:seed=2:width=0.25");
     const report = b.loadPosterCheckpoint(ckpt);
     assert.ok(report.ir50.unused.includes("module.VIT.head.linear.weight"));
-    assert.match(b.name, /^paper@1:weights=[0-9a-f]{8}:width=0\.25$/);
+    assert.match(b.name, /^paper:weights=[0-9a-f]{8}:width=0\.25$/);
     const [ya, yb] = [a.extract(x), b.extract(x)];
     for (let k = 0; k < 3; k++) {
       await assertClose(yb.landmark[k], ya.landmark[k], 0, 0, `landmark ${k}`);
@@ -117,4 +118,23 @@ Deno.test("loadPosterCheckpoint: POSTER++ prefixes, all-or-nothing across both n
     b.dispose();
     x.dispose();
   }
+});
+
+Deno.test("renameFaceEvolveIr50Keys maps face.evoLVe's body.<n> onto POSTER++'s three stages", () => {
+  const v = new Float32Array(1);
+  const keys = [
+    "input_layer.0.weight",
+    "body.2.res_layer.1.weight",
+    "body.3.shortcut_layer.0.weight",
+  ]
+    .concat(["body.20.res_layer.4.bias", "body.21.res_layer.1.weight", "output_layer.3.weight"]);
+  const renamed = [...renameFaceEvolveIr50Keys(new Map(keys.map((k) => [k, v]))).keys()];
+  assert.deepEqual(renamed, [
+    "input_layer.0.weight",
+    "body1.2.res_layer.1.weight",
+    "body2.0.shortcut_layer.0.weight",
+    "body3.13.res_layer.4.bias",
+    "body.21.res_layer.1.weight",
+    "output_layer.3.weight",
+  ]);
 });

@@ -104,6 +104,25 @@ async function syncDir(dir: string): Promise<void> {
   } catch { /* not supported on every platform; the rename itself is atomic */ }
 }
 
+/**
+ * Removes temporary files (`.<name>.tmp-<pid>-<n>`) that a process killed mid-write left in `dir`
+ * (not recursive). Only call it while no other process writes into `dir`.
+ */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  let n = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.startsWith(".") && /\.tmp-\d+-\d+$/.test(e.name)) {
+        await Deno.remove(join(dir, e.name)).catch(() => {});
+        n++;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return n;
+}
+
 /** Reads a JSON file, or returns `null` when it does not exist. @throws Error naming a corrupt file. */
 export async function readJsonIfExists<T = unknown>(path: string): Promise<T | null> {
   let text: string;

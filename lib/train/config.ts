@@ -89,6 +89,7 @@ export type TrainConfig = z.output<typeof trainConfigSchema>;
  */
 export const RUN_ID_EXCLUDED: readonly string[] = [
   "preset",
+  "data.root",
   "train.backend",
   "train.parallel",
   "train.resultsDir",

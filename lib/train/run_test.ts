@@ -52,6 +52,7 @@ Deno.test("run id: stable across key order, ignores display fields, changes with
     train: { progress: "off", parallel: 7, resultsDir: "/elsewhere", experiment: "x" },
   });
   assert.equal(runId(display), runId(a));
+  assert.equal(runId(presetConfig("tiny", { data: { root: "/some/where" } })), runId(a));
   // Fields that change results do.
   assert.notEqual(runId(presetConfig("tiny", { seed: 1 })), runId(a));
   assert.notEqual(runId(presetConfig("tiny", { train: { lr: 1e-3 } })), runId(a));

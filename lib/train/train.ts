@@ -16,7 +16,7 @@ import type { GrefelConfig } from "../config.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { GrefelInputs, GrefelLosses, GrefelOutputs, ParamTree } from "../model/types.ts";
 import type { BackendInfo } from "../backend.ts";
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
+import { readJsonIfExists, removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import {
   checkCheckpointCompatible,
   type Checkpoint,
@@ -66,14 +66,14 @@ export interface ModelFns {
   assignParams(params: ParamTree, named: Map<string, Float32Array>): void;
   /** Frees the weights. */
   disposeParams(params: ParamTree): void;
-  /** Sets anchors to class means of `embeddings` (+ noise); returns what it did. */
+  /** Sets anchors to class means of `embeddings` (+ noise); resolves to what it did. */
   initAnchorsFromEmbeddings(
     params: ParamTree,
     embeddings: tf.Tensor2D,
     labels: Int32Array,
     cfg: ModelConfig,
     seed: number,
-  ): Record<string, unknown> | void;
+  ): unknown;
   /** Whether the config has anchors at all. */
   anchorsOn(cfg: ModelConfig): boolean;
 }
@@ -88,8 +88,14 @@ export interface FeatureSplit {
   groups?: readonly (string | undefined)[];
   /** Augmented views available per sample (cached features); 1 = no augmentation. */
   views: number;
-  /** Reads the model inputs of `indices` (view 0 = un-augmented). The caller disposes them. */
-  readBatch(indices: readonly number[], view?: number): GrefelInputs | Promise<GrefelInputs>;
+  /**
+   * Reads the model inputs of `indices`; `view` is one view for all or one per index (0 =
+   * un-augmented). The caller disposes them.
+   */
+  readBatch(
+    indices: number[],
+    view?: number | number[],
+  ): GrefelInputs | Promise<GrefelInputs>;
 }
 
 /** What a run trains and tests on. */
@@ -245,7 +251,7 @@ export async function predictSplit(
   split: FeatureSplit,
   cfg: ModelConfig,
   batchSize: number,
-  indices?: readonly number[],
+  indices?: number[],
 ): Promise<SplitPredictions> {
   const idx = indices ?? split.ids.map((_, i) => i);
   const emb: Float32Array[] = [], pri: Float32Array[] = [], fin: Float32Array[] = [];
@@ -474,6 +480,10 @@ export async function trainRun(
     return { dir, runId: id, status: "skipped", epochs: log.length, log, metrics: finished };
   }
 
+  // A process killed mid-write may have left temporary files behind (never a half-written file).
+  for (const d of [dir, join(dir, "checkpoints", "last"), join(dir, "checkpoints", "best")]) {
+    await removeStaleTemps(d);
+  }
   // config.json: written once; a present one must describe this config.
   const cfgPath = join(dir, "config.json");
   const existing = await readJsonIfExists<{ configHash?: string }>(cfgPath);
@@ -572,7 +582,10 @@ export async function trainRun(
       });
       for (let s = 0; s < steps; s++) {
         const batch = order.slice(s * tc.batchSize, (s + 1) * tc.batchSize);
-        const view = data.train.views > 1 ? Math.floor(viewRand() * data.train.views) : 0;
+        // One augmented view per sample, drawn from (seed, epoch): the same on resume.
+        const view = batch.map(() =>
+          data.train.views > 1 ? Math.floor(viewRand() * data.train.views) : 0
+        );
         const inputs = await data.train.readBatch(batch, view);
         const labels = Int32Array.from(batch, (i) => data.train.labels[i]);
         const target = model.smoothLabels(labels, C, config.model.loss.labelSmoothing);
@@ -760,13 +773,13 @@ async function initAnchors(
   const labels = Int32Array.from(sample, (i) => data.train.labels[i]);
   const emb = tf.tensor2d(pred.embedding, [sample.length, pred.dim]);
   try {
-    const info = model.initAnchorsFromEmbeddings(params, emb, labels, config.model, seed);
+    const info = await model.initAnchorsFromEmbeddings(params, emb, labels, config.model, seed);
     return {
       method: "class-means",
       samples: sample.length,
       noise: config.model.rb.anchorInitNoise,
       seed,
-      ...(info ?? {}),
+      report: info ?? null,
     };
   } finally {
     emb.dispose();

@@ -1,0 +1,186 @@
+/**
+ * Sweeps: an experiment (lib/train/experiments.ts) expanded into runs × seeds. Each run's
+ * directory is derived from its config (run id), so a sweep started again skips finished runs
+ * (`metrics.json` present) and resumes interrupted ones from `checkpoints/last`. Runs execute as
+ * child processes (`grefel train ...`), `parallel` at a time: the wasm backend is single-threaded,
+ * so N processes use N cores. A child's output goes to `<run dir>/train.log`.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { GrefelConfig } from "../config.ts";
+import { type Experiment, variantConfig } from "./experiments.ts";
+import { runDir, runId, type RunStatus, runStatus } from "./run.ts";
+
+/** One run of a sweep. */
+export interface SweepRun {
+  /** Variant name. */
+  variant: string;
+  /** Seed. */
+  seed: number;
+  /** Resolved config. */
+  config: GrefelConfig;
+  /** Run id. */
+  runId: string;
+  /** Run directory. */
+  dir: string;
+  /** Status when planned. */
+  status: RunStatus;
+  /**
+   * Set when an earlier run of the plan has the same config (e.g. two variants that both equal the
+   * default): this run is not launched, the earlier one's results serve both.
+   */
+  sameAs?: string;
+}
+
+/** Options of {@linkcode planSweep}. */
+export interface PlanOptions {
+  /** Seeds per variant (default: the experiment's `seeds`). Seeds are base, base+1, … */
+  seeds?: number;
+  /** Preset instead of the experiment's. */
+  preset?: string;
+  /** Overrides after each variant (from `--set`). */
+  overrides?: Record<string, unknown>;
+  /** Only these variants (default all). */
+  variants?: readonly string[];
+}
+
+/**
+ * Expands an experiment into runs (variants × seeds, variant-major) with their current status.
+ * @throws ConfigError naming an unknown variant or an invalid key.
+ */
+export async function planSweep(exp: Experiment, opts: PlanOptions = {}): Promise<SweepRun[]> {
+  const seeds = opts.seeds ?? exp.seeds;
+  const names = opts.variants ?? [...exp.variants.keys()];
+  const runs: SweepRun[] = [];
+  for (const variant of names) {
+    const base = variantConfig(exp, variant, { preset: opts.preset, overrides: opts.overrides });
+    for (let k = 0; k < seeds; k++) {
+      const config = variantConfig(exp, variant, {
+        preset: opts.preset,
+        overrides: opts.overrides,
+        seed: base.seed + k,
+      });
+      const dir = runDir(config);
+      const first = runs.find((r) => r.dir === dir);
+      runs.push({
+        ...(first ? { sameAs: `${first.variant} seed ${first.seed}` } : {}),
+        variant,
+        seed: config.seed,
+        config,
+        runId: runId(config),
+        dir,
+        status: await runStatus(dir),
+      });
+    }
+  }
+  return runs;
+}
+
+/** Launches one run and resolves to its exit code. */
+export type Launcher = (run: SweepRun) => Promise<number>;
+
+/** Outcome of {@linkcode runSweep}. */
+export interface SweepSummary {
+  /** Runs already finished before the sweep started. */
+  skipped: SweepRun[];
+  /** Runs that finished now. */
+  finished: SweepRun[];
+  /** Runs whose process failed, with the exit code. */
+  failed: { run: SweepRun; code: number }[];
+}
+
+/**
+ * Runs the unfinished runs of a plan, at most `parallel` at a time, in plan order.
+ * A failed run does not stop the others; it is reported in the summary.
+ */
+export async function runSweep(
+  plan: readonly SweepRun[],
+  opts: { parallel: number; launch: Launcher; print?: (line: string) => void },
+): Promise<SweepSummary> {
+  const print = opts.print ?? ((l: string) => console.error(l));
+  const summary: SweepSummary = { skipped: [], finished: [], failed: [] };
+  const todo = plan.filter((r) => {
+    if (r.status === "finished" || r.sameAs) summary.skipped.push(r);
+    return r.status !== "finished" && !r.sameAs;
+  });
+  let next = 0, done = 0;
+  const label = (r: SweepRun) => `${r.variant} seed ${r.seed} (${r.runId})`;
+  const worker = async () => {
+    while (next < todo.length) {
+      const run = todo[next++];
+      print(
+        `[${done}/${todo.length}] ${run.status === "partial" ? "resume" : "start"} ${label(run)}`,
+      );
+      let code: number;
+      try {
+        code = await opts.launch(run);
+      } catch (e) {
+        print(`  ${label(run)}: ${e instanceof Error ? e.message : e}`);
+        code = -1;
+      }
+      done++;
+      if (code === 0) summary.finished.push(run);
+      else summary.failed.push({ run, code });
+      print(
+        `[${done}/${todo.length}] ${code === 0 ? "done" : `FAILED (exit ${code})`} ${label(run)}` +
+          (code === 0 ? "" : `; see ${join(run.dir, "train.log")}`),
+      );
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(opts.parallel, todo.length)) }, worker),
+  );
+  return summary;
+}
+
+/** Path of the CLI entry (cli/grefel.ts). */
+export const CLI_ENTRY: string = fileURLToPath(new URL("../../cli/grefel.ts", import.meta.url));
+
+/**
+ * A launcher that runs `deno run -A cli/grefel.ts train --experiment E --variant V --seed S
+ * --progress lines [extra]` as a child process, writing its output to `<run dir>/train.log`.
+ */
+export function childLauncher(
+  experiment: string,
+  extra: readonly string[] = [],
+): Launcher {
+  return async (run) => {
+    await Deno.mkdir(run.dir, { recursive: true });
+    const log = await Deno.open(join(run.dir, "train.log"), {
+      write: true,
+      create: true,
+      append: true,
+    });
+    try {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          CLI_ENTRY,
+          "train",
+          "--experiment",
+          experiment,
+          "--variant",
+          run.variant,
+          "--seed",
+          String(run.seed),
+          "--progress",
+          "lines",
+          ...extra,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        stdin: "null",
+      }).spawn();
+      const pipe = async (s: ReadableStream<Uint8Array>) => {
+        for await (const chunk of s) await log.write(chunk);
+      };
+      await Promise.all([pipe(child.stdout), pipe(child.stderr)]);
+      return (await child.status).code;
+    } finally {
+      log.close();
+    }
+  };
+}

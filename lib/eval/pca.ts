@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { mulberry32, normalSampler } from "../model/params.ts";
+import { seededNormal } from "./random.ts";
 
 /** Result of {@linkcode pca}. */
 export interface PcaResult {
@@ -128,7 +128,7 @@ export function pca(
   }
   // Randomised subspace iteration on cov: Q [D, c].
   const c = Math.min(dim, k + 10);
-  const randn = normalSampler(mulberry32(seed ^ 0x5ca1ab1e));
+  const randn = seededNormal(seed ^ 0x5ca1ab1e);
   let q = new Float64Array(dim * c);
   for (let i = 0; i < q.length; i++) q[i] = randn();
   orthonormalize(q, dim, c);

@@ -22,7 +22,7 @@
  * @module
  */
 import TSNE from "tsne-js";
-import { mulberry32, normalSampler } from "../model/params.ts";
+import { seededNormal } from "./random.ts";
 import { knn } from "./neighbors.ts";
 import { pca } from "./pca.ts";
 
@@ -391,7 +391,7 @@ function initialLayout(
 ): Float64Array {
   const y = new Float64Array(2 * n);
   if (init === "random") {
-    const randn = normalSampler(mulberry32(seed >>> 0));
+    const randn = seededNormal(seed);
     for (let t = 0; t < 2 * n; t++) y[t] = 1e-4 * randn();
     return y;
   }
@@ -474,7 +474,7 @@ export const tsneJsEngine: TsneEngine = {
         : Math.max(n / exag / 4, 50),
     });
     model.init({ data: rows, type: "dense" });
-    const randn = normalSampler(mulberry32(seed >>> 0));
+    const randn = seededNormal(seed);
     const init = (model as unknown as { outputEmbedding: { data: Float64Array } }).outputEmbedding;
     for (let t = 0; t < init.data.length; t++) init.data[t] = 1e-4 * randn();
     model.run();

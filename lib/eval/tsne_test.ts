@@ -1,5 +1,5 @@
 import { assert } from "../testing.ts";
-import { mulberry32, normalSampler } from "../model/params.ts";
+import { seededNormal } from "./random.ts";
 import { knnLabelAgreement } from "./neighbors.ts";
 import {
   barnesHutEngine,
@@ -11,7 +11,7 @@ import {
 
 /** `c` well-separated Gaussian clusters in `dim` dimensions, `n` points. */
 function clusters(n: number, dim: number, c: number, seed = 7) {
-  const r = normalSampler(mulberry32(seed));
+  const r = seededNormal(seed);
   const centers = Array.from({ length: c }, () => Array.from({ length: dim }, () => 8 * r()));
   const x = new Float32Array(n * dim), labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -18,8 +18,13 @@ export type StreamShape = [[number, number], [number, number], [number, number]]
 
 /** A frozen (by default) pretrained network pair that turns face crops into {@linkcode FeatureMaps}. */
 export interface FeatureExtractor {
-  /** Stable name; part of the feature-cache key. */
+  /** Stable name; part of the feature-cache key (and the registry name in `registry.ts`). */
   readonly name: string;
+  /**
+   * Version of the weights and pre-processing; part of the feature-cache key (bump it when the
+   * output of `extract` changes for the same input). Absent means `0`.
+   */
+  readonly version?: number;
   /** Input side in pixels the extractor expects (images are resized to it). */
   readonly inputSize: number;
   /** Output shapes of the landmark stream. */

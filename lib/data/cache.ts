@@ -1,0 +1,789 @@
+/**
+ * Feature cache: the frozen extractors' maps for every image (and every cached augmented view),
+ * computed once, pooled to a small token grid, quantised, and stored on disk in shards, so that
+ * training runs and ablation sweeps skip extraction.
+ *
+ * **Key.** A cache lives in `<dir>/<dataset>-<key>/`, where `key` hashes the extractor's name and
+ * version, its input side, the token grids, the storage type, the number of views, the seed and the
+ * view pipeline's own key (pre-processing and augmentation parameters). Inside, each shard's file
+ * name carries a hash of that key plus the ids and **content hashes** of its images (SHA-1 of the
+ * file bytes, or of the decoded pixels when a sample has no file), so a changed image invalidates
+ * exactly its shard.
+ *
+ * **Record.** One image view = for each of the six maps (landmark 1–3, image 1–3) the map
+ * adaptive-average-pooled to `g_i × g_i` tokens (`[g_i, g_i, C]`, row-major, channels last).
+ * Storage (decision, measured in /work/notes/extractors.md):
+ * - `uint8` (default): per map and channel an affine range (min and step as float16) and one byte
+ *   per value; error ≤ step/2 = (max − min)/510 per channel (+ float16 rounding of min and step).
+ *   Half the size of float16, so FER+ train at 7×7 tokens per scale is ≈ 3.3 GB.
+ * - `float16`: `Float16Array` values (Deno has it natively), error ≤ 2⁻¹¹ relative.
+ *
+ * **Views.** `views = 1` stores the centre (un-augmented) view; `views = n > 1` adds `n − 1`
+ * augmented views rendered by the {@linkcode ViewPipeline} with a seed derived from
+ * (seed, sample id, view), so they are the same on every run and backend. Training picks one view
+ * per sample per epoch ({@linkcode FeatureCache.viewFor}).
+ *
+ * **Disk.** Shards of `shardSize` samples (all views of a sample together) + `index.json`. Each
+ * shard is written to `*.tmp` and renamed, then the index (also written tmp + rename) records its
+ * byte size and SHA-256, so an interrupted build resumes from the finished shards and never sees a
+ * half-written one; a shard whose size or checksum does not match is rebuilt.
+ *
+ * **Memory.** A built cache is held in memory (one `Uint8Array` per shard); `readBatch` decodes the
+ * requested records into float32 tensors synchronously.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import cliProgress from "cli-progress";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import process from "node:process";
+import type { DatasetSample, LoadedDataset, RawImage } from "./types.ts";
+import type { FeatureExtractor, FeatureMaps, StreamShape } from "../extractors/types.ts";
+import type { GrefelInputs } from "../model/types.ts";
+
+/** Version of the on-disk format; part of the key. */
+export const CACHE_FORMAT = 1;
+
+/** How pooled values are stored. */
+export type CacheStorage = "uint8" | "float16";
+
+/**
+ * Renders one view of an image as the extractor's input. View 0 is the centre, un-augmented view;
+ * views ≥ 1 are augmented, deterministically from `seed`.
+ */
+export interface ViewPipeline {
+  /** Stable description of the pre-processing and augmentation parameters (part of the cache key). */
+  readonly key: string;
+  /** Whether views ≥ 1 differ from view 0 (an augmenting pipeline). */
+  readonly augments: boolean;
+  /** `size × size` RGB, HWC, float32 in [0, 1]. */
+  render(image: RawImage, size: number, view: number, seed: number): Float32Array;
+}
+
+/**
+ * Bilinear resize of a RawImage to `size × size` RGB in [0, 1] (gray replicated to 3 channels),
+ * half-pixel centres (as `tf.image.resizeBilinear(..., halfPixelCenters = true)` and PIL).
+ * Written here rather than with tensors so the cache's input does not depend on the backend.
+ */
+export function resizeToRgb(image: RawImage, size: number): Float32Array {
+  const { width: w, height: h, channels: c, data } = image;
+  if (data.length !== w * h * c) {
+    throw new Error(`image data has ${data.length} bytes, expected ${w}×${h}×${c}`);
+  }
+  const out = new Float32Array(size * size * 3);
+  const sy = h / size, sx = w / size;
+  for (let y = 0; y < size; y++) {
+    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), h - 1);
+    const y0 = Math.floor(fy), y1 = Math.min(y0 + 1, h - 1), wy = fy - y0;
+    for (let x = 0; x < size; x++) {
+      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), w - 1);
+      const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, w - 1), wx = fx - x0;
+      for (let k = 0; k < 3; k++) {
+        const ch = c === 1 ? 0 : k;
+        const a = data[(y0 * w + x0) * c + ch], b = data[(y0 * w + x1) * c + ch];
+        const d = data[(y1 * w + x0) * c + ch], e = data[(y1 * w + x1) * c + ch];
+        const v = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy;
+        out[(y * size + x) * 3 + k] = v / 255;
+      }
+    }
+  }
+  return out;
+}
+
+/** The centre view only: resize to the extractor's side, no augmentation. */
+export const CENTRE_VIEW: ViewPipeline = {
+  key: "centre:bilinear-halfpixel:rgb01",
+  augments: false,
+  render: (image, size) => resizeToRgb(image, size),
+};
+
+/** Options of {@linkcode buildFeatureCache}. */
+export interface FeatureCacheOptions {
+  /** Parent directory of caches (default `results/cache`). */
+  dir?: string;
+  /** Token grid side per scale, finest first (default `[7, 7, 7]`). */
+  grid?: [number, number, number];
+  /** Value storage (default `uint8`). */
+  storage?: CacheStorage;
+  /** Views per image (default 1: the centre view only). */
+  views?: number;
+  /** Pre-processing / augmentation (default {@linkcode CENTRE_VIEW}). */
+  pipeline?: ViewPipeline;
+  /** Seed of the augmented views (default 0). */
+  seed?: number;
+  /** Samples per shard (default 512). */
+  shardSize?: number;
+  /** Images per extractor call (default 16). */
+  batchSize?: number;
+  /**
+   * Worker threads running the extractor (default 0: in this thread). Workers load the extractor
+   * by its registry name, so it must be registered (lib/extractors/registry.ts).
+   */
+  workers?: number;
+  /** Show a progress bar with ETA on stderr (default true). */
+  progress?: boolean;
+  /** Called after each shard is finished (for tests and logging). */
+  onShard?: (info: { shard: number; computed: boolean }) => void;
+  /** Stop (throw) after computing this many shards (tests of resumption). */
+  stopAfterShards?: number;
+}
+
+/** Layout of one record: the six pooled maps. */
+export interface RecordLayout {
+  /** Token grid side per scale. */
+  grid: [number, number, number];
+  /** Channels per map: landmark 1–3 then image 1–3. */
+  channels: number[];
+  /** Storage type. */
+  storage: CacheStorage;
+  /** Values per map (`g² · C`). */
+  sizes: number[];
+  /** Byte offset of each map block inside a record. */
+  offsets: number[];
+  /** Bytes per record (one view of one image). */
+  bytes: number;
+}
+
+/** Computes the record layout for an extractor's channels, a grid and a storage type. */
+export function recordLayout(
+  landmarkShape: StreamShape,
+  imageShape: StreamShape,
+  grid: [number, number, number],
+  storage: CacheStorage,
+): RecordLayout {
+  const channels = [...landmarkShape, ...imageShape].map(([, c]) => c);
+  const sizes = channels.map((c, i) => grid[i % 3] ** 2 * c);
+  const offsets: number[] = [];
+  let o = 0;
+  for (let i = 0; i < 6; i++) {
+    offsets.push(o);
+    // uint8: C float16 mins + C float16 steps + values; float16: values.
+    o += storage === "uint8" ? 4 * channels[i] + sizes[i] : 2 * sizes[i];
+    o += o % 2; // keep float16 blocks 2-byte aligned
+  }
+  return { grid, channels, storage, sizes, offsets, bytes: o };
+}
+
+/**
+ * Adaptive average pooling matrix `[g, s]` (PyTorch `AdaptiveAvgPool` bins: row i averages
+ * `floor(i·s/g) … ceil((i+1)·s/g) − 1`).
+ */
+export function poolMatrix(s: number, g: number): Float32Array {
+  const m = new Float32Array(g * s);
+  for (let i = 0; i < g; i++) {
+    const a = Math.floor((i * s) / g), b = Math.ceil(((i + 1) * s) / g);
+    for (let j = a; j < b; j++) m[i * s + j] = 1 / (b - a);
+  }
+  return m;
+}
+
+/** Adaptive average pool of `[B, s, s, C]` to `[B, g, g, C]` (avgPool when `g` divides `s`). */
+export function adaptivePool(x: tf.Tensor4D, g: number): tf.Tensor4D {
+  const [b, s, s2, c] = x.shape;
+  if (s !== s2) throw new Error(`adaptivePool: expected square maps, got [${x.shape}]`);
+  if (s === g) return x.clone();
+  if (s % g === 0) return tf.avgPool(x, s / g, s / g, "valid");
+  return tf.tidy(() => {
+    const p = tf.tensor2d(poolMatrix(s, g), [g, s]);
+    const pb = tf.broadcastTo(p, [b, g, s]) as tf.Tensor3D;
+    const rows = tf.matMul(pb, tf.reshape(x, [b, s, s * c]) as tf.Tensor3D); // [B, g, s·C]
+    const t = tf.transpose(tf.reshape(rows, [b, g, s, c]), [0, 1, 3, 2]); // [B, g, C, s]
+    const cols = tf.matMul(tf.reshape(t, [b, g * c, s]) as tf.Tensor3D, pb, false, true); // [B, g·C, g]
+    return tf.transpose(tf.reshape(cols, [b, g, c, g]), [0, 1, 3, 2]) as tf.Tensor4D; // [B, g, g, C]
+  });
+}
+
+/** Encodes one map's pooled values (`n` tokens × `c` channels, HWC) into `dst` at `off`. */
+function encodeBlock(
+  src: Float32Array,
+  srcOff: number,
+  n: number,
+  c: number,
+  storage: CacheStorage,
+  dst: Uint8Array,
+  off: number,
+): void {
+  if (storage === "float16") {
+    const v = new Float16Array(dst.buffer, dst.byteOffset + off, n * c);
+    for (let i = 0; i < n * c; i++) v[i] = src[srcOff + i];
+    return;
+  }
+  const mins = new Float16Array(dst.buffer, dst.byteOffset + off, c);
+  const steps = new Float16Array(dst.buffer, dst.byteOffset + off + 2 * c, c);
+  const q = dst.subarray(off + 4 * c, off + 4 * c + n * c);
+  const lo = new Float32Array(c).fill(Infinity), hi = new Float32Array(c).fill(-Infinity);
+  for (let t = 0; t < n; t++) {
+    for (let k = 0; k < c; k++) {
+      const v = src[srcOff + t * c + k];
+      if (!Number.isFinite(v)) throw new Error(`feature cache: non-finite feature value ${v}`);
+      if (v < lo[k]) lo[k] = v;
+      if (v > hi[k]) hi[k] = v;
+    }
+  }
+  for (let k = 0; k < c; k++) {
+    mins[k] = lo[k];
+    steps[k] = (hi[k] - mins[k]) / 255;
+    // float16 rounding of min/step: use the stored values so decode matches encode.
+    lo[k] = mins[k];
+    hi[k] = steps[k] > 0 ? 1 / steps[k] : 0;
+  }
+  for (let t = 0; t < n; t++) {
+    for (let k = 0; k < c; k++) {
+      const r = Math.round((src[srcOff + t * c + k] - lo[k]) * hi[k]);
+      q[t * c + k] = r < 0 ? 0 : r > 255 ? 255 : r;
+    }
+  }
+}
+
+/** Decodes one map block into `dst` (float32) at `dstOff`. */
+function decodeBlock(
+  src: Uint8Array,
+  off: number,
+  n: number,
+  c: number,
+  storage: CacheStorage,
+  dst: Float32Array,
+  dstOff: number,
+): void {
+  if (storage === "float16") {
+    dst.set(new Float16Array(src.buffer, src.byteOffset + off, n * c), dstOff);
+    return;
+  }
+  const mins = new Float16Array(src.buffer, src.byteOffset + off, c);
+  const steps = new Float16Array(src.buffer, src.byteOffset + off + 2 * c, c);
+  const lo = Float32Array.from(mins), st = Float32Array.from(steps);
+  const q = src.subarray(off + 4 * c, off + 4 * c + n * c);
+  for (let t = 0; t < n; t++) {
+    const o = dstOff + t * c;
+    for (let k = 0; k < c; k++) dst[o + k] = lo[k] + q[t * c + k] * st[k];
+  }
+}
+
+/**
+ * Runs the extractor on a batch, pools every map to the grid and encodes the records.
+ * Shared by the in-thread build and the worker threads (cache_worker.ts).
+ */
+export async function encodeBatch(
+  extractor: FeatureExtractor,
+  layout: RecordLayout,
+  pixels: Float32Array,
+  count: number,
+): Promise<Uint8Array> {
+  const s = extractor.inputSize;
+  const pooled = tf.tidy(() => {
+    const x = tf.tensor4d(pixels, [count, s, s, 3]);
+    const maps = extractor.extract(x);
+    return [...maps.landmark, ...maps.image].map((m, i) => adaptivePool(m, layout.grid[i % 3]));
+  });
+  try {
+    const vals = await Promise.all(pooled.map((p) => p.data() as Promise<Float32Array>));
+    const out = new Uint8Array(count * layout.bytes);
+    for (let b = 0; b < count; b++) {
+      for (let i = 0; i < 6; i++) {
+        const n = layout.grid[i % 3] ** 2;
+        encodeBlock(
+          vals[i],
+          b * layout.sizes[i],
+          n,
+          layout.channels[i],
+          layout.storage,
+          out,
+          b * layout.bytes + layout.offsets[i],
+        );
+      }
+    }
+    return out;
+  } finally {
+    tf.dispose(pooled);
+  }
+}
+
+/** SHA-1 hex of bytes (content hashes). */
+function sha1(data: Uint8Array): string {
+  return createHash("sha1").update(data).digest("hex");
+}
+
+/** SHA-256 hex of bytes or a string (shard checksums and keys). */
+function sha256(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** 32-bit FNV-1a of a string (view seeds). */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Seed of view `view` of sample `id` under the cache seed (stable across runs and orders). */
+export function viewSeed(seed: number, id: string, view: number): number {
+  return fnv1a(`${seed}:${view}:${id}`);
+}
+
+/** Content hash of a sample: SHA-1 of its file, or of its decoded pixels when it has no file. */
+export async function contentHash(ds: LoadedDataset, sample: DatasetSample): Promise<string> {
+  if (sample.path) {
+    try {
+      return sha1(await Deno.readFile(sample.path));
+    } catch (e) {
+      throw new Error(`feature cache: cannot read ${sample.path}: ${(e as Error).message}`);
+    }
+  }
+  const img = await ds.loadImage(sample);
+  return createHash("sha1").update(`${img.width}x${img.height}x${img.channels}:`).update(img.data)
+    .digest("hex");
+}
+
+/** What `index.json` holds. */
+export interface CacheIndex {
+  /** {@linkcode CACHE_FORMAT}. */
+  format: number;
+  /** Hash of {@linkcode CacheIndex.params}. */
+  key: string;
+  /** Everything the key is made of. */
+  params: Record<string, unknown>;
+  /** Record layout. */
+  layout: RecordLayout;
+  /** Views per sample. */
+  views: number;
+  /** Samples per shard. */
+  shardSize: number;
+  /** Finished shards. */
+  shards: ShardEntry[];
+}
+
+/** One finished shard. */
+export interface ShardEntry {
+  /** Shard number (samples `shard·shardSize …`). */
+  shard: number;
+  /** File name inside the cache directory. */
+  file: string;
+  /** Samples in the shard. */
+  count: number;
+  /** File size in bytes. */
+  bytes: number;
+  /** SHA-256 of the file. */
+  sha256: string;
+}
+
+async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+  else await Deno.writeFile(tmp, data);
+  await Deno.rename(tmp, path);
+}
+
+async function readJson<T>(path: string): Promise<T | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as T;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A built feature cache, held in memory. Indices are positions in `dataset.samples` at build time.
+ */
+export class FeatureCache {
+  /** Directory of the cache. */
+  readonly dir: string;
+  /** The cache key. */
+  readonly key: string;
+  /** Record layout. */
+  readonly layout: RecordLayout;
+  /** Views per sample. */
+  readonly views: number;
+  /** Sample ids, in order. */
+  readonly ids: string[];
+  /** Hard labels, in order. */
+  readonly labels: Int32Array;
+  /** Soft labels (vote distributions), when the data set has them. */
+  readonly soft: (number[] | undefined)[];
+  /** Group ids, when the data set has them. */
+  readonly groups: (string | undefined)[];
+  /** Class names of the data set. */
+  readonly classNames: string[];
+  /** Landmark stream shapes of what `readBatch` returns (`[grid, channels]`). */
+  readonly landmarkShape: StreamShape;
+  /** Image stream shapes of what `readBatch` returns. */
+  readonly imageShape: StreamShape;
+  readonly #shards: Uint8Array[];
+  readonly #shardSize: number;
+  readonly #seed: number;
+
+  /** @internal use {@linkcode buildFeatureCache}. */
+  constructor(
+    dir: string,
+    index: CacheIndex,
+    dataset: LoadedDataset,
+    shards: Uint8Array[],
+    seed: number,
+  ) {
+    this.dir = dir;
+    this.key = index.key;
+    this.layout = index.layout;
+    this.views = index.views;
+    this.#shardSize = index.shardSize;
+    this.#shards = shards;
+    this.#seed = seed;
+    this.ids = dataset.samples.map((s) => s.id);
+    this.labels = Int32Array.from(dataset.samples.map((s) => s.label));
+    this.soft = dataset.samples.map((s) => s.soft);
+    this.groups = dataset.samples.map((s) => s.group);
+    this.classNames = [...dataset.classNames];
+    const g = index.layout.grid, c = index.layout.channels;
+    this.landmarkShape = [[g[0], c[0]], [g[1], c[1]], [g[2], c[2]]];
+    this.imageShape = [[g[0], c[3]], [g[1], c[4]], [g[2], c[5]]];
+  }
+
+  /** Number of samples. */
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** Bytes held in memory by the records. */
+  get memoryBytes(): number {
+    return this.#shards.reduce((n, s) => n + s.byteLength, 0);
+  }
+
+  /**
+   * The view a sample uses in an epoch: 0 with one view; otherwise uniform over all views,
+   * deterministic in (seed, epoch, index).
+   */
+  viewFor(index: number, epoch: number): number {
+    if (this.views === 1) return 0;
+    return fnv1a(`${this.#seed}:${epoch}:${index}`) % this.views;
+  }
+
+  /**
+   * Decodes records to float32 model inputs `[B, g_i, g_i, C_i]`. The caller disposes them.
+   * @param view one view for all, or one per index (default 0, the centre view).
+   * @throws RangeError for an index or view out of range.
+   */
+  readBatch(indices: number[], view: number | number[] = 0): GrefelInputs {
+    const L = this.layout;
+    const B = indices.length;
+    const bufs = L.sizes.map((n) => new Float32Array(B * n));
+    for (let b = 0; b < B; b++) {
+      const i = indices[b];
+      const v = Array.isArray(view) ? view[b] : view;
+      if (!Number.isInteger(i) || i < 0 || i >= this.size) {
+        throw new RangeError(`feature cache: sample index ${i} out of range [0, ${this.size})`);
+      }
+      if (!Number.isInteger(v) || v < 0 || v >= this.views) {
+        throw new RangeError(`feature cache: view ${v} out of range [0, ${this.views})`);
+      }
+      const shard = this.#shards[Math.floor(i / this.#shardSize)];
+      const rec = ((i % this.#shardSize) * this.views + v) * L.bytes;
+      for (let m = 0; m < 6; m++) {
+        const n = L.grid[m % 3] ** 2;
+        decodeBlock(
+          shard,
+          rec + L.offsets[m],
+          n,
+          L.channels[m],
+          L.storage,
+          bufs[m],
+          b * L.sizes[m],
+        );
+      }
+    }
+    const t = bufs.map((buf, m) => {
+      const g = L.grid[m % 3];
+      return tf.tensor4d(buf, [B, g, g, L.channels[m]]);
+    });
+    return {
+      landmark: [t[0], t[1], t[2]],
+      image: [t[3], t[4], t[5]],
+    } as FeatureMaps;
+  }
+}
+
+function shapesOf(x: FeatureExtractor): string {
+  return JSON.stringify([x.landmarkShape, x.imageShape]);
+}
+
+/**
+ * Builds (or resumes, or just loads) the feature cache of `dataset` under `extractor`.
+ *
+ * Images are read and rendered here; the extractor runs in this thread or in `workers` worker
+ * threads. Finished shards are verified (size and SHA-256) and reused; missing, stale, truncated or
+ * corrupt ones are recomputed. Images that fail to decode are an error naming the file (the loaders
+ * already count and list unreadable files, so a failure here means the data changed under us).
+ */
+export async function buildFeatureCache(
+  dataset: LoadedDataset,
+  extractor: FeatureExtractor,
+  opts: FeatureCacheOptions = {},
+): Promise<FeatureCache> {
+  const grid = opts.grid ?? [7, 7, 7];
+  const storage = opts.storage ?? "uint8";
+  const views = opts.views ?? 1;
+  const pipeline = opts.pipeline ?? CENTRE_VIEW;
+  const seed = opts.seed ?? 0;
+  const shardSize = opts.shardSize ?? 512;
+  const batchSize = opts.batchSize ?? 16;
+  const workers = opts.workers ?? 0;
+  if (!grid.every((g) => Number.isInteger(g) && g >= 1)) {
+    throw new Error(`feature cache: grid must be positive integers, got [${grid}]`);
+  }
+  if (!Number.isInteger(views) || views < 1) {
+    throw new Error(`feature cache: views must be an integer ≥ 1, got ${views}`);
+  }
+  if (views > 1 && !pipeline.augments) {
+    throw new Error(
+      `feature cache: views = ${views} needs an augmenting pipeline (got "${pipeline.key}")`,
+    );
+  }
+  if (!Number.isInteger(shardSize) || shardSize < 1) {
+    throw new Error(`feature cache: shardSize must be an integer ≥ 1, got ${shardSize}`);
+  }
+  const layout = recordLayout(extractor.landmarkShape, extractor.imageShape, grid, storage);
+  const params = {
+    format: CACHE_FORMAT,
+    extractor: extractor.name,
+    extractorVersion: extractor.version ?? 0,
+    inputSize: extractor.inputSize,
+    shapes: shapesOf(extractor),
+    grid,
+    storage,
+    views,
+    seed: views > 1 ? seed : 0,
+    pipeline: pipeline.key,
+    shardSize,
+  };
+  const key = sha256(JSON.stringify(params)).slice(0, 16);
+  const dir = join(opts.dir ?? join("results", "cache"), `${dataset.name}-${key}`);
+  await Deno.mkdir(dir, { recursive: true });
+  const indexPath = join(dir, "index.json");
+  const old = await readJson<CacheIndex>(indexPath);
+  const done = new Map<string, ShardEntry>();
+  if (old && old.key === key) { for (const e of old.shards) done.set(e.file, e); }
+
+  const samples = dataset.samples;
+  const nShards = Math.ceil(samples.length / shardSize);
+  const index: CacheIndex = {
+    format: CACHE_FORMAT,
+    key,
+    params,
+    layout,
+    views,
+    shardSize,
+    shards: [],
+  };
+  const shards: Uint8Array[] = new Array(nShards);
+  const progress = opts.progress ?? true;
+  const bar = progress
+    ? new cliProgress.SingleBar({
+      format: `feature cache ${dataset.name} [{bar}] {percentage}% | {value}/{total} images | ` +
+        `{speed} img/s | ETA {eta_formatted} | elapsed {duration_formatted}`,
+      noTTYOutput: true,
+      notTTYSchedule: 15000,
+      etaBuffer: 2000,
+      stream: process.stderr,
+    }, cliProgress.Presets.shades_classic)
+    : null;
+  bar?.start(samples.length, 0, { speed: "-" });
+  const t0 = performance.now();
+  let computedImages = 0;
+  let computedShards = 0;
+  const pool = workers > 0 ? await WorkerPool.start(workers, extractor.name, layout) : null;
+  try {
+    for (let s = 0; s < nShards; s++) {
+      const part = samples.slice(s * shardSize, (s + 1) * shardSize);
+      const hashes: string[] = [];
+      for (const smp of part) hashes.push(await contentHash(dataset, smp));
+      const shardKey = sha256(
+        key + "\n" + part.map((p, i) => `${p.id}\t${hashes[i]}`).join("\n"),
+      ).slice(0, 16);
+      const file = `shard-${String(s).padStart(5, "0")}-${shardKey}.bin`;
+      const path = join(dir, file);
+      const expectBytes = part.length * views * layout.bytes;
+      let bytes: Uint8Array | null = null;
+      const prev = done.get(file);
+      if (prev && prev.bytes === expectBytes) {
+        try {
+          const b = await Deno.readFile(path);
+          if (b.byteLength === prev.bytes && sha256(b) === prev.sha256) bytes = b;
+        } catch {
+          bytes = null;
+        }
+      }
+      const computed = bytes === null;
+      if (bytes === null) {
+        if (opts.stopAfterShards !== undefined && computedShards >= opts.stopAfterShards) {
+          throw new Error(
+            `feature cache: stopped after ${computedShards} shards (stopAfterShards)`,
+          );
+        }
+        bytes = await computeShard(dataset, part, extractor, layout, pipeline, views, seed, {
+          batchSize,
+          pool,
+          onImages: (n) => {
+            computedImages += n;
+            const el = (performance.now() - t0) / 1000;
+            bar?.increment(n, { speed: (computedImages / el).toFixed(1) });
+          },
+        });
+        await writeAtomic(path, bytes);
+        computedShards++;
+      } else {
+        bar?.increment(part.length, { speed: "cached" });
+      }
+      shards[s] = bytes;
+      index.shards.push({
+        shard: s,
+        file,
+        count: part.length,
+        bytes: bytes.byteLength,
+        sha256: sha256(bytes),
+      });
+      if (computed) await writeAtomic(indexPath, JSON.stringify(index, null, 1));
+      opts.onShard?.({ shard: s, computed });
+    }
+    await writeAtomic(indexPath, JSON.stringify(index, null, 1));
+    // Remove stale shards (content changed) and leftovers of interrupted writes.
+    const keep = new Set(index.shards.map((e) => e.file));
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name !== "index.json" && !keep.has(e.name)) {
+        await Deno.remove(join(dir, e.name)).catch(() => {});
+      }
+    }
+  } finally {
+    bar?.stop();
+    pool?.close();
+  }
+  return new FeatureCache(dir, index, dataset, shards, seed);
+}
+
+interface ComputeOpts {
+  batchSize: number;
+  pool: WorkerPool | null;
+  onImages: (n: number) => void;
+}
+
+async function computeShard(
+  ds: LoadedDataset,
+  part: DatasetSample[],
+  extractor: FeatureExtractor,
+  layout: RecordLayout,
+  pipeline: ViewPipeline,
+  views: number,
+  seed: number,
+  o: ComputeOpts,
+): Promise<Uint8Array> {
+  const S = extractor.inputSize;
+  const px = S * S * 3;
+  const out = new Uint8Array(part.length * views * layout.bytes);
+  // Records are (sample, view) pairs in storage order; batches of them run through the extractor.
+  const total = part.length * views;
+  const pending: Promise<void>[] = [];
+  for (let start = 0; start < total; start += o.batchSize) {
+    const n = Math.min(o.batchSize, total - start);
+    const pixels = new Float32Array(n * px);
+    let lastSample = -1;
+    let img: RawImage | null = null;
+    for (let r = 0; r < n; r++) {
+      const rec = start + r;
+      const si = Math.floor(rec / views), v = rec % views;
+      if (si !== lastSample) {
+        img = await ds.loadImage(part[si]);
+        lastSample = si;
+      }
+      const rgb = pipeline.render(img!, S, v, viewSeed(seed, part[si].id, v));
+      if (rgb.length !== px) {
+        throw new Error(
+          `view pipeline "${pipeline.key}" returned ${rgb.length} values, want ${px}`,
+        );
+      }
+      pixels.set(rgb, r * px);
+    }
+    const samplesDone = Math.floor((start + n) / views) - Math.floor(start / views);
+    const job = (o.pool ? o.pool.encode(pixels, n) : encodeBatch(extractor, layout, pixels, n))
+      .then((enc) => {
+        out.set(enc, start * layout.bytes);
+        o.onImages(samplesDone);
+      });
+    pending.push(job);
+    // In-thread: wait at once. With workers: keep at most 2 batches per worker in flight.
+    if (!o.pool) await job;
+    else if (pending.length >= 2 * o.pool.size) await pending.shift();
+  }
+  await Promise.all(pending);
+  return out;
+}
+
+/** Worker threads that each load the extractor by name and encode batches. */
+class WorkerPool {
+  readonly size: number;
+  #workers: Worker[];
+  #busy: number[];
+  #next = 0;
+  #waiting = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+
+  private constructor(workers: Worker[]) {
+    this.#workers = workers;
+    this.size = workers.length;
+    this.#busy = workers.map(() => 0);
+    workers.forEach((w) => {
+      w.onmessage = (e: MessageEvent) => {
+        const { id, bytes, error } = e.data;
+        const p = this.#waiting.get(id);
+        if (!p) return;
+        this.#waiting.delete(id);
+        if (error) p.reject(new Error(`feature cache worker: ${error}`));
+        else p.resolve(bytes);
+      };
+      w.onerror = (e) => {
+        e.preventDefault();
+        for (const p of this.#waiting.values()) p.reject(new Error(`worker failed: ${e.message}`));
+        this.#waiting.clear();
+      };
+    });
+  }
+
+  static async start(n: number, extractor: string, layout: RecordLayout): Promise<WorkerPool> {
+    const backend = tf.getBackend();
+    const url = new URL("./cache_worker.ts", import.meta.url).href;
+    const ws = Array.from({ length: n }, () => new Worker(url, { type: "module" }));
+    const ready = ws.map((w) =>
+      new Promise<void>((resolve, reject) => {
+        w.onmessage = (e: MessageEvent) => {
+          if (e.data.ready) resolve();
+          else reject(new Error(`feature cache worker: ${e.data.error}`));
+        };
+        w.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(`feature cache worker failed to start: ${e.message}`));
+        };
+      })
+    );
+    for (const w of ws) w.postMessage({ init: { extractor, layout, backend } });
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      ws.forEach((w) => w.terminate());
+      throw e;
+    }
+    return new WorkerPool(ws);
+  }
+
+  encode(pixels: Float32Array, count: number): Promise<Uint8Array> {
+    const id = this.#next++;
+    // Round-robin is enough: batches are equal-sized.
+    const w = id % this.size;
+    this.#busy[w]++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      this.#workers[w].postMessage({ id, pixels, count }, [pixels.buffer]);
+    }).finally(() => this.#busy[w]--);
+  }
+
+  close(): void {
+    for (const w of this.#workers) w.terminate();
+  }
+}

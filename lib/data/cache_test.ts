@@ -1,0 +1,337 @@
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { assert, assertClose, assertNoLeak } from "../testing.ts";
+import { selectBackend } from "../backend.ts";
+import type { FeatureExtractor, FeatureMaps } from "../extractors/types.ts";
+import type { DatasetSample, LoadedDataset, RawImage } from "./types.ts";
+import {
+  adaptivePool,
+  buildFeatureCache,
+  CENTRE_VIEW,
+  type FeatureCacheOptions,
+  poolMatrix,
+  recordLayout,
+  resizeToRgb,
+  type ViewPipeline,
+} from "./cache.ts";
+
+/** A deterministic in-memory data set of `n` small gray images (no files). */
+function fakeDataset(n: number, seed = 1): LoadedDataset & { images: RawImage[] } {
+  const images: RawImage[] = [];
+  const samples: DatasetSample[] = [];
+  for (let i = 0; i < n; i++) {
+    const data = new Uint8Array(12 * 12);
+    for (let p = 0; p < data.length; p++) data[p] = (p * 37 + i * 101 + seed * 7 + p * p * i) % 256;
+    images.push({ width: 12, height: 12, channels: 1, data });
+    samples.push({ id: `img${i}`, split: "train", label: i % 3 });
+  }
+  return {
+    name: "fake",
+    classNames: ["a", "b", "c"],
+    samples,
+    skipped: [],
+    images,
+    loadImage: (s) => Promise.resolve(images[Number(s.id.slice(3))]),
+  };
+}
+
+/**
+ * A tiny frozen "extractor": per map, average-pool the 8×8 input to the map side, then a fixed
+ * linear map of the 3 channels to C channels (values of both signs). Counts the images it sees.
+ */
+function fakeExtractor(version = 1): FeatureExtractor & { seen: number } {
+  const lm: [number, number][] = [[4, 2], [2, 3], [1, 4]];
+  const im: [number, number][] = [[4, 3], [2, 2], [1, 5]];
+  const weights = [...lm, ...im].map(([, c], i) =>
+    tf.tensor2d(Array.from({ length: 3 * c }, (_, k) => Math.sin(1 + i * 13 + k * 3.1)), [3, c])
+  );
+  const ex = {
+    name: "fake",
+    version,
+    inputSize: 8,
+    landmarkShape: lm as FeatureExtractor["landmarkShape"],
+    imageShape: im as FeatureExtractor["imageShape"],
+    seen: 0,
+    extract(x: tf.Tensor4D): FeatureMaps {
+      ex.seen += x.shape[0];
+      const maps = [...lm, ...im].map(([s, c], i) =>
+        tf.tidy(() => {
+          const p = tf.avgPool(x, 8 / s, 8 / s, "valid");
+          return tf.reshape(tf.matMul(tf.reshape(p, [-1, 3]), weights[i]), [-1, s, s, c]);
+        }) as tf.Tensor4D
+      );
+      return { landmark: [maps[0], maps[1], maps[2]], image: [maps[3], maps[4], maps[5]] };
+    },
+    dispose: () => tf.dispose(weights),
+  };
+  return ex;
+}
+
+/** An augmenting pipeline: view v > 0 flips horizontally and scales brightness by the seed. */
+const FLIP_PIPELINE: ViewPipeline = {
+  key: "test-flip-brightness",
+  augments: true,
+  render(image, size, view, seed) {
+    const rgb = resizeToRgb(image, size);
+    if (view === 0) return rgb;
+    const out = new Float32Array(rgb.length);
+    const gain = 0.5 + (seed % 1000) / 2000;
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        for (let k = 0; k < 3; k++) {
+          out[(y * size + x) * 3 + k] = gain * rgb[(y * size + (size - 1 - x)) * 3 + k];
+        }
+      }
+    }
+    return out;
+  },
+};
+
+async function tmpDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "grefel_cache_test_" });
+}
+
+function opts(dir: string, extra: Partial<FeatureCacheOptions> = {}): FeatureCacheOptions {
+  return { dir, grid: [2, 2, 1], shardSize: 4, batchSize: 3, progress: false, ...extra };
+}
+
+/** Reference: extractor output pooled to the grid, as float32. */
+function reference(ex: FeatureExtractor, ds: ReturnType<typeof fakeDataset>, grid: number[]) {
+  return tf.tidy(() => {
+    const x = tf.stack(ds.images.map((im) => tf.tensor3d(resizeToRgb(im, 8), [8, 8, 3])));
+    const m = ex.extract(x as tf.Tensor4D);
+    return [...m.landmark, ...m.image].map((t, i) => adaptivePool(t, grid[i % 3]));
+  });
+}
+
+function disposeMaps(m: FeatureMaps) {
+  tf.dispose([...m.landmark, ...m.image]);
+}
+
+Deno.test("poolMatrix rows average their bins; adaptivePool matches avgPool and a hand case", async () => {
+  await selectBackend("wasm");
+  const m = poolMatrix(7, 3); // bins 0–2, 2–4, 4–6
+  for (let i = 0; i < 3; i++) {
+    const row = Array.from(m.slice(i * 7, i * 7 + 7));
+    await assertClose(row.reduce((a, b) => a + b, 0), 1, 1e-6);
+  }
+  await assertClose(Array.from(m.slice(0, 7)), [1 / 3, 1 / 3, 1 / 3, 0, 0, 0, 0], 1e-6);
+  await assertNoLeak(async () => {
+    const x = tf.tensor4d(Array.from({ length: 2 * 6 * 6 * 2 }, (_, i) => i % 7), [2, 6, 6, 2]);
+    const a = adaptivePool(x, 3), b = tf.avgPool(x, 2, 2, "valid");
+    await assertClose(a, b, 1e-5);
+    const y = tf.tensor4d(Array.from({ length: 3 * 3 }, (_, i) => i), [1, 3, 3, 1]);
+    const p = adaptivePool(y, 2); // bins {0,1} and {1,2} on each axis
+    await assertClose(p, [2, 3, 5, 6], 1e-5);
+    tf.dispose([x, a, b, y, p]);
+  });
+});
+
+Deno.test("resizeToRgb replicates gray, keeps a constant image constant, has the right size", () => {
+  const img: RawImage = { width: 5, height: 3, channels: 1, data: new Uint8Array(15).fill(51) };
+  const out = resizeToRgb(img, 7);
+  assert.equal(out.length, 7 * 7 * 3);
+  for (const v of out) assert.ok(Math.abs(v - 0.2) < 1e-6);
+  assert.throws(
+    () => resizeToRgb({ ...img, data: new Uint8Array(3) }, 4),
+    /3 bytes, expected 5×3×1/,
+  );
+});
+
+Deno.test("cache round-trips values (uint8 and float16 tolerance), labels, shapes, no leaks", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const ds = fakeDataset(10);
+  const ex = fakeExtractor();
+  try {
+    const ref = reference(ex, ds, [2, 2, 1]);
+    for (const storage of ["uint8", "float16"] as const) {
+      const cache = await assertNoLeak(() => buildFeatureCache(ds, ex, opts(dir, { storage })));
+      assert.equal(cache.size, 10);
+      assert.deepEqual(Array.from(cache.labels), ds.samples.map((s) => s.label));
+      assert.deepEqual(cache.landmarkShape, [[2, 2], [2, 3], [1, 4]]);
+      assert.deepEqual(cache.imageShape, [[2, 3], [2, 2], [1, 5]]);
+      const idx = [9, 0, 4, 5];
+      const live = tf.memory().numTensors;
+      const m = cache.readBatch(idx);
+      const got = [...m.landmark, ...m.image];
+      assert.equal(tf.memory().numTensors, live + 6, "readBatch returns exactly its six maps");
+      for (let i = 0; i < 6; i++) {
+        const want = tf.gather(ref[i], idx);
+        assert.deepEqual(got[i].shape, want.shape);
+        const w = await want.data();
+        const range = Math.max(...w) - Math.min(...w);
+        // uint8: half a step of the per-channel range (≤ range/510) plus float16 rounding.
+        const atol = storage === "uint8" ? range / 400 + 1e-3 : 2e-3 * Math.max(...w.map(Math.abs));
+        await assertClose(got[i], want, atol, 0, `${storage} map ${i}`);
+        want.dispose();
+      }
+      disposeMaps(m);
+      assert.equal(tf.memory().numTensors, live);
+      assert.throws(() => cache.readBatch([10]), /out of range/);
+      assert.throws(() => cache.readBatch([0], 1), /view 1 out of range/);
+    }
+    tf.dispose(ref);
+  } finally {
+    ex.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cache key changes with pre-processing, extractor version and grid; content change rebuilds only its shard", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const ds = fakeDataset(10);
+  const ex1 = fakeExtractor(1), ex2 = fakeExtractor(2);
+  try {
+    const a = await buildFeatureCache(ds, ex1, opts(dir));
+    const flipKey: ViewPipeline = { ...CENTRE_VIEW, key: CENTRE_VIEW.key + ":other" };
+    const b = await buildFeatureCache(ds, ex1, opts(dir, { pipeline: flipKey }));
+    const c = await buildFeatureCache(ds, ex2, opts(dir));
+    const d = await buildFeatureCache(ds, ex1, opts(dir, { grid: [1, 1, 1] }));
+    assert.equal(new Set([a.key, b.key, c.key, d.key]).size, 4);
+    assert.equal(new Set([a.dir, b.dir, c.dir, d.dir]).size, 4);
+
+    // Same everything: nothing recomputed.
+    ex1.seen = 0;
+    const again = await buildFeatureCache(ds, ex1, opts(dir));
+    assert.equal(ex1.seen, 0);
+    assert.equal(again.key, a.key);
+
+    // Change the pixels of image 5 (shard 1 of [0-3], [4-7], [8-9]): only shard 1 is recomputed.
+    ds.images[5] = { ...ds.images[5], data: ds.images[5].data.map((v) => 255 - v) };
+    const computed: number[] = [];
+    ex1.seen = 0;
+    const changed = await buildFeatureCache(
+      ds,
+      ex1,
+      opts(dir, { onShard: (s) => s.computed && computed.push(s.shard) }),
+    );
+    assert.deepEqual(computed, [1]);
+    assert.equal(ex1.seen, 4);
+    const before = a.readBatch([5]), after = changed.readBatch([5]);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(before.image[0], after.image[0]))));
+    assert.ok((await diff.data())[0] > 0.01, "features of the changed image must change");
+    tf.dispose(diff);
+    disposeMaps(before);
+    disposeMaps(after);
+    // The stale shard file was removed.
+    const files = [...Deno.readDirSync(changed.dir)].map((e) => e.name).sort();
+    assert.equal(files.filter((f) => f.startsWith("shard-00001")).length, 1);
+  } finally {
+    ex1.dispose();
+    ex2.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("truncated or corrupt shards are detected and rebuilt; interrupted builds resume", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const ds = fakeDataset(10);
+  const ex = fakeExtractor();
+  try {
+    // Interrupted after one computed shard: the error propagates, no tmp file is left.
+    await assert.rejects(
+      () => buildFeatureCache(ds, ex, opts(dir, { stopAfterShards: 1 })),
+      /stopped after 1 shards/,
+    );
+    ex.seen = 0;
+    const computed: number[] = [];
+    const cache = await buildFeatureCache(
+      ds,
+      ex,
+      opts(dir, { onShard: (s) => s.computed && computed.push(s.shard) }),
+    );
+    assert.deepEqual(computed, [1, 2], "shard 0 was finished before the interruption");
+    assert.equal(ex.seen, 6);
+    const names = [...Deno.readDirSync(cache.dir)].map((e) => e.name);
+    assert.ok(!names.some((n) => n.endsWith(".tmp")));
+    const ref = cache.readBatch([0, 5, 9]);
+
+    const shardFile = (s: number) =>
+      join(cache.dir, names.find((n) => n.startsWith(`shard-0000${s}`))!);
+    // Truncate shard 2, flip one byte of shard 0 (same size).
+    const f2 = shardFile(2);
+    const bytes2 = await Deno.readFile(f2);
+    await Deno.writeFile(f2, bytes2.subarray(0, bytes2.length - 7));
+    const f0 = shardFile(0);
+    const bytes0 = await Deno.readFile(f0);
+    bytes0[100] ^= 0xff;
+    await Deno.writeFile(f0, bytes0);
+
+    computed.length = 0;
+    const rebuilt = await buildFeatureCache(
+      ds,
+      ex,
+      opts(dir, { onShard: (s) => s.computed && computed.push(s.shard) }),
+    );
+    assert.deepEqual(computed, [0, 2]);
+    const got = rebuilt.readBatch([0, 5, 9]);
+    for (let i = 0; i < 3; i++) {
+      await assertClose(got.landmark[i], ref.landmark[i], 0);
+      await assertClose(got.image[i], ref.image[i], 0);
+    }
+    disposeMaps(ref);
+    disposeMaps(got);
+  } finally {
+    ex.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("augmented views: deterministic, distinct from the centre view, picked per epoch", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const dir2 = await tmpDir();
+  const ds = fakeDataset(5);
+  const ex = fakeExtractor();
+  try {
+    await assert.rejects(
+      () => buildFeatureCache(ds, ex, opts(dir, { views: 3 })),
+      /views = 3 needs an augmenting pipeline/,
+    );
+    const o = { views: 3, pipeline: FLIP_PIPELINE, seed: 4 };
+    const a = await buildFeatureCache(ds, ex, opts(dir, o));
+    const b = await buildFeatureCache(ds, ex, opts(dir2, o));
+    assert.equal(a.views, 3);
+    const v0 = a.readBatch([0, 1, 2, 3, 4], 0);
+    const v2 = a.readBatch([0, 1, 2, 3, 4], 2);
+    const w2 = b.readBatch([0, 1, 2, 3, 4], 2);
+    await assertClose(v2.image[0], w2.image[0], 0, 0, "same seed, same views");
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(v0.image[0], v2.image[0]))));
+    assert.ok((await d.data())[0] > 1e-3, "view 2 differs from the centre view");
+    // The centre view equals the 1-view cache's.
+    const one = await buildFeatureCache(ds, ex, opts(dir));
+    const c0 = one.readBatch([0, 1, 2, 3, 4]);
+    await assertClose(c0.landmark[0], v0.landmark[0], 0);
+    // Per-index views and viewFor.
+    const mixed = a.readBatch([1, 1], [0, 2]);
+    const picks = Array.from({ length: 50 }, (_, e) => a.viewFor(3, e));
+    assert.ok(picks.every((v) => v >= 0 && v < 3));
+    assert.equal(new Set(picks).size, 3);
+    assert.deepEqual(picks, Array.from({ length: 50 }, (_, e) => a.viewFor(3, e)));
+    assert.equal(one.viewFor(3, 7), 0);
+    tf.dispose(d);
+    [v0, v2, w2, c0, mixed].forEach(disposeMaps);
+  } finally {
+    ex.dispose();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(dir2, { recursive: true });
+  }
+});
+
+Deno.test("recordLayout sizes: uint8 stores a byte per value plus 4 bytes per channel", () => {
+  const l = recordLayout([[28, 64], [14, 128], [7, 256]], [[28, 256], [14, 512], [7, 1024]], [
+    7,
+    7,
+    7,
+  ], "uint8");
+  assert.equal(l.bytes, 49 * (448 + 1792) + 4 * (448 + 1792));
+  const h = recordLayout([[28, 64], [14, 128], [7, 256]], [[28, 256], [14, 512], [7, 1024]], [
+    7,
+    7,
+    7,
+  ], "float16");
+  assert.equal(h.bytes, 2 * 49 * (448 + 1792));
+});

@@ -1,0 +1,105 @@
+import * as dfd from "danfojs";
+import * as tf from "@tensorflow/tfjs";
+import { assert } from "../testing.ts";
+import {
+  formatCell,
+  JUPYTER_DISPLAY,
+  PLOTLY_MIME,
+  plotlyBundle,
+  show,
+  tableBundle,
+  toDataFrame,
+} from "./display.ts";
+import { byProfile, figuresDir, notebookProfile, REPO_ROOT, resultsDir } from "./profile.ts";
+
+Deno.test("danfojs shares the project's tfjs (one kernel registry)", () => {
+  // deno-lint-ignore no-explicit-any
+  assert.equal((dfd as any).tensorflow.version.tfjs, tf.version.tfjs);
+});
+
+Deno.test("plotlyBundle: plotly MIME JSON, text fallback, optional PNG, displayable", () => {
+  const fig = {
+    data: [{ type: "bar", x: ["a", "b"], y: [1, NaN] }],
+    layout: { title: { text: "Accuracy" } },
+  };
+  const b = plotlyBundle(fig);
+  const json = b[PLOTLY_MIME] as { data: { y: unknown[] }[]; layout: unknown; config: unknown };
+  assert.deepEqual(json.data[0].y, [1, null], "NaN becomes a gap (null) in JSON");
+  assert.deepEqual(json.layout, { title: { text: "Accuracy" } });
+  assert.match(String(b["text/plain"]), /"Accuracy".*1 trace.*bar/);
+  assert.equal(b["image/png"], undefined);
+  assert.deepEqual(b[JUPYTER_DISPLAY](), { [PLOTLY_MIME]: json, "text/plain": b["text/plain"] });
+  const withPng = plotlyBundle(fig, { png: new Uint8Array([137, 80, 78, 71]) });
+  assert.equal(withPng["image/png"], btoa("\x89PNG"));
+  assert.throws(() => plotlyBundle({} as never), /data/);
+});
+
+Deno.test("tableBundle: HTML and aligned text from rows or a DataFrame, escaped, rounded", () => {
+  const rows = [
+    { setup: "none", acc: 0.81234567, params: 12 },
+    { setup: "<anchors>", acc: 0.8, params: 1200 },
+  ];
+  const b = tableBundle(rows, { caption: "Table 2", digits: 3 });
+  const html = String(b["text/html"]);
+  assert.match(html, /<caption>Table 2<\/caption>/);
+  assert.match(html, /&lt;anchors&gt;/);
+  assert.match(html, /0\.812/);
+  assert.doesNotMatch(html, /0\.8123/);
+  assert.equal((html.match(/<tr>/g) ?? []).length, 3, "header + 2 rows");
+  const lines = String(b["text/plain"]).split("\n");
+  assert.equal(lines[0], "Table 2");
+  assert.match(lines[1], /^setup\s+acc\s+params$/);
+  // numbers are right-aligned: all lines of the body end at the same column
+  assert.equal(lines[3].length, lines[4].length);
+  assert.ok(lines[4].endsWith(" 1200"));
+  // same table from a DataFrame; the non-default index is shown
+  const df = new dfd.DataFrame({ a: [1, 2, 3] }, { index: ["x", "y", "z"] });
+  const t = tableBundle(df, { maxRows: 2 });
+  assert.match(String(t["text/html"]), /<td style="text-align:left">y<\/td>/);
+  assert.match(String(t["text/plain"]), /1 more row/);
+  assert.throws(() => toDataFrame([]), /non-empty/);
+  assert.throws(() => toDataFrame([{ a: 1 }, { a: 2, b: 3 }]), /row 1.*b/);
+});
+
+Deno.test("formatCell: integers, rounding, gaps", () => {
+  assert.equal(formatCell(3), "3");
+  assert.equal(formatCell(1 / 3, 2), "0.33");
+  assert.equal(formatCell(NaN), "");
+  assert.equal(formatCell(null), "");
+  assert.equal(formatCell(Infinity), "Infinity");
+  assert.equal(formatCell({ k: 1 }), '{"k":1}');
+});
+
+Deno.test("show prints the text part outside the kernel", async () => {
+  const logged: unknown[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => logged.push(...a);
+  try {
+    await show(tableBundle([{ a: 1 }]));
+  } finally {
+    console.log = orig;
+  }
+  assert.equal(logged.length, 1);
+  assert.match(String(logged[0]), /^a\n-\n1$/);
+});
+
+Deno.test("profile and paths follow GREFEL_PROFILE and GREFEL_RESULTS", () => {
+  const old = { p: Deno.env.get("GREFEL_PROFILE"), r: Deno.env.get("GREFEL_RESULTS") };
+  try {
+    Deno.env.delete("GREFEL_PROFILE");
+    Deno.env.delete("GREFEL_RESULTS");
+    assert.equal(notebookProfile(), "smoke");
+    assert.equal(resultsDir(), `${REPO_ROOT}/results`);
+    Deno.env.set("GREFEL_PROFILE", "quick");
+    assert.equal(byProfile({ smoke: 1, quick: 2, full: 3 }), 2);
+    Deno.env.set("GREFEL_RESULTS", "/tmp/x");
+    assert.equal(figuresDir(), "/tmp/x/figures");
+    Deno.env.set("GREFEL_PROFILE", "huge");
+    assert.throws(() => notebookProfile(), /GREFEL_PROFILE.*"huge"/);
+  } finally {
+    for (const [k, v] of [["GREFEL_PROFILE", old.p], ["GREFEL_RESULTS", old.r]] as const) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+  }
+});

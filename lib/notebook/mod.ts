@@ -1,0 +1,10 @@
+/**
+ * Notebook helpers (no model logic): profiles and result paths, plotly and danfojs display bundles,
+ * and figure export to HTML/SVG/PNG. Notebooks import this module:
+ * `import { showTable, showFigure, notebookProfile } from "../lib/notebook/mod.ts";`
+ *
+ * @module
+ */
+export * from "./profile.ts";
+export * from "./display.ts";
+export * from "./export.ts";

@@ -1,0 +1,64 @@
+/**
+ * Where a notebook is and how big it runs: the profile (`GREFEL_PROFILE`) and the results paths.
+ *
+ * A notebook's kernel runs in `notebooks/` (JupyterLab starts kernels in the notebook's folder), so
+ * every path a notebook uses comes from here, resolved against the repository root, never against
+ * the working directory.
+ *
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * How much a notebook computes: `smoke` (tiny synthetic data, a few epochs: minutes, used by the
+ * test suite), `quick` (FER+, sized for this 2-core machine), `full` (the paper's grid, for a GPU).
+ */
+export type Profile = "smoke" | "quick" | "full";
+
+/** The profiles, smallest first. */
+export const PROFILES: readonly Profile[] = ["smoke", "quick", "full"];
+
+/** Reads an environment variable, or undefined without `--allow-env` or when unset. */
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The notebook profile from `GREFEL_PROFILE`; `smoke` when unset, so that a notebook opened and
+ * run without configuration finishes in minutes (set `GREFEL_PROFILE=quick` before starting
+ * JupyterLab, or pass `--profile` to scripts/run_notebooks.py, for real results).
+ * @throws Error naming the bad value when `GREFEL_PROFILE` is not smoke, quick or full.
+ */
+export function notebookProfile(): Profile {
+  const p = env("GREFEL_PROFILE") ?? "smoke";
+  if (!(PROFILES as readonly string[]).includes(p)) {
+    throw new Error(`GREFEL_PROFILE must be one of ${PROFILES.join(", ")}, got "${p}"`);
+  }
+  return p as Profile;
+}
+
+/** Picks the value for the current profile: `byProfile({smoke: 2, quick: 20, full: 100})`. */
+export function byProfile<T>(values: Record<Profile, T>, profile = notebookProfile()): T {
+  return values[profile];
+}
+
+/** The repository root (two levels above this file). */
+export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/**
+ * The results directory: `GREFEL_RESULTS` if set (the notebook test points it at a temporary
+ * folder so smoke runs never overwrite committed results), else `<repo>/results`.
+ */
+export function resultsDir(): string {
+  return resolve(env("GREFEL_RESULTS") ?? join(REPO_ROOT, "results"));
+}
+
+/** Where exported figures go: `<resultsDir>/figures`. */
+export function figuresDir(): string {
+  return join(resultsDir(), "figures");
+}

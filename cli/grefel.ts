@@ -5,10 +5,20 @@
  */
 import type { Command } from "./command.ts";
 import { clusterScoresCommand } from "./commands/cluster_scores.ts";
+import { demoCommand } from "./commands/demo.ts";
+import { evalCommand } from "./commands/eval.ts";
+import { summaryCommand } from "./commands/summary.ts";
+import { sweepCommand } from "./commands/sweep.ts";
+import { trainCommand } from "./commands/train.ts";
 
 /** Registered commands, in the order `help` lists them. */
 export const COMMANDS: Command[] = [
+  demoCommand,
+  trainCommand,
+  evalCommand,
+  sweepCommand,
   clusterScoresCommand,
+  summaryCommand,
 ];
 
 function usage(): string {

@@ -67,6 +67,13 @@ export const trainConfigSchema = z.strictObject({
    * `model.rb.anchorInit = "class-means"`.
    */
   anchorInitSamples: z.number().int().min(1).default(512),
+  /**
+   * Cached augmented views per training image (feature cache; lib/data/cache.ts). View 0 is the
+   * centre crop; views 1.. are augmented with `data.augment`. With 1 view, training sees only the
+   * centre crop, so `data.augment` has no effect (the paper's on-line augmentation becomes a fixed
+   * set of views because the extractors are frozen and their features cached).
+   */
+  featureViews: z.number().int().min(1).default(1),
   /** Backend preference; `auto` picks webgpu, then wasm, then cpu (lib/backend.ts). */
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
   /** Child processes a sweep runs in parallel (wasm uses one core per process). */

@@ -171,6 +171,8 @@ export interface TrainResult {
   log: EpochLog[];
   /** metrics.json contents. */
   metrics: Record<string, unknown>;
+  /** Test-split predictions (absent when skipped). */
+  test?: SplitPredictions;
 }
 
 /** A loss that became NaN or infinite; training stopped without applying the step. */
@@ -734,7 +736,7 @@ export async function trainRun(
       finishedAt: new Date().toISOString(),
     };
     await writeJsonAtomic(join(dir, "metrics.json"), metrics);
-    return { dir, runId: id, status, epochs: state.epoch, log: state.log, metrics };
+    return { dir, runId: id, status, epochs: state.epoch, log: state.log, metrics, test: pred };
   } finally {
     model.disposeParams(params);
     opt.dispose();

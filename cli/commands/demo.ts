@@ -1,0 +1,139 @@
+/**
+ * `grefel demo`: the README's main job. Generates the embedded synthetic data set, extracts
+ * features with the default extractors (through the feature cache), trains the compact config,
+ * evaluates it, and writes metrics and figures under `results/demo/`:
+ *
+ * - `results/demo/<run-id>/`: the run (config.json, log.jsonl, checkpoints, metrics.json,
+ *   predictions.csv, embeddings.csv, figures/)
+ * - `results/demo/confusion-primary.svg`, `confusion-corrected.svg`: confusion matrices without
+ *   and with reliability balancing (paper Fig. 4)
+ * - `results/demo/tsne.svg`: t-SNE of the test embeddings with Davies–Bouldin and
+ *   Calinski–Harabasz scores (paper Fig. 5)
+ * - `results/demo/summary.json`: the headline numbers and where everything is.
+ *
+ * A second `demo` finds the finished run and only redraws the figures; `--force` retrains.
+ * @module
+ */
+import { basename, join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Command } from "../command.ts";
+import { type PartialConfig, presetConfig } from "../../lib/config.ts";
+import { parseSets } from "../../lib/train/experiments.ts";
+import { mergeConfig } from "../../lib/config.ts";
+import { evaluateRun, runTraining } from "../../lib/train/session.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../lib/train/atomic.ts";
+
+/**
+ * The demo's settings over the compact preset: the embedded synthetic set and an epoch budget
+ * that fits a few minutes on a 2-core CPU (measured; see /work/notes/train.md).
+ */
+export const DEMO_OVERRIDES: PartialConfig = {
+  data: { dataset: "synthetic", sampler: { perClass: 150 } },
+  train: { experiment: "demo", epochs: 12, evalEvery: 1 },
+};
+
+const HELP = `usage: deno task grefel demo [options]
+
+Trains and evaluates GReFEL's compact configuration on the embedded synthetic data set
+(features from the default extractors, cached), and writes metrics and figures under
+results/demo/. A second run reuses the finished run.
+
+options:
+  --backend NAME        webgpu, wasm or cpu (default automatic)
+  --epochs N            epochs (default ${DEMO_OVERRIDES.train?.epochs})
+  --set PATH=VALUE      override a config field (repeatable)
+  --results DIR         results directory (default results)
+  --force               retrain from scratch
+  -h, --help            this help`;
+
+/** The `demo` command. */
+export const demoCommand: Command = {
+  name: "demo",
+  summary: "train + evaluate the compact model on the embedded synthetic data (results/demo/)",
+  async run(args: string[]): Promise<number> {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        backend: { type: "string" },
+        epochs: { type: "string" },
+        set: { type: "string", multiple: true },
+        results: { type: "string" },
+        force: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    let over: Record<string, unknown> = mergeConfig({}, DEMO_OVERRIDES);
+    if (values.epochs) {
+      const n = Number(values.epochs);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--epochs ${values.epochs}: expected ≥ 1`);
+      over = mergeConfig(over, { train: { epochs: n } });
+    }
+    if (values.results) over = mergeConfig(over, { train: { resultsDir: values.results } });
+    over = mergeConfig(over, parseSets(values.set ?? []));
+    const config = presetConfig("compact", over);
+    const t0 = performance.now();
+    const r = await runTraining(config, {
+      backend: values.backend,
+      meta: { command: ["demo", ...args] },
+      force: values.force,
+    });
+    let figures = r.figures;
+    let cluster = (r.metrics as { cluster?: unknown }).cluster ?? null;
+    if (r.status === "skipped") {
+      // Finished earlier: redraw the figures from its best checkpoint.
+      const e = await evaluateRun(r.dir, { backend: values.backend, print: () => {} });
+      figures = e.figures;
+      cluster = e.cluster;
+    }
+    const top = join(config.train.resultsDir, "demo");
+    const copied: string[] = [];
+    for (const f of figures.filter((f) => f.endsWith(".svg"))) {
+      const to = join(top, basename(f));
+      await writeFileAtomic(to, await Deno.readFile(f));
+      copied.push(to);
+    }
+    const m = r.metrics as {
+      accuracy: number;
+      primaryAccuracy: number;
+      evaluation?: { primary?: { macroF1: number }; corrected?: { macroF1: number } };
+    };
+    const summary = {
+      runDir: r.dir,
+      status: r.status,
+      backend: r.backend.backend,
+      epochs: r.epochs,
+      testAccuracy: { corrected: m.accuracy, primary: m.primaryAccuracy },
+      macroF1: {
+        corrected: m.evaluation?.corrected?.macroF1 ?? null,
+        primary: m.evaluation?.primary?.macroF1 ?? null,
+      },
+      cluster,
+      figures: copied,
+      metrics: join(r.dir, "metrics.json"),
+      seconds: (performance.now() - t0) / 1000,
+    };
+    await writeJsonAtomic(join(top, "summary.json"), summary);
+    const pct = (x: number | null) => (x === null ? "n/a" : `${(100 * x).toFixed(2)}%`);
+    console.log(
+      [
+        ``,
+        `GReFEL demo (${r.status}, ${r.epochs} epochs, backend ${r.backend.backend}, ` +
+        `${summary.seconds.toFixed(0)} s)`,
+        `  test accuracy with reliability balancing:    ${pct(m.accuracy)}` +
+        `  (macro-F1 ${summary.macroF1.corrected?.toFixed(4) ?? "n/a"})`,
+        `  test accuracy without (primary prediction):  ${pct(m.primaryAccuracy)}` +
+        `  (macro-F1 ${summary.macroF1.primary?.toFixed(4) ?? "n/a"})`,
+        `  run directory: ${r.dir}`,
+        `  metrics:       ${summary.metrics}`,
+        ...copied.map((f) => `  figure:        ${f}`),
+        `  summary:       ${join(top, "summary.json")}`,
+      ].join("\n"),
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,86 @@
+/**
+ * `grefel eval --run DIR`: re-evaluates a run's best (or last) checkpoint on its test split and
+ * writes `eval-<weights>.json` and the figures into the run directory.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { Command } from "../command.ts";
+import { evaluateRun } from "../../lib/train/session.ts";
+
+const HELP = `usage: deno task grefel eval --run DIR [options]
+
+Re-evaluates a trained run on its test split: accuracy, macro-F1, balanced accuracy, ECE,
+per-class scores and confusion matrices for the primary and the corrected prediction, cluster
+scores of the embeddings; writes DIR/eval-<weights>.json and DIR/figures/.
+
+options:
+  --run DIR             run directory (results/<experiment>/<run-id>)
+  --weights best|last   checkpoint to evaluate (default best)
+  --backend NAME        webgpu, wasm or cpu
+  --no-figures          skip the figures
+  --json                print the evaluation as JSON
+  -h, --help            this help`;
+
+/** The `eval` command. */
+export const evalCommand: Command = {
+  name: "eval",
+  summary: "re-evaluate a run's checkpoint on its test split (metrics, figures)",
+  async run(args: string[]): Promise<number> {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        run: { type: "string" },
+        weights: { type: "string", default: "best" },
+        backend: { type: "string" },
+        "no-figures": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!values.run) {
+      console.error(`eval: --run is required\n\n${HELP}`);
+      return 2;
+    }
+    if (values.weights !== "best" && values.weights !== "last") {
+      console.error(`eval: --weights must be best or last, got "${values.weights}"`);
+      return 2;
+    }
+    const r = await evaluateRun(values.run, {
+      weights: values.weights,
+      backend: values.backend,
+      figures: !values["no-figures"],
+    });
+    if (values.json) {
+      console.log(JSON.stringify(r.evaluation));
+      return 0;
+    }
+    const e = r.evaluation;
+    console.log(
+      `run ${r.runId}, ${r.weights} weights (epoch ${r.epoch}), ${e.numSamples} test samples`,
+    );
+    for (
+      const [name, p] of [["primary (no RB)", e.primary], ["corrected (RB)", e.corrected]] as const
+    ) {
+      console.log(
+        `  ${name.padEnd(16)} accuracy ${p.accuracy.toFixed(4)}  macro-F1 ${
+          p.macroF1.toFixed(4)
+        }  ` +
+          `balanced ${p.balancedAccuracy.toFixed(4)}  ECE ${p.ece.toFixed(4)}`,
+      );
+    }
+    if (r.cluster) {
+      console.log(
+        `  embeddings: Davies–Bouldin ${r.cluster.daviesBouldin.toFixed(4)}, ` +
+          `Calinski–Harabasz ${r.cluster.calinskiHarabasz.toFixed(2)}`,
+      );
+    }
+    console.log(`wrote ${r.path}`);
+    for (const f of r.figures) console.log(`  ${f}`);
+    return 0;
+  },
+};

@@ -1,0 +1,166 @@
+/**
+ * End-to-end entry points the CLI commands call: train one configured run (backend, data, feature
+ * cache, training, metrics, figures) and re-evaluate a finished run from its directory.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { GrefelConfig } from "../config.ts";
+import { type BackendInfo, selectBackend } from "../backend.ts";
+import { evaluatePredictions } from "../eval/metrics.ts";
+import { readJsonIfExists, writeJsonAtomic } from "./atomic.ts";
+import { revalidate } from "./experiments.ts";
+import { MODEL_FNS } from "./model_fns.ts";
+import { prepareData, type PreparedData } from "./prepare.ts";
+import { writeRunReport } from "./report.ts";
+import { checkCheckpointCompatible, configHash, loadCheckpoint } from "./run.ts";
+import { predictSplit, type TrainResult, trainRun } from "./train.ts";
+
+/** Picks the backend: an explicit flag, else the config's preference, else automatic. */
+export function selectRunBackend(config: GrefelConfig, flag?: string): Promise<BackendInfo> {
+  return selectBackend(
+    flag ?? (config.train.backend === "auto" ? undefined : config.train.backend),
+  );
+}
+
+/** Options of {@linkcode runTraining}. */
+export interface RunTrainingOptions {
+  /** `--backend` flag. */
+  backend?: string;
+  /** Extra fields for config.json (experiment variant...). */
+  meta?: Record<string, unknown>;
+  /** Retrain from scratch. */
+  force?: boolean;
+  /** Write figures (confusion matrices, t-SNE) into the run directory (default true). */
+  figures?: boolean;
+  /** Where messages go (default stderr). */
+  print?: (line: string) => void;
+  /** Already prepared data (the demo reuses it). */
+  prepared?: PreparedData;
+}
+
+/** Trains (or resumes, or skips) the run of `config` end to end and writes its figures. */
+export async function runTraining(
+  config: GrefelConfig,
+  opts: RunTrainingOptions = {},
+): Promise<TrainResult & { backend: BackendInfo; figures: string[] }> {
+  const print = opts.print ?? ((l: string) => console.error(l));
+  const backend = await selectRunBackend(config, opts.backend);
+  print(
+    `backend ${backend.backend}${
+      backend.adapter ? ` (${Object.values(backend.adapter).filter(Boolean).join(" ")})` : ""
+    }`,
+  );
+  const prepared = opts.prepared ??
+    await prepareData(config, { progress: config.train.progress !== "off", print });
+  const r = await trainRun(config, prepared.data, {
+    model: MODEL_FNS,
+    sampler: prepared.sampler,
+    backend,
+    meta: opts.meta,
+    force: opts.force,
+    print,
+    evaluate: evaluatePredictions,
+  });
+  let figures: string[] = [];
+  if (r.test && opts.figures !== false) {
+    const rep = await writeRunReport(r.dir, {
+      classNames: prepared.data.classNames,
+      labels: prepared.data.test.labels,
+      primary: r.test.primary,
+      final: r.test.final,
+      embedding: r.test.embedding,
+      dim: r.test.dim,
+    }, { title: `run ${r.runId}`, seed: config.seed });
+    figures = rep.files;
+    if (rep.cluster) {
+      const m = { ...r.metrics, cluster: rep.cluster };
+      await writeJsonAtomic(join(r.dir, "metrics.json"), m);
+      r.metrics = m;
+    }
+  }
+  return { ...r, backend, figures };
+}
+
+/** Options of {@linkcode evaluateRun}. */
+export interface EvaluateRunOptions {
+  /** Weights to evaluate: `best` (default) or `last`. */
+  weights?: "best" | "last";
+  /** `--backend` flag. */
+  backend?: string;
+  /** Write figures (default true). */
+  figures?: boolean;
+  /** Where messages go. */
+  print?: (line: string) => void;
+}
+
+/**
+ * Re-evaluates a run from its directory: reads config.json, rebuilds the data (the feature cache
+ * makes this cheap), loads the checkpoint, predicts the test split and writes
+ * `eval-<weights>.json` and the figures.
+ * @throws Error naming a missing config.json or checkpoint, or a checkpoint of another config.
+ */
+export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
+  const print = opts.print ?? ((l: string) => console.error(l));
+  const saved = await readJsonIfExists<{ config: unknown }>(join(dir, "config.json"));
+  if (!saved) throw new Error(`${dir} is not a run directory (no config.json)`);
+  const config = revalidate(saved.config, `${join(dir, "config.json")}`);
+  await selectRunBackend(config, opts.backend);
+  const which = opts.weights ?? "best";
+  const ckpt = await loadCheckpoint(join(dir, "checkpoints", which));
+  if (!ckpt) throw new Error(`${dir} has no ${which} checkpoint (checkpoints/${which})`);
+  const prepared = await prepareData(config, { progress: config.train.progress !== "off", print });
+  const params = MODEL_FNS.initGrefel(config.model, 0);
+  try {
+    checkCheckpointCompatible(
+      ckpt,
+      { configHash: configHash(config), datasetFingerprint: prepared.data.fingerprint },
+      new Map([...MODEL_FNS.flattenParams(params)].map(([k, v]) => [k, v.shape])),
+    );
+    MODEL_FNS.assignParams(
+      params,
+      new Map(ckpt.weights.map((w) => [w.name, w.data as Float32Array])),
+    );
+    const data = prepared.data;
+    const pred = await predictSplit(
+      MODEL_FNS,
+      params,
+      data.test,
+      config.model,
+      config.train.batchSize,
+    );
+    const evaluation = evaluatePredictions({
+      labels: data.test.labels,
+      primary: pred.primary,
+      final: pred.final,
+      classNames: data.classNames,
+    });
+    let figures: string[] = [];
+    let cluster = null;
+    if (opts.figures !== false) {
+      const rep = await writeRunReport(dir, {
+        classNames: data.classNames,
+        labels: data.test.labels,
+        ...pred,
+      }, {
+        title: `run ${ckpt.state.runId} (${which}, epoch ${ckpt.state.epoch})`,
+        seed: config.seed,
+      });
+      figures = rep.files;
+      cluster = rep.cluster;
+    }
+    const out = {
+      runId: ckpt.state.runId,
+      weights: which,
+      epoch: ckpt.state.epoch,
+      evaluation,
+      cluster,
+      evaluatedAt: new Date().toISOString(),
+    };
+    const path = join(dir, `eval-${which}.json`);
+    await writeJsonAtomic(path, out);
+    return { path, figures, ...out };
+  } finally {
+    MODEL_FNS.disposeParams(params);
+  }
+}

@@ -132,8 +132,11 @@ export const PRESETS: Record<string, PartialConfig> = {
   },
   tiny: {
     preset: "tiny",
-    // Same input shapes as compact (so smoke runs can use real features), everything else minimal.
+    // Same input shapes as compact (so smoke runs can use its cached features), all else minimal.
     model: {
+      extractor: "npm-face-fast",
+      landmarkShape: [[7, 64], [7, 128], [7, 256]],
+      imageShape: [[7, 256], [7, 512], [7, 1024]],
       imageConv: [
         { channels: 8, kernel: 1, stride: 1 },
         { channels: 8, kernel: 1, stride: 1 },

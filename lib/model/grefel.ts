@@ -395,3 +395,19 @@ export async function initAnchorsFromEmbeddings(
   const missing = counts.flatMap((x, i) => (x === 0 ? [i] : []));
   return { method: "class-means", counts, missing, noise, seed };
 }
+
+/**
+ * {@linkcode grefelForward} inside `tf.tidy`: only the returned tensors survive (the caller
+ * disposes them). `GrefelOutputs` holds nulls, which `tf.tidy`'s types do not admit; at run time
+ * tidy skips them.
+ */
+export function tidyForward(
+  params: ParamTree,
+  inputs: GrefelInputs,
+  cfg: ModelConfig,
+  opts: ForwardOptions,
+): GrefelOutputs {
+  return tf.tidy(() =>
+    grefelForward(params, inputs, cfg, opts) as unknown as tf.TensorContainer
+  ) as unknown as GrefelOutputs;
+}

@@ -20,6 +20,7 @@ export {
   initAnchorsFromEmbeddings,
   initGrefel,
   planGrefel,
+  tidyForward,
 } from "./grefel.ts";
 export {
   assignParams,

@@ -41,6 +41,7 @@ import process from "node:process";
 import type { DatasetSample, LoadedDataset, RawImage } from "./types.ts";
 import type { FeatureExtractor, FeatureMaps, StreamShape } from "../extractors/types.ts";
 import type { GrefelInputs } from "../model/types.ts";
+import { applyAugment, type AugmentParams, centreDraw, drawAugment } from "./augment.ts";
 
 /** Version of the on-disk format; part of the key. */
 export const CACHE_FORMAT = 1;
@@ -97,6 +98,28 @@ export const CENTRE_VIEW: ViewPipeline = {
   augments: false,
   render: (image, size) => resizeToRgb(image, size),
 };
+
+/**
+ * The data section's pre-processing and augmentation (lib/data/augment.ts) as a view pipeline:
+ * view 0 is its centre view (`centreDraw`: resize, centre crop, no randomness), view v ≥ 1 the
+ * random draw keyed by (view seed, epoch = v). The output side is always the extractor's
+ * (`p.outputSize` is replaced by the `size` asked for). The key is every parameter, so changing any
+ * augmentation setting invalidates the cache.
+ */
+export function augmentPipeline(p: AugmentParams): ViewPipeline {
+  const augments = p.randomCrop !== false && p.resize > p.crop || p.rotation > 0 || p.flip ||
+    p.brightness > 0 || p.contrast > 0 || p.saturation > 0;
+  const { outputSize: _, ...rest } = p;
+  return {
+    key: `augment:${JSON.stringify(rest)}`,
+    augments,
+    render(image, size, view, seed) {
+      const q = { ...p, outputSize: size };
+      const draw = view === 0 ? centreDraw(q) : drawAugment(q, { seed, epoch: view, sample: 0 });
+      return applyAugment(image, q, draw);
+    },
+  };
+}
 
 /** Options of {@linkcode buildFeatureCache}. */
 export interface FeatureCacheOptions {

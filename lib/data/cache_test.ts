@@ -4,8 +4,10 @@ import { assert, assertClose, assertNoLeak } from "../testing.ts";
 import { selectBackend } from "../backend.ts";
 import type { FeatureExtractor, FeatureMaps } from "../extractors/types.ts";
 import type { DatasetSample, LoadedDataset, RawImage } from "./types.ts";
+import { augmentParams, dataConfigSchema } from "./config.ts";
 import {
   adaptivePool,
+  augmentPipeline,
   buildFeatureCache,
   CENTRE_VIEW,
   type FeatureCacheOptions,
@@ -334,4 +336,62 @@ Deno.test("recordLayout sizes: uint8 stores a byte per value plus 4 bytes per ch
     7,
   ], "float16");
   assert.equal(h.bytes, 2 * 49 * (448 + 1792));
+});
+
+Deno.test("augmentPipeline: data-config augmentation as cached views; its key follows the params", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const ds = fakeDataset(4);
+  const ex = fakeExtractor();
+  try {
+    const cfg = dataConfigSchema.parse({ augment: { resize: 12, crop: 10 } });
+    const p = augmentParams(cfg, 8);
+    const pipe = augmentPipeline(p);
+    assert.ok(pipe.augments);
+    const other = augmentPipeline({ ...p, rotation: p.rotation + 1 });
+    assert.notEqual(pipe.key, other.key);
+    assert.equal(
+      augmentPipeline({ ...p, outputSize: 99 }).key,
+      pipe.key,
+      "size comes from extractor",
+    );
+    const off = augmentPipeline(
+      augmentParams(dataConfigSchema.parse({ augment: { enabled: false } }), 8),
+    );
+    assert.ok(!off.augments);
+    const a = pipe.render(ds.images[0], 8, 1, 5), b = pipe.render(ds.images[0], 8, 1, 5);
+    assert.deepEqual(a, b);
+    const cache = await buildFeatureCache(ds, ex, opts(dir, { views: 2, pipeline: pipe }));
+    const v = cache.readBatch([0, 1, 2, 3], [0, 1, 0, 1]);
+    assert.deepEqual(v.image[0].shape, [4, 2, 2, 3]);
+    disposeMaps(v);
+  } finally {
+    ex.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("worker-thread build equals the in-thread build (real npm-face-fast, 3 images)", async () => {
+  await selectBackend("wasm");
+  const { loadExtractor } = await import("../extractors/registry.ts");
+  const dirA = await tmpDir(), dirB = await tmpDir();
+  const ds = fakeDataset(3);
+  const ex = await loadExtractor("npm-face-fast");
+  try {
+    const o = { grid: [7, 7, 7] as [number, number, number], progress: false, batchSize: 2 };
+    const a = await buildFeatureCache(ds, ex, { ...o, dir: dirA });
+    const b = await buildFeatureCache(ds, ex, { ...o, dir: dirB, workers: 1 });
+    assert.equal(a.key, b.key);
+    const ma = a.readBatch([0, 1, 2]), mb = b.readBatch([0, 1, 2]);
+    for (let i = 0; i < 3; i++) {
+      await assertClose(mb.landmark[i], ma.landmark[i], 1e-6);
+      await assertClose(mb.image[i], ma.image[i], 1e-6);
+    }
+    disposeMaps(ma);
+    disposeMaps(mb);
+  } finally {
+    ex.dispose();
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
 });

@@ -599,6 +599,7 @@ export async function buildFeatureCache(
     shards: [],
   };
   const shards: Uint8Array[] = new Array(nShards);
+  const finished: ShardEntry[] = [];
   const progress = opts.progress ?? true;
   const bar = progress
     ? new cliProgress.SingleBar({
@@ -658,16 +659,17 @@ export async function buildFeatureCache(
         bar?.increment(part.length, { speed: "cached" });
       }
       shards[s] = bytes;
-      index.shards.push({
-        shard: s,
-        file,
-        count: part.length,
-        bytes: bytes.byteLength,
-        sha256: sha256(bytes),
-      });
-      if (computed) await writeAtomic(indexPath, JSON.stringify(index, null, 1));
+      const entry = { shard: s, file, count: part.length, bytes: bytes.byteLength };
+      finished.push({ ...entry, sha256: computed ? sha256(bytes) : prev!.sha256 });
+      if (computed) {
+        // Keep the old entries of shards not reached yet, so a second interruption loses nothing.
+        const later = [...done.values()].filter((e) => e.shard > s && e.shard < nShards);
+        index.shards = [...finished, ...later];
+        await writeAtomic(indexPath, JSON.stringify(index, null, 1));
+      }
       opts.onShard?.({ shard: s, computed });
     }
+    index.shards = finished;
     await writeAtomic(indexPath, JSON.stringify(index, null, 1));
     // Remove stale shards (content changed) and leftovers of interrupted writes.
     const keep = new Set(index.shards.map((e) => e.file));

@@ -269,6 +269,26 @@ Deno.test("truncated or corrupt shards are detected and rebuilt; interrupted bui
       opts(dir, { onShard: (s) => s.computed && computed.push(s.shard) }),
     );
     assert.deepEqual(computed, [0, 2]);
+
+    // Corrupt shards 0 and 2 again, interrupt after recomputing shard 0: shard 1 stays indexed,
+    // so the next build recomputes only shard 2.
+    const names2 = [...Deno.readDirSync(rebuilt.dir)].map((e) => e.name);
+    for (const s of [0, 2]) {
+      const f = join(rebuilt.dir, names2.find((n) => n.startsWith(`shard-0000${s}`))!);
+      const b = await Deno.readFile(f);
+      await Deno.writeFile(f, b.subarray(0, 10));
+    }
+    await assert.rejects(
+      () => buildFeatureCache(ds, ex, opts(dir, { stopAfterShards: 1 })),
+      /stopped after 1 shards/,
+    );
+    computed.length = 0;
+    await buildFeatureCache(
+      ds,
+      ex,
+      opts(dir, { onShard: (s) => s.computed && computed.push(s.shard) }),
+    );
+    assert.deepEqual(computed, [2]);
     const got = rebuilt.readBatch([0, 5, 9]);
     for (let i = 0; i < 3; i++) {
       await assertClose(got.landmark[i], ref.landmark[i], 0);

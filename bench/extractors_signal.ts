@@ -46,7 +46,8 @@ const pooled = all.map((m) => adaptivePool(m, 7));
 
 // Nearest-class-mean, leave-one-out, on L2-normalised global averages.
 async function ncm(feats: tf.Tensor2D): Promise<number> {
-  const f = (await tf.tidy(() => tf.div(feats, tf.add(tf.norm(feats, 2, 1, true), 1e-8))).array()) as number[][];
+  const f = (await tf.tidy(() => tf.div(feats, tf.add(tf.norm(feats, 2, 1, true), 1e-8)))
+    .array()) as number[][];
   const labels = ds.samples.map((s) => s.label);
   let correct = 0;
   for (let i = 0; i < f.length; i++) {
@@ -85,13 +86,17 @@ for (const storage of ["uint8", "float16"] as const) {
   tf.dispose(got);
 }
 await Deno.remove(dir, { recursive: true });
-console.log(JSON.stringify({
-  extractor: ex.name,
-  classes: classes.map((c) => ds.classNames[c]),
-  imagesPerClass: per,
-  chance: 1 / classes.length,
-  ncmLeaveOneOut: { landmark: accLandmark, image: accImage, both: accBoth },
-  storageRelRmsError: errs,
-  msPerImageExtract: msPerImage,
-  loadavg: Deno.loadavg(),
-}, null, 1));
+console.log(JSON.stringify(
+  {
+    extractor: ex.name,
+    classes: classes.map((c) => ds.classNames[c]),
+    imagesPerClass: per,
+    chance: 1 / classes.length,
+    ncmLeaveOneOut: { landmark: accLandmark, image: accImage, both: accBoth },
+    storageRelRmsError: errs,
+    msPerImageExtract: msPerImage,
+    loadavg: Deno.loadavg(),
+  },
+  null,
+  1,
+));

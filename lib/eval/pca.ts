@@ -107,16 +107,24 @@ export function pca(
   const mean = new Float64Array(dim);
   for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += data[i * dim + d];
   for (let d = 0; d < dim; d++) mean[d] /= n;
-  // Covariance [D, D], upper triangle accumulated row by row.
+  // Covariance [D, D], upper triangle, accumulated 4 centred rows at a time (one sweep over the
+  // D²/2 accumulators per 4 rows instead of per row: memory traffic, not arithmetic, bounds this).
   const cov = new Float64Array(dim * dim);
   const row = new Float64Array(dim);
-  for (let i = 0; i < n; i++) {
-    for (let d = 0; d < dim; d++) row[d] = data[i * dim + d] - mean[d];
+  const blk = new Float64Array(4 * dim); // [4, D]
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const m = Math.min(4, n - i0);
+    blk.fill(0);
+    for (let r = 0; r < m; r++) {
+      for (let d = 0; d < dim; d++) blk[r * dim + d] = data[(i0 + r) * dim + d] - mean[d];
+    }
+    const d1 = dim, d2 = 2 * dim, d3 = 3 * dim;
     for (let a = 0; a < dim; a++) {
-      const xa = row[a];
-      if (xa === 0) continue;
+      const x0 = blk[a], x1 = blk[d1 + a], x2 = blk[d2 + a], x3 = blk[d3 + a];
       const base = a * dim;
-      for (let b = a; b < dim; b++) cov[base + b] += xa * row[b];
+      for (let b = a; b < dim; b++) {
+        cov[base + b] += x0 * blk[b] + x1 * blk[d1 + b] + x2 * blk[d2 + b] + x3 * blk[d3 + b];
+      }
     }
   }
   for (let a = 0; a < dim; a++) {

@@ -51,6 +51,9 @@ except ImportError as e:  # pragma: no cover - depends on the machine
 PROFILES = ("smoke", "quick", "full")
 # Default per-cell timeouts (seconds) for each profile; `full` has none (it is meant for a GPU box).
 DEFAULT_TIMEOUTS = {"smoke": 600, "quick": 4 * 3600, "full": None}
+# GREFEL_* variables holding paths are made absolute before the kernel starts in the notebook's
+# folder: these always, any other GREFEL_* whose value names an existing relative path too.
+PATH_VARS = ("GREFEL_RESULTS",)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -139,7 +142,11 @@ def error_report(nb, exc: BaseException) -> str:
 
 def run_one(path: Path, args, kernel_default: str) -> bool:
     """Executes one notebook; returns True when every cell ran."""
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as e:  # invalid JSON or nbformat schema
+        print(f"FAILED {path}: cannot read the notebook: {e}", file=sys.stderr, flush=True)
+        return False
     kernel = args.kernel or nb.metadata.get("kernelspec", {}).get("name") or kernel_default
     timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUTS[args.profile]
     client = QuietPeriodClient(
@@ -250,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run_notebooks: no notebooks in {' '.join(args.paths)}", file=sys.stderr)
         return 2
     os.environ["GREFEL_PROFILE"] = args.profile  # inherited by the kernel process
+    # The kernel runs in the notebook's folder: make path variables absolute from here first.
+    for var, value in list(os.environ.items()):
+        if var.startswith("GREFEL_") and value and not os.path.isabs(value):
+            if var in PATH_VARS or os.path.exists(value):
+                os.environ[var] = os.path.abspath(value)
     os.environ.setdefault("NO_COLOR", "1")
     failed = []
     for path in notebooks:

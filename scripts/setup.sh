@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages:
 #   mesa-vulkan-drivers  software Vulkan (lavapipe): a real WebGPU adapter for Deno without a GPU
-DEB_PACKAGES=(mesa-vulkan-drivers)
+#   jupyter-nbconvert    Jupyter (jupyter CLI, nbformat) for the notebooks in notebooks/
+#   python3-nbclient     headless notebook execution (scripts/run_notebooks.py, Debian's python3)
+#   chromium             headless browser for SVG/PNG figure export (lib/notebook/export.ts)
+#   fonts-liberation     fonts for the text in exported figures
+DEB_PACKAGES=(mesa-vulkan-drivers jupyter-nbconvert python3-nbclient chromium fonts-liberation)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -26,3 +30,8 @@ if [ ! -x node_modules/.bin/deno ] || [ package-lock.json -nt node_modules/.pack
   npm ci --no-audit --no-fund --loglevel=error
 fi
 node_modules/.bin/deno --version | head -1
+
+# The Deno Jupyter kernel, pointing at this checkout's deno (--force: a checkout elsewhere, as in
+# CI, repoints it). Written under $XDG_DATA_HOME/jupyter/kernels/deno (default ~/.local/share).
+node_modules/.bin/deno jupyter --install --force >/dev/null 2>&1 ||
+  echo "setup: warning: deno jupyter --install failed; notebook tests will be skipped"

@@ -240,12 +240,13 @@ export function tableBundle(
   return displayable({ "text/html": html, "text/plain": text });
 }
 
-/** Shows a table now (see {@linkcode tableBundle}); returns the DataFrame for further use. */
+/**
+ * Shows a table now (see {@linkcode tableBundle}). Returns nothing, so that a cell ending in
+ * `await showTable(...)` does not also print the DataFrame's internals as its result.
+ */
 export async function showTable(
   table: readonly Row[] | dfd.DataFrame,
   opts: TableOptions = {},
-): Promise<dfd.DataFrame> {
-  const df = toDataFrame(table);
-  await show(tableBundle(df, opts));
-  return df;
+): Promise<void> {
+  await show(tableBundle(table, opts));
 }

@@ -332,8 +332,8 @@ export async function showFigure(
   fig: PlotlyFigure,
   name: string,
   opts: ExportOptions = {},
-): Promise<ExportedFigure> {
-  const files = await exportFigure(fig, name, opts);
-  await show(plotlyBundle(fig, { png: files.pngBytes }));
-  return files;
+): Promise<Omit<ExportedFigure, "pngBytes">> {
+  const { pngBytes, ...paths } = await exportFigure(fig, name, opts);
+  await show(plotlyBundle(fig, { png: pngBytes }));
+  return paths; // paths only: a cell ending in `await showFigure(...)` prints them, not bytes
 }

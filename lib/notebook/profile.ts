@@ -52,10 +52,12 @@ export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url))
 
 /**
  * The results directory: `GREFEL_RESULTS` if set (the notebook test points it at a temporary
- * folder so smoke runs never overwrite committed results), else `<repo>/results`.
+ * folder so smoke runs never overwrite committed results), else `<repo>/results`. A relative
+ * `GREFEL_RESULTS` is taken from the repository root, not from the kernel's folder (notebooks/);
+ * scripts/run_notebooks.py makes it absolute from where it was started.
  */
 export function resultsDir(): string {
-  return resolve(env("GREFEL_RESULTS") ?? join(REPO_ROOT, "results"));
+  return resolve(REPO_ROOT, env("GREFEL_RESULTS") ?? "results");
 }
 
 /** Where exported figures go: `<resultsDir>/figures`. */

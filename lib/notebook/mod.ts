@@ -8,3 +8,4 @@
 export * from "./profile.ts";
 export * from "./display.ts";
 export * from "./export.ts";
+export * from "./runs.ts";

@@ -1,0 +1,119 @@
+/**
+ * Runs for notebooks: find a finished run under the results directory, or train it (only the
+ * runs that are missing), through `lib/train/session.ts`. No model logic: this only wires paths,
+ * the feature cache and quiet output for notebook use.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type GrefelConfig, mergeConfig } from "../config.ts";
+import type { EvaluationReport } from "../eval/metrics.ts";
+import { prepareData } from "../train/prepare.ts";
+import { runDir } from "../train/run.ts";
+import { runTraining, selectRunBackend } from "../train/session.ts";
+import { loadExperiment, variantConfig } from "../train/experiments.ts";
+import { notebookProfile, type Profile } from "./profile.ts";
+import { readJsonIfExists } from "../train/atomic.ts";
+import { REPO_ROOT, resultsDir } from "./profile.ts";
+
+/** Reads an environment variable, or undefined without permission or when unset. */
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The feature cache notebooks use: `GREFEL_CACHE`, else `<repo>/results/cache` (git-ignored).
+ * It is kept outside `GREFEL_RESULTS` on purpose, so the notebook test (which points
+ * GREFEL_RESULTS at a fresh folder) reuses extracted features between runs.
+ */
+export function notebookCacheDir(): string {
+  return env("GREFEL_CACHE") ?? join(REPO_ROOT, "results", "cache");
+}
+
+/** A finished run as notebooks read it. */
+export interface NotebookRun {
+  /** Run directory. */
+  dir: string;
+  /** `trained` now, `resumed`, or `skipped` (it had finished before). */
+  status: "trained" | "resumed" | "skipped";
+  /** The run's config. */
+  config: GrefelConfig;
+  /** metrics.json (run fields plus `evaluation`). */
+  metrics: Record<string, unknown>;
+  /** The test-split evaluation (lib/eval/metrics.ts), primary and corrected. */
+  evaluation: EvaluationReport;
+}
+
+/**
+ * Returns the run of `config` from `<resultsDir>/<experiment>/<run-id>/`, training it first when
+ * it has not finished (a partial run resumes from its checkpoint). `train.resultsDir` is set to
+ * {@linkcode resultsDir} and `train.progress` to off.
+ * @throws Error when the finished run's metrics.json has no `evaluation`.
+ */
+export async function ensureRun(
+  config: GrefelConfig,
+  opts: { print?: (line: string) => void } = {},
+): Promise<NotebookRun> {
+  const cfg: GrefelConfig = {
+    ...config,
+    train: { ...config.train, resultsDir: resultsDir(), progress: "off" },
+  };
+  const print = opts.print ?? (() => {});
+  const dir = runDir(cfg);
+  let metrics = await readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
+  let status: NotebookRun["status"] = "skipped";
+  if (!metrics) {
+    // Not finished: prepare the data through the shared feature cache, then train (or resume).
+    await selectRunBackend(cfg); // the extractors load weights as tensors: backend first
+    const prepared = await prepareData(cfg, { cacheDir: notebookCacheDir(), print });
+    const r = await runTraining(cfg, { print, prepared, figures: false });
+    metrics = r.metrics;
+    status = r.status;
+  }
+  const evaluation = metrics.evaluation as EvaluationReport | undefined;
+  if (!evaluation) throw new Error(`${dir}/metrics.json has no "evaluation" section`);
+  return { dir, status, config: cfg, metrics, evaluation };
+}
+
+/**
+ * What each profile changes in an experiment's config. `smoke`: the `tiny` preset on a small
+ * embedded synthetic set, 2 epochs, CPU (minutes, no download). `quick`: FER+ with the
+ * experiment's preset and defaults (to be sized to the two-hour budget of issue 5). `full`: FER+
+ * with the experiment's preset (the paper's grid, meant for a GPU).
+ */
+export const PROFILE_OVERRIDES: Record<Profile, { preset?: string; overrides: object }> = {
+  smoke: {
+    preset: "tiny",
+    overrides: {
+      data: {
+        dataset: "synthetic",
+        synthetic: { train: 48, valid: 16, test: 32, identities: 8 },
+        sampler: { perClass: 6 },
+      },
+      train: { epochs: 2, backend: "cpu", cacheWorkers: 0 },
+    },
+  },
+  quick: { overrides: { data: { dataset: "ferplus" } } },
+  full: { overrides: { data: { dataset: "ferplus" } } },
+};
+
+/**
+ * The config of one variant of an experiment (experiments/<name>.json) for a profile (default
+ * `GREFEL_PROFILE`), with {@linkcode PROFILE_OVERRIDES} applied; `extra` comes last.
+ */
+export function experimentConfig(
+  experiment: string,
+  variant: string,
+  opts: { seed?: number; profile?: Profile; extra?: Record<string, unknown> } = {},
+): GrefelConfig {
+  const p = PROFILE_OVERRIDES[opts.profile ?? notebookProfile()];
+  return variantConfig(loadExperiment(experiment), variant, {
+    preset: p.preset,
+    seed: opts.seed,
+    overrides: mergeConfig(mergeConfig({}, p.overrides), opts.extra ?? {}),
+  });
+}

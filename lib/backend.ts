@@ -35,6 +35,8 @@ export interface BackendInfo {
   versions: { tfjs: string; deno: string };
   /** Where the choice came from. */
   source: "flag" | "env" | "auto";
+  /** Why automatic selection passed over a backend (e.g. a software WebGPU adapter), if it did. */
+  note?: string;
 }
 
 /** True if `name` is a known backend. */
@@ -66,6 +68,15 @@ async function webgpuAdapterInfo(): Promise<Record<string, string> | null> {
   } catch {
     return null;
   }
+}
+
+function describeAdapter(adapter: Record<string, string>): string {
+  return Object.values(adapter).filter((v) => v).join(", ");
+}
+
+/** True if a WebGPU adapter is a software rasteriser (lavapipe / llvmpipe / SwiftShader). */
+export function isSoftwareAdapter(adapter: Record<string, string>): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(describeAdapter(adapter));
 }
 
 /**
@@ -100,9 +111,18 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
   } else candidates.push(...BACKENDS);
 
   let adapter: Record<string, string> | null = null;
+  let note: string | undefined;
   for (const name of candidates) {
     if (name === "webgpu") {
       adapter = await webgpuAdapterInfo();
+      if (adapter && source === "auto" && isSoftwareAdapter(adapter)) {
+        // Decision: automatic selection prefers WebGPU on a hardware adapter only. On a software
+        // rasteriser (lavapipe on a machine without a GPU) WebGPU works but is several times slower
+        // than wasm, so auto falls through to wasm; `--backend webgpu` still selects it.
+        note = `skipped webgpu: software adapter (${describeAdapter(adapter)}); ` +
+          "select it explicitly with --backend webgpu or GREFEL_BACKEND=webgpu";
+        continue;
+      }
       if (!adapter) {
         if (source !== "auto") {
           throw new Error(
@@ -122,16 +142,14 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
       ok = false;
     }
     if (ok && tf.getBackend() === name) {
-      const desc = adapter ? Object.values(adapter).join(" ").toLowerCase() : "";
       return {
         backend: name,
         adapter: name === "webgpu" ? adapter : null,
-        softwareAdapter: name === "webgpu"
-          ? /llvmpipe|lavapipe|swiftshader|software|cpu/.test(desc)
-          : null,
+        softwareAdapter: name === "webgpu" && adapter ? isSoftwareAdapter(adapter) : null,
         threads: 1,
         versions: { tfjs: tf.version.tfjs, deno: Deno.version.deno },
         source,
+        ...(note ? { note } : {}),
       };
     }
     if (source !== "auto") throw new Error(`backend ${name} failed to initialise`);

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert } from "./testing.ts";
-import { isBackendName, selectBackend } from "./backend.ts";
+import { isBackendName, isSoftwareAdapter, selectBackend } from "./backend.ts";
 
 Deno.test("selectBackend honours an explicit choice and records it", async () => {
   const info = await selectBackend("cpu");
@@ -39,4 +39,22 @@ Deno.test("webgpu gives a real adapter here and records it", async () => {
 Deno.test("isBackendName", () => {
   assert.ok(isBackendName("wasm"));
   assert.ok(!isBackendName("webgl"));
+});
+
+Deno.test("isSoftwareAdapter recognises lavapipe/llvmpipe and SwiftShader, not hardware", () => {
+  assert.ok(isSoftwareAdapter({ description: "llvmpipe (LLVM 15.0.6, 256 bits)" }));
+  assert.ok(isSoftwareAdapter({ vendor: "google", device: "SwiftShader Device" }));
+  assert.ok(!isSoftwareAdapter({ vendor: "nvidia", description: "NVIDIA H200" }));
+});
+
+Deno.test("auto selection passes over a software WebGPU adapter and says why", async () => {
+  const info = await selectBackend();
+  if (info.backend === "webgpu") {
+    assert.equal(info.softwareAdapter, false, "auto chose a software adapter");
+  } else {
+    assert.equal(info.backend, "wasm");
+    // On this kind of machine (no GPU, lavapipe installed) the note names the skipped adapter.
+    if (info.note) assert.match(info.note, /software adapter/);
+  }
+  await selectBackend("cpu");
 });

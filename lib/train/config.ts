@@ -74,6 +74,11 @@ export const trainConfigSchema = z.strictObject({
    * set of views because the extractors are frozen and their features cached).
    */
   featureViews: z.number().int().min(1).default(1),
+  /**
+   * Worker threads that run the extractor while building the feature cache (0: in the main
+   * thread). Does not change results.
+   */
+  cacheWorkers: z.number().int().min(0).default(2),
   /** Backend preference; `auto` picks webgpu, then wasm, then cpu (lib/backend.ts). */
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
   /** Child processes a sweep runs in parallel (wasm uses one core per process). */
@@ -99,6 +104,7 @@ export const RUN_ID_EXCLUDED: readonly string[] = [
   "data.root",
   "train.backend",
   "train.parallel",
+  "train.cacheWorkers",
   "train.resultsDir",
   "train.experiment",
   "train.progress",

@@ -167,7 +167,15 @@ export async function prepareData(
     const pipeline = augmentPipeline(config, extractor.inputSize);
     const views = d.augment.enabled ? config.train.featureViews : 1;
     const cacheDir = opts.cacheDir ?? join(config.train.resultsDir, "cache");
-    const common = { dir: cacheDir, grid, pipeline, seed: config.seed, progress: opts.progress };
+    const common = {
+      dir: cacheDir,
+      grid,
+      pipeline,
+      seed: config.seed,
+      progress: opts.progress,
+      // Workers load the extractor by its registry name; an injected extractor runs here.
+      workers: opts.extractor ? 0 : config.train.cacheWorkers,
+    };
     // Training split (with its views), then the evaluation splits (centre view only). Label
     // noise changes no pixels, so the cache is shared across noise levels.
     const sub = (name: string, s: DatasetSample[]): LoadedDataset => ({

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { baselineCommand } from "./commands/baseline.ts";
 import { clusterScoresCommand } from "./commands/cluster_scores.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { evalCommand } from "./commands/eval.ts";
@@ -19,6 +20,7 @@ export const COMMANDS: Command[] = [
   sweepCommand,
   clusterScoresCommand,
   summaryCommand,
+  baselineCommand,
 ];
 
 function usage(): string {

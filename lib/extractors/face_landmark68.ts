@@ -28,8 +28,11 @@ export const LANDMARK68_SHAPE: [[number, number], [number, number], [number, num
   [7, 256],
 ];
 
-/** face-api.js's per-channel mean (0–255 scale) subtracted before dividing by 255. */
-const MEAN_RGB = [122.782, 117.001, 104.298];
+/**
+ * face-api.js's per-channel mean (0–255 scale) that `FaceFeatureExtractor.forwardInput` subtracts
+ * before dividing by 255 (`src/faceFeatureExtractor/FaceFeatureExtractor.ts`).
+ */
+export const FACE_API_MEAN_RGB: readonly [number, number, number] = [122.782, 117.001, 104.298];
 
 /** A loaded landmark trunk. */
 export interface Landmark68Net {
@@ -57,7 +60,7 @@ function sepConv(
 }
 
 /** face-api.js `denseBlock4` (dense connections inside the block, stride-2 first conv). */
-function denseBlock4(x: tf.Tensor4D, w: tf.NamedTensorMap, name: string, first: boolean) {
+export function denseBlock4(x: tf.Tensor4D, w: tf.NamedTensorMap, name: string, first: boolean) {
   const out1 = tf.relu(
     first
       ? tf.add(
@@ -74,6 +77,33 @@ function denseBlock4(x: tf.Tensor4D, w: tf.NamedTensorMap, name: string, first: 
   return tf.relu(tf.add(out1, tf.add(out2, tf.add(out3, out4)))) as tf.Tensor4D;
 }
 
+/**
+ * face-api.js's `FaceFeatureExtractor` trunk (shared by its 68-point landmark net and its
+ * expression net, which differ only in their weights and heads): resize to 112² (bilinear,
+ * `alignCorners` false, as face-api's `toBatchTensor`), subtract {@linkcode FACE_API_MEAN_RGB}/255,
+ * then `denseBlock4` ×4. Call inside `tf.tidy`.
+ *
+ * @param x `[B, H, W, 3]` in [0, 1]
+ * @param w the net's named weights (`dense0/…` … `dense3/…`)
+ * @returns the four dense-block outputs `[B,56,56,32]`, `[B,28,28,64]`, `[B,14,14,128]`,
+ *   `[B,7,7,256]`
+ */
+export function faceFeatureTrunk(
+  x: tf.Tensor4D,
+  w: tf.NamedTensorMap,
+): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  if (x.shape[1] !== LANDMARK68_INPUT || x.shape[2] !== LANDMARK68_INPUT) {
+    x = tf.image.resizeBilinear(x, [LANDMARK68_INPUT, LANDMARK68_INPUT]);
+  }
+  // face-api.js: (x·255 − mean)/255 = x − mean/255.
+  const norm = tf.sub(x, tf.tensor1d(FACE_API_MEAN_RGB.map((m) => m / 255))) as tf.Tensor4D;
+  const d0 = denseBlock4(norm, w, "dense0", true); // [B, 56, 56, 32]
+  const d1 = denseBlock4(d0, w, "dense1", false); // [B, 28, 28, 64]
+  const d2 = denseBlock4(d1, w, "dense2", false); // [B, 14, 14, 128]
+  const d3 = denseBlock4(d2, w, "dense3", false); // [B, 7, 7, 256]
+  return [d0, d1, d2, d3];
+}
+
 /** Loads the landmark trunk from the installed `@vladmandic/face-api` package. */
 export async function loadLandmark68(): Promise<Landmark68Net> {
   const w = await loadWeightMap(
@@ -84,25 +114,15 @@ export async function loadLandmark68(): Promise<Landmark68Net> {
     w[k]?.dispose();
     delete w[k];
   }
-  const mean = tf.tensor1d(MEAN_RGB.map((m) => m / 255));
   return {
     run(x) {
       return tf.tidy(() => {
-        if (x.shape[1] !== LANDMARK68_INPUT || x.shape[2] !== LANDMARK68_INPUT) {
-          x = tf.image.resizeBilinear(x, [LANDMARK68_INPUT, LANDMARK68_INPUT]);
-        }
-        // face-api.js: (x·255 − mean)/255 = x − mean/255.
-        const norm = tf.sub(x, mean) as tf.Tensor4D;
-        const d0 = denseBlock4(norm, w, "dense0", true); // [B, 56, 56, 32]
-        const d1 = denseBlock4(d0, w, "dense1", false); // [B, 28, 28, 64]
-        const d2 = denseBlock4(d1, w, "dense2", false); // [B, 14, 14, 128]
-        const d3 = denseBlock4(d2, w, "dense3", false); // [B, 7, 7, 256]
+        const [, d1, d2, d3] = faceFeatureTrunk(x, w);
         return [d1, d2, d3];
       });
     },
     dispose() {
       tf.dispose(Object.values(w));
-      mean.dispose();
     },
   };
 }

@@ -14,6 +14,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
+import { patchWasmBatchMatMul } from "./wasm_matmul.ts";
 
 /** The backends this project knows, in order of preference. */
 export const BACKENDS = ["webgpu", "wasm", "cpu"] as const;
@@ -142,6 +143,8 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
       ok = false;
     }
     if (ok && tf.getBackend() === name) {
+      // tfjs-wasm's transposed matMul is 10-20x slower than transpose + matMul (lib/wasm_matmul.ts).
+      if (name === "wasm") patchWasmBatchMatMul();
       return {
         backend: name,
         adapter: name === "webgpu" ? adapter : null,

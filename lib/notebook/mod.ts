@@ -9,3 +9,6 @@ export * from "./profile.ts";
 export * from "./display.ts";
 export * from "./export.ts";
 export * from "./runs.ts";
+export * from "./sweeps.ts";
+export * from "./tables.ts";
+export * from "./paper_numbers.ts";

@@ -1,0 +1,257 @@
+/**
+ * A table's runs for a notebook: every (variant, seed) cell of an experiment, read from the
+ * results directory when finished (also when an identical config finished under another
+ * experiment: run ids ignore the experiment name, so Table 3's `all` reuses Table 2's `both`),
+ * and trained only when missing — in this process, or as `grefel train` children through the
+ * sweep machinery (lib/train/sweep.ts) when `parallel` > 1. Also readers for a run's
+ * predictions.csv and embeddings.csv. No model logic.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
+import { type GrefelConfig, mergeConfig } from "../config.ts";
+import type { EvaluationReport } from "../eval/metrics.ts";
+import { readJsonIfExists } from "../train/atomic.ts";
+import { runDir, runId } from "../train/run.ts";
+import { childLauncher, runSweep, type SweepRun } from "../train/sweep.ts";
+import { byProfile, notebookProfile, type Profile, resultsDir } from "./profile.ts";
+import { ensureRun, experimentConfig, type NotebookRun, PROFILE_OVERRIDES } from "./runs.ts";
+
+/** Reads an environment variable, or undefined without permission or when unset. */
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The finished run of `config` under the results directory: its own
+ * `<results>/<experiment>/<run-id>/`, else the same run id under any other experiment folder
+ * (identical config, so identical results). Null when none has a metrics.json.
+ */
+export async function findFinishedRun(
+  config: GrefelConfig,
+  root = resultsDir(),
+): Promise<{ dir: string; metrics: Record<string, unknown> } | null> {
+  const cfg = { ...config, train: { ...config.train, resultsDir: root } };
+  const own = runDir(cfg);
+  const read = (dir: string) =>
+    readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
+  const m = await read(own);
+  if (m) return { dir: own, metrics: m };
+  const id = runId(cfg);
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = [...Deno.readDirSync(root)].sort((a, b) => a.name.localeCompare(b.name));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory) continue;
+    const dir = join(root, e.name, id);
+    const metrics = await read(dir);
+    if (metrics) return { dir, metrics };
+  }
+  return null;
+}
+
+/**
+ * `--set path=value` flags that reproduce `overrides` (leaves only; arrays and null as JSON
+ * leaves), in key order: `{train: {epochs: 2}}` → `["--set", "train.epochs=2"]`.
+ */
+export function setFlags(overrides: Record<string, unknown>, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(overrides)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      out.push(...setFlags(v as Record<string, unknown>, path));
+    } else {
+      out.push("--set", `${path}=${JSON.stringify(v)}`);
+    }
+  }
+  return out;
+}
+
+/** Options of {@linkcode ensureRuns}. */
+export interface EnsureRunsOptions {
+  /** Seeds per variant: 0, 1, …, seeds − 1 (default 1). */
+  seeds?: number;
+  /** Profile (default `GREFEL_PROFILE`). */
+  profile?: Profile;
+  /** Extra config overrides after the profile's. */
+  extra?: Record<string, unknown>;
+  /**
+   * Missing runs trained at once as child processes (default `GREFEL_NB_PARALLEL`, else 1 in
+   * smoke and 2 in quick/full: wasm is single-threaded, so 2 children use both cores). With 1 the
+   * runs train in this process, one after the other.
+   */
+  parallel?: number;
+  /** Progress messages (default none). */
+  print?: (line: string) => void;
+}
+
+/**
+ * Every run of `variants × seeds` of `experiment` (experiments/<name>.json) under the profile,
+ * trained only where missing. Returns the runs per variant, in seed order.
+ * @throws Error naming the run and its train.log when a child process fails.
+ */
+export async function ensureRuns(
+  experiment: string,
+  variants: readonly string[],
+  opts: EnsureRunsOptions = {},
+): Promise<Map<string, NotebookRun[]>> {
+  const profile = opts.profile ?? notebookProfile();
+  const seeds = opts.seeds ?? 1;
+  const print = opts.print ?? (() => {});
+  const parallel = opts.parallel ??
+    (Number(env("GREFEL_NB_PARALLEL")) || byProfile({ smoke: 1, quick: 2, full: 2 }, profile));
+  const root = resultsDir();
+  const cells = variants.flatMap((variant) =>
+    Array.from({ length: seeds }, (_, seed) => {
+      const c = experimentConfig(experiment, variant, { seed, profile, extra: opts.extra });
+      const config = { ...c, train: { ...c.train, resultsDir: root, progress: "off" as const } };
+      return { variant, seed, config, runId: runId(config), dir: runDir(config) };
+    })
+  );
+  // Train the missing runs (each distinct run once) as children, when asked to.
+  const missing: SweepRun[] = [];
+  for (const c of cells) {
+    if (missing.some((m) => m.runId === c.runId)) continue;
+    if (!(await findFinishedRun(c.config, root))) missing.push({ ...c, status: "new" });
+  }
+  if (parallel > 1 && missing.length > 1) {
+    const p = PROFILE_OVERRIDES[profile];
+    const args = [
+      ...(p.preset ? ["--config", p.preset] : []),
+      ...setFlags(mergeConfig(mergeConfig({}, p.overrides), opts.extra ?? {})),
+      "--results",
+      root,
+    ];
+    print(`training ${missing.length} missing run(s), ${parallel} at a time`);
+    const s = await runSweep(missing, { parallel, launch: childLauncher(experiment, args), print });
+    if (s.failed.length) {
+      const f = s.failed[0].run;
+      throw new Error(
+        `${s.failed.length} run(s) failed, e.g. ${experiment} ${f.variant} seed ${f.seed}: ` +
+          `see ${join(f.dir, "train.log")}`,
+      );
+    }
+  }
+  const out = new Map<string, NotebookRun[]>(variants.map((v) => [v, []]));
+  for (const c of cells) {
+    const found = await findFinishedRun(c.config, root);
+    let run: NotebookRun;
+    if (found) {
+      const evaluation = found.metrics.evaluation as EvaluationReport | undefined;
+      if (!evaluation) throw new Error(`${found.dir}/metrics.json has no "evaluation" section`);
+      run = {
+        dir: found.dir,
+        status: "skipped",
+        config: c.config,
+        metrics: found.metrics,
+        evaluation,
+      };
+    } else {
+      print(`training ${experiment} ${c.variant} seed ${c.seed}`);
+      run = await ensureRun(c.config, { print });
+    }
+    out.get(c.variant)!.push(run);
+  }
+  return out;
+}
+
+/** A run's test predictions (predictions.csv). */
+export interface RunPredictions {
+  /** Class names, from the column headers. */
+  classNames: string[];
+  /** Sample ids. */
+  ids: string[];
+  /** True labels. */
+  labels: Int32Array;
+  /** Primary distributions l, one row per sample. */
+  primary: number[][];
+  /** Corrected distributions L_final. */
+  final: number[][];
+}
+
+function readCsv(path: string): string[][] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`${path} is missing (run not finished?)`);
+    }
+    throw e;
+  }
+  return parse(text, { skip_empty_lines: true }) as string[][];
+}
+
+function num(path: string, row: number, col: string, v: string): number {
+  const x = Number(v);
+  if (v.trim() === "" || !Number.isFinite(x)) {
+    throw new Error(`${path} line ${row + 1}, column ${col}: "${v}" is not a number`);
+  }
+  return x;
+}
+
+/**
+ * Reads `<dir>/predictions.csv` (id, label, primary, final, primary_<class>…, final_<class>…).
+ * @throws Error naming the file and line of a bad value.
+ */
+export function readPredictions(dir: string): RunPredictions {
+  const path = join(dir, "predictions.csv");
+  const [head, ...rows] = readCsv(path);
+  const classNames = head.filter((h) => h.startsWith("primary_")).map((h) => h.slice(8));
+  const c = classNames.length;
+  if (!c || head.length !== 4 + 2 * c) {
+    throw new Error(`${path}: unexpected header (${head.slice(0, 6).join(",")}…)`);
+  }
+  const vals = rows.map((r, i) => r.slice(4).map((v, j) => num(path, i + 1, head[4 + j], v)));
+  return {
+    classNames,
+    ids: rows.map((r) => r[0]),
+    labels: Int32Array.from(rows, (r, i) => num(path, i + 1, "label", r[1])),
+    primary: vals.map((v) => v.slice(0, c)),
+    final: vals.map((v) => v.slice(c)),
+  };
+}
+
+/** A run's test embeddings (embeddings.csv). */
+export interface RunEmbeddings {
+  /** Sample ids. */
+  ids: string[];
+  /** True labels. */
+  labels: Int32Array;
+  /** Embeddings `[N, dim]`, row-major. */
+  data: Float32Array;
+  /** Embedding width. */
+  dim: number;
+}
+
+/**
+ * Reads `<dir>/embeddings.csv` (id, label, e0…).
+ * @throws Error naming the file and line of a bad value.
+ */
+export function readEmbeddings(dir: string): RunEmbeddings {
+  const path = join(dir, "embeddings.csv");
+  const [head, ...rows] = readCsv(path);
+  const dim = head.length - 2;
+  if (dim < 1) throw new Error(`${path}: no embedding columns`);
+  const data = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => {
+    if (r.length !== dim + 2) {
+      throw new Error(`${path} line ${i + 2}: ${r.length} fields, expected ${dim + 2}`);
+    }
+    for (let j = 0; j < dim; j++) data[i * dim + j] = num(path, i + 1, head[j + 2], r[j + 2]);
+  });
+  return {
+    ids: rows.map((r) => r[0]),
+    labels: Int32Array.from(rows, (r, i) => num(path, i + 1, "label", r[1])),
+    data,
+    dim,
+  };
+}

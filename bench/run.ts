@@ -613,7 +613,7 @@ function markdown(doc: Row, profiles: Row[]): string {
     L.push("");
     const a = doc.acceptance;
     L.push(
-      `Acceptance (compact training step, wasm vs the faster PyTorch setting): ratio ` +
+      `Acceptance (${a.config} training step, wasm vs the faster PyTorch setting): ratio ` +
         `**${fx(a.ratioAgainstFasterTorch, 2)}** — ${
           a.met === null ? "not measured" : a.met ? "met (≤ 1.0)" : "**not met** (> 1.0); see below"
         }.`,

@@ -465,6 +465,7 @@ async function cacheSection(
     backend: v.backend,
     peakRssBytes: v.peakRssBytes,
     recordBytes: v.recordBytes,
+    readMsPerBatch64: v.readMsPerBatch64,
     estimatedFullImages: total,
     estimatedFullWallSeconds: total / v.imagesPerSecond,
     estimatedFullUncontendedSeconds: v.cpuMsPerImage ? (total * v.cpuMsPerImage) / 1000 / 2 : null,
@@ -678,7 +679,12 @@ function markdown(doc: Row, profiles: Row[]): string {
             fx(c.estimatedFullWallSeconds / 60, 0)
           } min at this rate, ≈ ${
             fx((c.estimatedFullUncontendedSeconds ?? NaN) / 60, 0)
-          } min with both cores free (CPU time / 2); ≈ ${fx(c.estimatedFullDiskGB, 2)} GB on disk.`,
+          } min with both cores free (CPU time / 2); ≈ ${
+            fx(c.estimatedFullDiskGB, 2)
+          } GB on disk. ` +
+          `Reading a batch of 64 back from the cache (uint8 → float32 tensors): ${
+            fx(c.readMsPerBatch64, 1)
+          } ms.`,
       );
     } else {
       L.push(

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parse } from "csv-parse/sync";
 import { type GrefelConfig, mergeConfig } from "../config.ts";
 import type { EvaluationReport } from "../eval/metrics.ts";
@@ -16,7 +16,13 @@ import { readJsonIfExists } from "../train/atomic.ts";
 import { runDir, runId } from "../train/run.ts";
 import { childLauncher, runSweep, type SweepRun } from "../train/sweep.ts";
 import { byProfile, notebookProfile, type Profile, resultsDir } from "./profile.ts";
-import { ensureRun, experimentConfig, type NotebookRun, PROFILE_OVERRIDES } from "./runs.ts";
+import {
+  ensureRun,
+  experimentConfig,
+  notebookCacheDir,
+  type NotebookRun,
+  PROFILE_OVERRIDES,
+} from "./runs.ts";
 
 /** Reads an environment variable, or undefined without permission or when unset. */
 function env(name: string): string | undefined {
@@ -85,7 +91,8 @@ export interface EnsureRunsOptions {
   extra?: Record<string, unknown>;
   /**
    * Missing runs trained at once as child processes (default `GREFEL_NB_PARALLEL`, else 1 in
-   * smoke and 2 in quick/full: wasm is single-threaded, so 2 children use both cores). With 1 the
+   * smoke and 2 in quick/full: wasm is single-threaded, so 2 children use both cores). With 1, or
+   * when the children's feature cache (`<results>/cache`) is not {@linkcode notebookCacheDir}, the
    * runs train in this process, one after the other.
    */
   parallel?: number;
@@ -122,7 +129,15 @@ export async function ensureRuns(
     if (missing.some((m) => m.runId === c.runId)) continue;
     if (!(await findFinishedRun(c.config, root))) missing.push({ ...c, status: "new" });
   }
-  if (parallel > 1 && missing.length > 1) {
+  // Children (`grefel train`) keep their feature cache in `<results>/cache`; use them only when
+  // that is the notebooks' cache too, else they would extract every feature again.
+  const childrenShareCache = resolve(notebookCacheDir()) === resolve(root, "cache");
+  if (parallel > 1 && missing.length > 1 && !childrenShareCache) {
+    print(
+      `training in this process: children would not share the feature cache ${notebookCacheDir()}`,
+    );
+  }
+  if (parallel > 1 && missing.length > 1 && childrenShareCache) {
     const p = PROFILE_OVERRIDES[profile];
     const args = [
       ...(p.preset ? ["--config", p.preset] : []),
@@ -147,9 +162,10 @@ export async function ensureRuns(
     if (found) {
       const evaluation = found.metrics.evaluation as EvaluationReport | undefined;
       if (!evaluation) throw new Error(`${found.dir}/metrics.json has no "evaluation" section`);
+      const trainedNow = missing.some((m) => m.runId === c.runId);
       run = {
         dir: found.dir,
-        status: "skipped",
+        status: trainedNow ? "trained" : "skipped",
         config: c.config,
         metrics: found.metrics,
         evaluation,

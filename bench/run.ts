@@ -449,8 +449,13 @@ async function cacheSection(
   args.push("--cache-dir", join(tmp, "cache"));
   const la = Deno.loadavg()[0];
   const r = await runChild(deno, args, 900);
-  if (!r.ok) return { error: r.error, limit };
-  const v = JSON.parse(await Deno.readTextFile(out));
+  // cache_ferplus.ts pretty-prints its result (not one JSON line); the file is what counts.
+  let v;
+  try {
+    v = JSON.parse(await Deno.readTextFile(out));
+  } catch {
+    return { error: r.ok ? `no result file ${out}` : r.error, limit };
+  }
   const total = 25045; // FER+ train, majority labels (lib/data/ferplus.ts; extractors.md)
   const row = {
     source: `bench/cache_ferplus.ts --limit ${limit} (extrapolated to ${total} images)`,

@@ -119,7 +119,8 @@ export async function ensureRun(
 /**
  * What each profile changes in an experiment's config. `smoke`: the `tiny` preset on a small
  * embedded synthetic set, 2 epochs, CPU (minutes, no download). `quick`: FER+ with the
- * experiment's preset, 3 short class-balanced epochs (sized to the two-hour budget of issue 5).
+ * experiment's preset, 16 short class-balanced epochs at lr 1e-3 with head dropout 0 (sized to
+ * the two-hour budget of issue 5; see the comment on `quick`).
  * `full`: FER+ with the experiment's preset (the paper's grid, meant for a GPU).
  */
 export const PROFILE_OVERRIDES: Record<Profile, { preset?: string; overrides: object }> = {
@@ -134,14 +135,20 @@ export const PROFILE_OVERRIDES: Record<Profile, { preset?: string; overrides: ob
       train: { epochs: 2, backend: "cpu", cacheWorkers: 0 },
     },
   },
-  // quick: sized for all notebooks together in about two hours on the 2-core machine (see
-  // /work/notes/notebooks2.md): 3 epochs of 64 images per class (512 per epoch, 8 steps of 64),
-  // validation only after the last epoch (a FER+ validation pass costs about as much as the
-  // epoch's training); the test split is the full FER+ test set.
+  // quick: sized for all notebooks together in about two hours on the 2-core machine: 16 epochs
+  // of 64 images per class (512 per epoch, 8 steps of 64 → 128 steps), validation only after the
+  // last epoch, the full FER+ test set. Two measured deviations from the paper's optimiser settings,
+  // the same in every cell, so that 128 steps learn at all (FER+, compact, wasm, 2026-11-28):
+  // - head dropout 0 (paper 0.5): with 0.5 in the 64-wide head, training accuracy stays at chance
+  //   (0.14–0.24 after 128 steps, with or without RB and at lr 3e-4 or 1e-3); with 0 it reaches
+  //   0.74 train accuracy by step 88;
+  // - lr 1e-3 (paper 3e-4), as in the committed FER+ compact run.
+  // One run ≈ 50 s cache loading + 128 × ≈ 1.1 s + ≈ 30 s evaluation, two at a time.
   quick: {
     overrides: {
+      model: { head: { dropout: 0 } },
       data: { dataset: "ferplus", sampler: { perClass: 64 } },
-      train: { epochs: 3, evalEvery: 3 },
+      train: { epochs: 16, evalEvery: 16, lr: 1e-3 },
     },
   },
   full: { overrides: { data: { dataset: "ferplus" } } },

@@ -144,6 +144,7 @@ export async function ensureRuns(
       ...setFlags(mergeConfig(mergeConfig({}, p.overrides), opts.extra ?? {})),
       "--results",
       root,
+      "--no-figures", // the notebooks draw their own figures; a run's t-SNE costs ~15 s
     ];
     print(`training ${missing.length} missing run(s), ${parallel} at a time`);
     const s = await runSweep(missing, { parallel, launch: childLauncher(experiment, args), print });

@@ -163,6 +163,23 @@ export function assignSplits(
   for (const s of samples) s.split = splitOf.get(keyOf(s))!;
 }
 
+/**
+ * {@linkcode assignSplits} with a loader's {@linkcode SplitOptions} and their documented defaults
+ * (valid 0.1, test 0.2, seed 0): the split step of the loaders without their own splits.
+ */
+export function assignSplitsFromOptions(
+  samples: DatasetSample[],
+  opts: SplitOptions,
+  unit: SplitUnit = "group",
+): void {
+  assignSplits(
+    samples,
+    { valid: opts.validFraction ?? 0.1, test: opts.testFraction ?? 0.2 },
+    opts.splitSeed ?? 0,
+    unit,
+  );
+}
+
 /** Builds a {@linkcode LoadedDataset} whose samples are files read by {@linkcode readImage}. */
 export function fileDataset(
   name: string,

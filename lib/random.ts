@@ -20,10 +20,11 @@
  * 32-bit FNV-1a hash of a string (over its UTF-16 code units).
  *
  * @param s The string to hash.
+ * @param seed XOR-ed into the offset basis (default 0: standard FNV-1a), giving independent hashes.
  * @returns An unsigned 32-bit integer.
  */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
+export function fnv1a(s: string, seed = 0): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);

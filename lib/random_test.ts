@@ -7,6 +7,14 @@ Deno.test("fnv1a matches the reference FNV-1a values", () => {
   assert.deepEqual(fnv1a(""), 0x811c9dc5);
   assert.deepEqual(fnv1a("a"), 0xe40c292c);
   assert.deepEqual(fnv1a("foobar"), 0xbf9cf968);
+  assert.deepEqual(fnv1a("foobar", 0), fnv1a("foobar"));
+});
+
+Deno.test("fnv1a with a seed XORs it into the offset basis", () => {
+  // Values recorded from lib/data/common.ts's hashString before it used fnv1a.
+  assert.deepEqual(fnv1a("", 1), 2166136260);
+  assert.deepEqual(fnv1a("a", 42), 3456894602);
+  assert.deepEqual(fnv1a("a", -7), 485742695);
 });
 
 Deno.test("mulberry32 gives the project's known streams", () => {

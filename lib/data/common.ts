@@ -5,6 +5,7 @@
  */
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fnv1a } from "../random.ts";
 import { cropImage, readImage } from "./image.ts";
 import type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "./types.ts";
 
@@ -109,14 +110,9 @@ export function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.some((e) => lower.endsWith(e));
 }
 
-/** 32-bit FNV-1a hash of a string (stable across runs and platforms). */
+/** 32-bit FNV-1a hash of a string (stable across runs and platforms); see {@linkcode fnv1a}. */
 export function hashString(s: string, seed = 0): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
+  return fnv1a(s, seed);
 }
 
 /** Options of the loaders without their own splits (JAFFE, FERG-DB, generic folders). */

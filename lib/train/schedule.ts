@@ -48,4 +48,5 @@ export const SEED_PURPOSE = {
   view: 4,
   anchors: 5,
   split: 6,
+  recalibrate: 7,
 } as const;

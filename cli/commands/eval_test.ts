@@ -1,21 +1,6 @@
 import { join } from "node:path";
 import { assert } from "../../lib/testing.ts";
-import { main } from "../grefel.ts";
-
-/** Runs the CLI in-process, capturing console.error/log. */
-async function cli(args: string[]): Promise<{ code: number; err: string; out: string }> {
-  const err: string[] = [], out: string[] = [];
-  const e = console.error, l = console.log;
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, err: err.join("\n"), out: out.join("\n") };
-  } finally {
-    console.error = e;
-    console.log = l;
-  }
-}
+import { cli } from "./test_cli.ts";
 
 const readJson = async (path: string) => JSON.parse(await Deno.readTextFile(path));
 

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../lib/backend.ts";
 import { loadExtractor } from "../lib/extractors/registry.ts";
-import { median, peakRssBytes } from "./model_speed.ts";
+import { median, peakRssBytes, timeIterations } from "./model_speed.ts";
 
 /** Options of one extractor measurement. */
 export interface ExtractSpeedOptions {
@@ -44,25 +44,7 @@ export async function measureExtractor(o: ExtractSpeedOptions) {
     for (const t of maps) await t.data();
     tf.dispose(maps);
   };
-  let first = 0;
-  for (let i = 0; i < o.warmup; i++) {
-    const t = performance.now();
-    await run();
-    if (i === 0) first = (performance.now() - t) / 1000;
-  }
-  const seconds: number[] = [];
-  const start = performance.now();
-  let capped = false;
-  for (let i = 0; i < o.steps; i++) {
-    const t = performance.now();
-    await run();
-    seconds.push((performance.now() - t) / 1000);
-    if (o.warmup === 0 && i === 0) first = seconds[0];
-    if ((performance.now() - start) / 1000 > o.maxSeconds && i + 1 < o.steps) {
-      capped = true;
-      break;
-    }
-  }
+  const { seconds, first, capped } = await timeIterations(run, o);
   const mem = tf.memory();
   const result = {
     options: o,

@@ -48,6 +48,47 @@ export function peakRssBytes(): number {
   return Deno.memoryUsage().rss;
 }
 
+/** What {@linkcode timeIterations} measured. */
+export interface IterationTimes {
+  /** Seconds per timed iteration. */
+  seconds: number[];
+  /** Seconds of the first iteration: the first warm-up one, else the first timed one. */
+  first: number;
+  /** Whether the timing stopped at `maxSeconds` before `steps` iterations. */
+  capped: boolean;
+}
+
+/**
+ * Times an iteration the way every benchmark worker does: `warmup` untimed calls (only the first
+ * one's time is kept, as {@linkcode IterationTimes.first}), then up to `steps` timed calls,
+ * stopping once `maxSeconds` have passed (at least one timed call always runs).
+ */
+export async function timeIterations(
+  run: () => Promise<void>,
+  o: { warmup: number; steps: number; maxSeconds: number },
+): Promise<IterationTimes> {
+  let first = 0;
+  for (let i = 0; i < o.warmup; i++) {
+    const t = performance.now();
+    await run();
+    if (i === 0) first = (performance.now() - t) / 1000;
+  }
+  const seconds: number[] = [];
+  const start = performance.now();
+  let capped = false;
+  for (let i = 0; i < o.steps; i++) {
+    const t = performance.now();
+    await run();
+    seconds.push((performance.now() - t) / 1000);
+    if (o.warmup === 0 && i === 0) first = seconds[0];
+    if ((performance.now() - start) / 1000 > o.maxSeconds && i + 1 < o.steps) {
+      capped = true;
+      break;
+    }
+  }
+  return { seconds, first, capped };
+}
+
 /** Seeded random inputs `[B, side, side, ch]` for both streams, values in [0, 1) like ReLU maps. */
 export function randomInputs(cfg: ModelConfig, batch: number, seed = 1): GrefelInputs {
   const mk = (shapes: ModelConfig["landmarkShape"], k: number) =>
@@ -214,25 +255,7 @@ export async function measureModel(o: ModelSpeedOptions): Promise<ModelSpeedResu
     tf.dispose([target, labelT]);
   };
 
-  let first = 0;
-  for (let i = 0; i < o.warmup; i++) {
-    const t = performance.now();
-    await run();
-    if (i === 0) first = (performance.now() - t) / 1000;
-  }
-  const seconds: number[] = [];
-  const start = performance.now();
-  let capped = false;
-  for (let i = 0; i < o.steps; i++) {
-    const t = performance.now();
-    await run();
-    seconds.push((performance.now() - t) / 1000);
-    if (o.warmup === 0 && i === 0) first = seconds[0];
-    if ((performance.now() - start) / 1000 > o.maxSeconds && i + 1 < o.steps) {
-      capped = true;
-      break;
-    }
-  }
+  const { seconds, first, capped } = await timeIterations(run, o);
   let profile: KernelProfile | undefined;
   if (o.profile) {
     const t = performance.now();

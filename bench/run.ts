@@ -32,7 +32,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { presetConfig } from "../lib/config.ts";
 import { summarizeModel } from "../lib/model/summary.ts";
-import { median } from "./model_speed.ts";
+import { median, type ModelSpeedOptions } from "./model_speed.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
@@ -128,18 +128,10 @@ export interface RunOptions {
   log?: (s: string) => void;
 }
 
-interface ModelCell {
-  config: string;
-  backend: string;
-  mode: "train" | "infer";
-  from: "features" | "images";
-  batch: number;
-  warmup: number;
-  steps: number;
-  maxSeconds: number;
+/** One model measurement of the plan: bench/model_speed.ts's options and the child's timeout. */
+interface ModelCell extends ModelSpeedOptions {
+  /** Seconds before the child process is killed. */
   timeout: number;
-  profile?: boolean;
-  stockMatMul?: boolean;
 }
 
 function modelPlan(o: RunOptions): ModelCell[] {

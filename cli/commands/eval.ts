@@ -18,6 +18,9 @@ options:
   --weights best|last   checkpoint to evaluate (default best)
   --backend NAME        webgpu, wasm or cpu
   --no-figures          skip the figures
+  --recalibrate-bn N    first re-estimate the head's batch-norm statistics on N training
+                        samples with dropout off (writes DIR/eval-<weights>-bnrecal.json,
+                        no figures); measures dropout's variance shift in the primary head
   --json                print the evaluation as JSON
   -h, --help            this help`;
 
@@ -34,6 +37,7 @@ export const evalCommand: Command = {
         weights: { type: "string", default: "best" },
         backend: { type: "string" },
         "no-figures": { type: "boolean", default: false },
+        "recalibrate-bn": { type: "string", default: "0" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -50,7 +54,17 @@ export const evalCommand: Command = {
       console.error(`eval: --weights must be best or last, got "${values.weights}"`);
       return 2;
     }
+    const recalibrate = Number(values["recalibrate-bn"]);
+    if (!Number.isInteger(recalibrate) || recalibrate < 0) {
+      console.error(
+        `eval: --recalibrate-bn must be a whole number of samples, got "${
+          values["recalibrate-bn"]
+        }"`,
+      );
+      return 2;
+    }
     const r = await evaluateRun(values.run, {
+      recalibrate,
       weights: values.weights,
       backend: values.backend,
       figures: !values["no-figures"],

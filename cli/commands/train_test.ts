@@ -1,20 +1,5 @@
 import { assert } from "../../lib/testing.ts";
-import { main } from "../grefel.ts";
-
-/** Runs the CLI in-process, capturing console.error/log. */
-async function cli(args: string[]): Promise<{ code: number; err: string; out: string }> {
-  const err: string[] = [], out: string[] = [];
-  const e = console.error, l = console.log;
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  try {
-    const code = await main(args);
-    return { code, err: err.join("\n"), out: out.join("\n") };
-  } finally {
-    console.error = e;
-    console.log = l;
-  }
-}
+import { cli } from "./test_cli.ts";
 
 Deno.test("train/sweep: unknown experiment, variant, config key or flag are errors naming them", async () => {
   let r = await cli(["train", "--experiment", "table99", "--variant", "x"]);

@@ -42,6 +42,7 @@ import type { DatasetSample, LoadedDataset, RawImage } from "./types.ts";
 import type { FeatureExtractor, FeatureMaps, StreamShape } from "../extractors/types.ts";
 import type { GrefelInputs } from "../model/types.ts";
 import { applyAugment, type AugmentParams, centreDraw, drawAugment } from "./augment.ts";
+import { fnv1a } from "../random.ts";
 
 /** Version of the on-disk format; part of the key. */
 export const CACHE_FORMAT = 1;
@@ -330,16 +331,6 @@ function sha1(data: Uint8Array): string {
 /** SHA-256 hex of bytes or a string (shard checksums and keys). */
 function sha256(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
-}
-
-/** 32-bit FNV-1a of a string (view seeds). */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /** Seed of view `view` of sample `id` under the cache seed (stable across runs and orders). */

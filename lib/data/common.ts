@@ -5,6 +5,7 @@
  */
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fnv1a } from "../random.ts";
 import { cropImage, readImage } from "./image.ts";
 import type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "./types.ts";
 
@@ -109,14 +110,9 @@ export function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.some((e) => lower.endsWith(e));
 }
 
-/** 32-bit FNV-1a hash of a string (stable across runs and platforms). */
+/** 32-bit FNV-1a hash of a string (stable across runs and platforms); see {@linkcode fnv1a}. */
 export function hashString(s: string, seed = 0): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
+  return fnv1a(s, seed);
 }
 
 /** Options of the loaders without their own splits (JAFFE, FERG-DB, generic folders). */
@@ -161,6 +157,23 @@ export function assignSplits(
     splitOf.set(u, i < nTest ? "test" : i < nTest + nValid ? "valid" : "train")
   );
   for (const s of samples) s.split = splitOf.get(keyOf(s))!;
+}
+
+/**
+ * {@linkcode assignSplits} with a loader's {@linkcode SplitOptions} and their documented defaults
+ * (valid 0.1, test 0.2, seed 0): the split step of the loaders without their own splits.
+ */
+export function assignSplitsFromOptions(
+  samples: DatasetSample[],
+  opts: SplitOptions,
+  unit: SplitUnit = "group",
+): void {
+  assignSplits(
+    samples,
+    { valid: opts.validFraction ?? 0.1, test: opts.testFraction ?? 0.2 },
+    opts.splitSeed ?? 0,
+    unit,
+  );
 }
 
 /** Builds a {@linkcode LoadedDataset} whose samples are files read by {@linkcode readImage}. */

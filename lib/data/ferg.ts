@@ -11,7 +11,7 @@
  * @module
  */
 import {
-  assignSplits,
+  assignSplitsFromOptions,
   DatasetError,
   fileDataset,
   filterSplits,
@@ -82,11 +82,6 @@ export async function loadFerg(
     }
   }
   if (samples.length === 0) throw new DatasetError(`no FERG-DB images found in ${dir}`);
-  assignSplits(
-    samples,
-    { valid: opts.validFraction ?? 0.1, test: opts.testFraction ?? 0.2 },
-    opts.splitSeed ?? 0,
-    opts.unit ?? "sample",
-  );
+  assignSplitsFromOptions(samples, opts, opts.unit ?? "sample");
   return fileDataset("ferg", [...FERG_CLASSES], filterSplits(samples, opts.splits), skipped);
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import {
-  assignSplits,
+  assignSplitsFromOptions,
   DatasetError,
   exists,
   fileDataset,
@@ -105,14 +105,7 @@ export async function loadFolder(
     }
   }
   if (samples.length === 0) throw new DatasetError(`no images found in ${dir}`);
-  if (!hasSplits) {
-    assignSplits(
-      samples,
-      { valid: opts.validFraction ?? 0.1, test: opts.testFraction ?? 0.2 },
-      opts.splitSeed ?? 0,
-      "sample",
-    );
-  }
+  if (!hasSplits) assignSplitsFromOptions(samples, opts, "sample");
   return fileDataset(
     opts.name ?? "folder",
     classNames,

@@ -9,7 +9,7 @@
  * @module
  */
 import {
-  assignSplits,
+  assignSplitsFromOptions,
   DatasetError,
   fileDataset,
   filterSplits,
@@ -74,10 +74,6 @@ export async function loadJaffe(
     }
   }
   if (samples.length === 0) throw new DatasetError(`no JAFFE images found in ${dir}`);
-  assignSplits(
-    samples,
-    { valid: opts.validFraction ?? 0.1, test: opts.testFraction ?? 0.2 },
-    opts.splitSeed ?? 0,
-  );
+  assignSplitsFromOptions(samples, opts);
   return fileDataset("jaffe", [...JAFFE_CLASSES], filterSplits(samples, opts.splits), skipped);
 }

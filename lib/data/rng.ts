@@ -5,6 +5,7 @@
  * every platform and backend — which is a few lines on top of a 32-bit mixer.
  * @module
  */
+import { mulberry32 } from "../random.ts";
 
 /** Mixes a 32-bit integer (the `lowbias32` finaliser by C. Wellons). */
 export function mix32(x: number): number {
@@ -24,17 +25,14 @@ export function seedOf(...parts: number[]): number {
 
 /** A seeded generator of uniform and derived variates (mulberry32 core). */
 export class Rng {
-  #s: number;
+  #next: () => number;
   /** @param seed any 32-bit integer. */
   constructor(seed: number) {
-    this.#s = seed >>> 0;
+    this.#next = mulberry32(seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#next();
   }
   /** Uniform in [lo, hi). */
   uniform(lo: number, hi: number): number {

@@ -29,6 +29,7 @@ export {
   readParams,
   trainableVariables,
 } from "./params.ts";
+export { recalibrateHeadBatchNorm, type RecalibrationReport } from "./recalibrate.ts";
 export { anchorLoss, centerLoss, classLoss, grefelLoss, smoothLabels } from "./losses.ts";
 export {
   anchorDistances,

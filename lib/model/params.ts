@@ -10,7 +10,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fnv1a, mulberry32, normalSampler } from "../random.ts";
 import type { ParamTree } from "./types.ts";
+
+export { mulberry32, normalSampler };
 
 /** How a parameter is initialised. */
 export type Init =
@@ -75,51 +78,9 @@ export class Plan {
   }
 }
 
-/** 32-bit FNV-1a hash of a string. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/**
- * A small seeded generator (mulberry32): uniform floats in [0, 1). Hand-written because it is
- * eight lines and must give identical streams on every platform.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A seeded generator for one named stream (`seed` × `name`). */
 export function streamRng(seed: number, name: string): () => number {
   return mulberry32((fnv1a(name) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0);
-}
-
-/** Standard normal samples from a uniform generator (Box–Muller). */
-export function normalSampler(rand: () => number): () => number {
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) {
-      const s = spare;
-      spare = null;
-      return s;
-    }
-    const u = 1 - rand();
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
 }
 
 /** Initial values of one parameter. */

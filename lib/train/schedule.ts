@@ -4,6 +4,8 @@
  */
 import type { TrainConfig } from "./config.ts";
 
+export { mulberry32 } from "../random.ts";
+
 /**
  * Learning rate of epoch `epochIndex` (0-based): lr · γ^epochIndex (paper §4.1: exponential decay
  * γ = 0.995 per epoch). The rate is constant within an epoch.
@@ -46,16 +48,5 @@ export const SEED_PURPOSE = {
   view: 4,
   anchors: 5,
   split: 6,
+  recalibrate: 7,
 } as const;
-
-/** A small seeded PRNG (mulberry32) returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { type BackendInfo, selectBackend } from "../backend.ts";
@@ -15,6 +16,9 @@ import { prepareData, type PreparedData } from "./prepare.ts";
 import { writeRunReport } from "./report.ts";
 import { checkCheckpointCompatible, configHash, loadCheckpoint } from "./run.ts";
 import { predictSplit, type TrainResult, trainRun } from "./train.ts";
+import { deriveSeed, mulberry32, SEED_PURPOSE } from "./schedule.ts";
+import { recalibrateHeadBatchNorm } from "../model/recalibrate.ts";
+import type { GrefelInputs } from "../model/types.ts";
 
 /**
  * Picks the backend: an explicit flag, else the config's preference, else `GREFEL_BACKEND`, else
@@ -106,12 +110,19 @@ export interface EvaluateRunOptions {
   figures?: boolean;
   /** Where messages go. */
   print?: (line: string) => void;
+  /**
+   * Before predicting, re-estimate the head's batch-norm statistics on this many training samples
+   * (view 0, a seeded draw) with dropout off ({@linkcode recalibrateHeadBatchNorm}); the result
+   * goes to `eval-<weights>-bnrecal.json` and no figures are written. 0 or absent: off.
+   */
+  recalibrate?: number;
 }
 
 /**
  * Re-evaluates a run from its directory: reads config.json, rebuilds the data (the feature cache
  * makes this cheap), loads the checkpoint, predicts the test split and writes
- * `eval-<weights>.json` and the figures.
+ * `eval-<weights>.json` and the figures (`eval-<weights>-bnrecal.json` and no figures with
+ * `recalibrate`).
  * @throws Error naming a missing config.json or checkpoint, or a checkpoint of another config.
  */
 export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
@@ -125,6 +136,7 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
   if (!ckpt) throw new Error(`${dir} has no ${which} checkpoint (checkpoints/${which})`);
   const prepared = await prepareData(config, { progress: config.train.progress !== "off", print });
   const params = MODEL_FNS.initGrefel(config.model, 0);
+  const held: { inputs: GrefelInputs | null } = { inputs: null }; // the last recalibration batch
   try {
     checkCheckpointCompatible(
       ckpt,
@@ -136,6 +148,19 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
       new Map(ckpt.weights.map((w) => [w.name, w.data as Float32Array])),
     );
     const data = prepared.data;
+    let recalibration = null;
+    if (opts.recalibrate && opts.recalibrate > 0) {
+      const idx = seededSample(data.train.ids.length, opts.recalibrate, config.seed);
+      const bs = config.train.batchSize;
+      const r = await recalibrateHeadBatchNorm(params, config.model, async (i) => {
+        const part = idx.slice(i * bs, (i + 1) * bs);
+        if (held.inputs) tf.dispose([...held.inputs.landmark, ...held.inputs.image]);
+        held.inputs = part.length ? await data.train.readBatch(part, 0) : null;
+        return held.inputs;
+      });
+      recalibration = { ...r, split: "train", seed: config.seed };
+      print(`recalibrated the head's batch norms on ${r.samples} training samples`);
+    }
     const pred = await predictSplit(
       MODEL_FNS,
       params,
@@ -151,7 +176,7 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
     });
     let figures: string[] = [];
     let cluster = null;
-    if (opts.figures !== false) {
+    if (opts.figures !== false && !recalibration) {
       const rep = await writeRunReport(dir, {
         classNames: data.classNames,
         labels: data.test.labels,
@@ -169,12 +194,26 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
       epoch: ckpt.state.epoch,
       evaluation,
       cluster,
+      recalibration,
       evaluatedAt: new Date().toISOString(),
     };
-    const path = join(dir, `eval-${which}.json`);
+    const path = join(dir, `eval-${which}${recalibration ? "-bnrecal" : ""}.json`);
     await writeJsonAtomic(path, out);
     return { path, figures, ...out };
   } finally {
+    if (held.inputs) tf.dispose([...held.inputs.landmark, ...held.inputs.image]);
     MODEL_FNS.disposeParams(params);
   }
+}
+
+/** `k` distinct indices of `0..n-1` (all when k ≥ n), a seeded partial Fisher–Yates shuffle. */
+export function seededSample(n: number, k: number, seed: number): number[] {
+  const rand = mulberry32(deriveSeed(seed, SEED_PURPOSE.recalibrate));
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const m = Math.min(k, n);
+  for (let i = 0; i < m; i++) {
+    const j = i + Math.floor(rand() * (n - i));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx.slice(0, m);
 }

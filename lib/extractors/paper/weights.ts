@@ -12,41 +12,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fnv1a, mulberry32, normalSampler } from "../../random.ts";
 import type { WeightSpec, WeightTree } from "./graph.ts";
-
-/** 32-bit FNV-1a hash of a string. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** mulberry32: a small seeded PRNG with uniform output in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `n` standard normal samples (Box–Muller) from a generator seeded by `seed`. */
 function normals(n: number, seed: number): Float32Array {
-  const rand = mulberry32(seed);
+  const normal = normalSampler(mulberry32(seed));
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = 1 - rand(); // (0, 1]
-    const r = Math.sqrt(-2 * Math.log(u));
-    const t = 2 * Math.PI * rand();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-  }
+  for (let i = 0; i < n; i++) out[i] = normal();
   return out;
 }
 

@@ -1,0 +1,69 @@
+import { join } from "node:path";
+import { assert } from "../../lib/testing.ts";
+import { cli } from "./test_cli.ts";
+
+const readJson = async (path: string) => JSON.parse(await Deno.readTextFile(path));
+
+Deno.test("eval: re-evaluation reproduces the run's test metrics; --recalibrate-bn writes its own file", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "grefel-eval-" });
+  try {
+    const sets = [
+      "data.dataset=synthetic",
+      "data.synthetic.train=48",
+      "data.synthetic.valid=16",
+      "data.synthetic.test=24",
+      "data.synthetic.identities=8",
+      "data.sampler.perClass=4",
+      "train.epochs=2",
+      "train.batchSize=16",
+      "train.cacheWorkers=0",
+      "train.progress=off",
+      "model.head.dropout=0.5",
+    ].flatMap((s) => ["--set", s]);
+    const t = await cli([
+      "train",
+      "--config",
+      "tiny",
+      ...sets,
+      "--results",
+      tmp,
+      "--backend",
+      "wasm",
+      "--no-figures",
+    ]);
+    assert.equal(t.code, 0, t.err);
+    const runs = [...Deno.readDirSync(join(tmp, "default"))];
+    assert.equal(runs.length, 1, "one run directory");
+    const dir = join(tmp, "default", runs[0].name);
+    const metrics = await readJson(join(dir, "metrics.json"));
+
+    const e = await cli(["eval", "--run", dir, "--backend", "wasm", "--no-figures", "--json"]);
+    assert.equal(e.code, 0, e.err);
+    const again = await readJson(join(dir, "eval-best.json"));
+    for (const k of ["primary", "corrected"] as const) {
+      assert.equal(again.evaluation[k].accuracy, metrics.evaluation[k].accuracy, k);
+      assert.deepEqual(
+        again.evaluation[k].confusionMatrix,
+        metrics.evaluation[k].confusionMatrix,
+        k,
+      );
+    }
+    assert.equal(again.recalibration, null);
+
+    const r = await cli(["eval", "--run", dir, "--backend", "wasm", "--recalibrate-bn", "20"]);
+    assert.equal(r.code, 0, r.err);
+    const recal = await readJson(join(dir, "eval-best-bnrecal.json"));
+    assert.deepEqual(
+      { samples: recal.recalibration.samples, batches: recal.recalibration.batches },
+      { samples: 20, batches: 2 },
+    );
+    assert.equal(recal.evaluation.numSamples, metrics.evaluation.numSamples);
+    assert.match(r.err, /recalibrated the head's batch norms on 20 training samples/);
+
+    const bad = await cli(["eval", "--run", dir, "--recalibrate-bn", "2.5"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--recalibrate-bn must be a whole number of samples, got "2.5"/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

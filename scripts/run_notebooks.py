@@ -244,7 +244,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--quiet must be positive")
     kernel_default = "deno"
     try:
-        KernelSpecManager().get_kernel_spec(args.kernel or kernel_default)
+        spec = KernelSpecManager().get_kernel_spec(args.kernel or kernel_default)
+        # The kernelspec is per user, not per clone: `deno jupyter --install` in another clone (or a
+        # deleted one) leaves it pointing at a deno that is gone. Say so instead of a Popen trace.
+        exe = spec.argv[0] if spec.argv else ""
+        if os.path.isabs(exe) and not os.path.exists(exe):
+            print(
+                f"run_notebooks: the {args.kernel or kernel_default!r} kernel runs {exe}, which does "
+                "not exist (installed from another clone?); run `node_modules/deno/deno jupyter "
+                "--install --force` here",
+                file=sys.stderr,
+            )
+            return 2
     except NoSuchKernel:
         print(
             f"run_notebooks: no Jupyter kernel named {args.kernel or kernel_default!r}; "

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { type BackendInfo, selectBackend } from "../backend.ts";
@@ -15,7 +14,7 @@ import { MODEL_FNS } from "./model_fns.ts";
 import { prepareData, type PreparedData } from "./prepare.ts";
 import { writeRunReport } from "./report.ts";
 import { checkCheckpointCompatible, configHash, loadCheckpoint } from "./run.ts";
-import { predictSplit, type TrainResult, trainRun } from "./train.ts";
+import { disposeInputs, predictSplit, type TrainResult, trainRun } from "./train.ts";
 import { deriveSeed, mulberry32, SEED_PURPOSE } from "./schedule.ts";
 import { recalibrateHeadBatchNorm } from "../model/recalibrate.ts";
 import type { GrefelInputs } from "../model/types.ts";
@@ -154,7 +153,7 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
       const bs = config.train.batchSize;
       const r = await recalibrateHeadBatchNorm(params, config.model, async (i) => {
         const part = idx.slice(i * bs, (i + 1) * bs);
-        if (held.inputs) tf.dispose([...held.inputs.landmark, ...held.inputs.image]);
+        if (held.inputs) disposeInputs(held.inputs);
         held.inputs = part.length ? await data.train.readBatch(part, 0) : null;
         return held.inputs;
       });
@@ -201,7 +200,7 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
     await writeJsonAtomic(path, out);
     return { path, figures, ...out };
   } finally {
-    if (held.inputs) tf.dispose([...held.inputs.landmark, ...held.inputs.image]);
+    if (held.inputs) disposeInputs(held.inputs);
     MODEL_FNS.disposeParams(params);
   }
 }

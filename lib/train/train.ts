@@ -225,7 +225,8 @@ export function balancedSampler(
   };
 }
 
-function disposeInputs(x: GrefelInputs): void {
+/** Disposes every feature map of a model input. */
+export function disposeInputs(x: GrefelInputs): void {
   tf.dispose([...x.landmark, ...x.image]);
 }
 

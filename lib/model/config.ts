@@ -79,8 +79,15 @@ export const fusionSchema = z.strictObject({
 
 /** Schema of the MLP classification head f (eq. 9). */
 export const headSchema = z.strictObject({
-  /** Hidden widths; each hidden layer is Linear → ReLU → Dropout → BatchNorm (paper: [64, 64]). */
+  /** Hidden widths; each hidden layer is Linear → ReLU, then dropout and batch norm in `order`. */
   hidden: z.array(z.number().int().min(1)).default([64, 64]),
+  /**
+   * Order of dropout and batch norm after each hidden Linear → ReLU. `dropout-bn`: the paper's
+   * text (eq. 9, "Linear → ReLU → Dropout → BatchNorm"); `bn-dropout`: the authors' ARBEx code
+   * (`models/head.py`: Linear → ReLU → BatchNorm → Dropout), where batch norm sees the same
+   * activations in training and evaluation.
+   */
+  order: z.enum(["dropout-bn", "bn-dropout"]).default("dropout-bn"),
   /** Dropout probability of the hidden layers (paper: 0.5). */
   dropout: z.number().min(0).lt(1).default(0.5),
   /**
@@ -91,6 +98,51 @@ export const headSchema = z.strictObject({
   /** Batch-norm ε added to the variance. */
   bnEpsilon: z.number().positive().default(1e-5),
 });
+
+/**
+ * The named ways of training reliability balancing, each an independent switch (combine with `+`).
+ * - `paper`: the paper's text, eq. 20: L_cls on L_final only, with differentiable confidences
+ *   (eqs. 18–19). Alone; combines with nothing.
+ * - `trust-ramp`: the authors' ARBEx code (`train.py`): the classification target is
+ *   (1 − τ)·l + τ·L_final and λ_a, λ_c are multiplied by τ, with τ rising from 0 to 1 over
+ *   `rb.trustRampEpochs` epochs.
+ * - `aux-primary`: adds λ_aux·L_cls(l) (`rb.auxWeight`), so the primary head is always trained on
+ *   the labels directly (deep supervision; not in the paper or ARBEx).
+ * - `detach-confidence`: the confidence weights of eqs. 18–19 are stop-gradient constants, so
+ *   L_cls cannot lower a branch's confidence to favour another (the mixture-of-experts remedy of
+ *   not back-propagating through the gate; not in the paper or ARBEx).
+ */
+export const RB_TRAINING_VARIANTS = [
+  "paper",
+  "trust-ramp",
+  "aux-primary",
+  "detach-confidence",
+] as const;
+
+/** One named switch of {@linkcode RB_TRAINING_VARIANTS}. */
+export type RbTrainingVariant = typeof RB_TRAINING_VARIANTS[number];
+
+/** Why `value` is not a valid `rb.training`, or null when it is. */
+export function rbTrainingProblem(value: string): string | null {
+  const parts = value.split("+").map((p) => p.trim());
+  const known = RB_TRAINING_VARIANTS.join(", ");
+  for (const p of parts) {
+    if (!(RB_TRAINING_VARIANTS as readonly string[]).includes(p)) {
+      return `unknown training variant "${p}" in "${value}" (known: ${known}; combine with +)`;
+    }
+  }
+  if (new Set(parts).size !== parts.length) return `"${value}" names a variant twice`;
+  if (parts.includes("paper") && parts.length > 1) {
+    return `"paper" is the literal variant and combines with nothing (got "${value}")`;
+  }
+  return null;
+}
+
+/** The switches of a valid `rb.training` value (`paper` → none). */
+export function rbTrainingSwitches(value: string): Set<Exclude<RbTrainingVariant, "paper">> {
+  const parts = value.split("+").map((p) => p.trim()).filter((p) => p !== "paper");
+  return new Set(parts as Exclude<RbTrainingVariant, "paper">[]);
+}
 
 /** Schema of reliability balancing (eqs. 10–19). */
 export const rbSchema = z.strictObject({
@@ -119,6 +171,23 @@ export const rbSchema = z.strictObject({
   anchorInitNoise: z.number().min(0).default(0.1),
   /** ε inside the log of the normalised entropy (eq. 11). */
   entropyEpsilon: z.number().positive().max(1e-3).default(1e-8),
+  /**
+   * How reliability balancing is trained: `paper`, or one or more of `trust-ramp`, `aux-primary`,
+   * `detach-confidence` joined by `+` (e.g. `aux-primary+detach-confidence`). See
+   * {@linkcode RB_TRAINING_VARIANTS} for what each does and where it comes from.
+   */
+  training: z.string().default("paper").superRefine((v, ctx) => {
+    const problem = rbTrainingProblem(v);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
+  /** λ_aux of the `aux-primary` variant: weight of the auxiliary L_cls on the primary l. */
+  auxWeight: z.number().min(0).default(1.0),
+  /**
+   * Epochs over which the `trust-ramp` variant's trust τ rises linearly from 0 to 1 (ARBEx:
+   * τ = iteration / total iterations). Decision: a number of epochs instead of the whole run,
+   * because with early stopping the run's length is not known in advance.
+   */
+  trustRampEpochs: z.number().positive().default(10),
 });
 
 /** Schema of the loss (eqs. 20–23). */

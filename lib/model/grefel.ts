@@ -14,7 +14,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GrefelInputs, GrefelOutputs, ParamTree } from "./types.ts";
-import { anchorsOn, type ModelConfig, rbOn, scaleGeometry, tokenSide } from "./config.ts";
+import {
+  anchorsOn,
+  type ModelConfig,
+  rbOn,
+  rbTrainingSwitches,
+  scaleGeometry,
+  tokenSide,
+} from "./config.ts";
 import {
   batchNorm,
   conv2dMatmul,
@@ -262,7 +269,8 @@ export function grefelEmbedding(
 
 /**
  * Primary distribution l = softmax(f(e)) (eq. 9); f = [Linear → ReLU → Dropout → BatchNorm] per
- * hidden layer, then Linear.
+ * hidden layer (`head.order = "dropout-bn"`, the paper) or [Linear → ReLU → BatchNorm → Dropout]
+ * (`"bn-dropout"`, ARBEx), then Linear.
  */
 export function grefelHead(
   params: ParamTree,
@@ -274,20 +282,23 @@ export function grefelHead(
   let h = e;
   cfg.head.hidden.forEach((_, j) => {
     h = tf.relu(linear(sub(head, `fc${j}`), h));
-    h = dropout(
-      h,
-      cfg.head.dropout,
-      opts.training,
-      opts.seed === undefined ? undefined : opts.seed * 7919 + j,
-    );
-    h = batchNorm(
-      sub(head, `bn${j}`),
-      h,
-      opts.training,
-      cfg.head.bnMomentum,
-      cfg.head.bnEpsilon,
-      opts.updateStats ?? true,
-    );
+    const drop = (x: tf.Tensor2D) =>
+      dropout(
+        x,
+        cfg.head.dropout,
+        opts.training,
+        opts.seed === undefined ? undefined : opts.seed * 7919 + j,
+      );
+    const norm = (x: tf.Tensor2D) =>
+      batchNorm(
+        sub(head, `bn${j}`),
+        x,
+        opts.training,
+        cfg.head.bnMomentum,
+        cfg.head.bnEpsilon,
+        opts.updateStats ?? true,
+      );
+    h = cfg.head.order === "dropout-bn" ? norm(drop(h)) : drop(norm(h));
   });
   return tf.softmax(linear(sub(head, "out"), h));
 }
@@ -321,10 +332,12 @@ export function grefelForward(
       cfg.rb.attentionHeads,
     );
   }
+  // `detach-confidence`: the mixing weights of eqs. 18–19 carry no gradient.
+  const detach = rbTrainingSwitches(cfg.rb.training).has("detach-confidence");
   let correction: tf.Tensor2D | null = null;
-  if (geometric && attentive) correction = confidenceMix(geometric, attentive, eps);
+  if (geometric && attentive) correction = confidenceMix(geometric, attentive, eps, detach);
   else correction = geometric ?? attentive;
-  const final = correction && rbOn(cfg) ? confidenceMix(primary, correction, eps) : primary;
+  const final = correction && rbOn(cfg) ? confidenceMix(primary, correction, eps, detach) : primary;
   return { embedding, primary, geometric, attentive, correction, final };
 }
 

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GrefelLosses, GrefelOutputs, ParamTree } from "./types.ts";
-import { anchorsOn, type ModelConfig } from "./config.ts";
+import { anchorsOn, type ModelConfig, rbOn, rbTrainingSwitches } from "./config.ts";
 import { leaf, sub } from "./params.ts";
 
 /**
@@ -96,8 +96,32 @@ export function centerLoss(e: tf.Tensor2D, anchors: tf.Tensor3D, target: tf.Tens
 }
 
 /**
- * The total loss L = λ_cls·L_cls + λ_a·L_a + λ_c·L_c (eq. 23). A term whose λ is 0 is switched off
- * (not computed, reported as 0); L_a and L_c are 0 when the anchors are off.
+ * Trust τ of the `trust-ramp` variant (ARBEx `train.py`: τ = iteration / total): rises linearly
+ * from 0 at the start of training to 1 after `rampEpochs` epochs, then stays at 1.
+ * @param progress training progress in epochs (epoch index + fraction of the epoch done).
+ */
+export function trustAt(progress: number, rampEpochs: number): number {
+  return Math.min(1, Math.max(0, progress / rampEpochs));
+}
+
+/** Options of {@linkcode grefelLoss}. */
+export interface LossOptions {
+  /**
+   * Training progress in epochs (epoch index + fraction done); drives the `trust-ramp` variant's
+   * τ. Absent: τ = 1 (the end of the ramp).
+   */
+  progress?: number;
+}
+
+/**
+ * The total loss L = λ_cls·L_cls + λ_a·L_a + λ_c·L_c (eq. 23), trained as `model.rb.training`
+ * says (see `RB_TRAINING_VARIANTS`):
+ * - `paper`: L_cls on L_final (eq. 20).
+ * - `trust-ramp`: L_cls on (1 − τ)·l + τ·L_final, and λ_a, λ_c multiplied by τ ({@linkcode trustAt}).
+ * - `aux-primary`: plus λ_aux·L_cls(l), reported as `aux`.
+ * A term whose λ is 0 is switched off (not computed, reported as 0); L_a and L_c are 0 when the
+ * anchors are off. With reliability balancing off, L_final = l and the variants change nothing
+ * but the λ_a, λ_c ramp.
  * @param target target distributions `[B, C]` (see {@linkcode smoothLabels}).
  */
 export function grefelLoss(
@@ -105,6 +129,7 @@ export function grefelLoss(
   outputs: GrefelOutputs,
   target: tf.Tensor2D,
   cfg: ModelConfig,
+  opts: LossOptions = {},
 ): GrefelLosses {
   const l = cfg.loss;
   if (target.shape[0] !== outputs.final.shape[0] || target.shape[1] !== cfg.classes) {
@@ -114,8 +139,18 @@ export function grefelLoss(
       }, ${cfg.classes}]`,
     );
   }
+  const switches = rbTrainingSwitches(cfg.rb.training);
+  const trust = switches.has("trust-ramp")
+    ? trustAt(opts.progress ?? Infinity, cfg.rb.trustRampEpochs)
+    : 1;
   const zero = () => tf.scalar(0);
-  const cls = l.cls > 0 ? classLoss(outputs.final, target, l.logClamp) : zero();
+  const prediction = trust < 1
+    ? tf.add(tf.mul(1 - trust, outputs.primary), tf.mul(trust, outputs.final)) as tf.Tensor2D
+    : outputs.final;
+  const cls = l.cls > 0 ? classLoss(prediction, target, l.logClamp) : zero();
+  const aux = switches.has("aux-primary") && cfg.rb.auxWeight > 0 && rbOn(cfg)
+    ? classLoss(outputs.primary, target, l.logClamp)
+    : zero();
   const anchors = anchorsOn(cfg) ? leaf(sub(params, "rb"), "anchors") as tf.Tensor3D : null;
   const anchor = anchors && l.anchor > 0
     ? anchorLoss(anchors, l.anchorLossVariant, l.anchorMargin)
@@ -123,8 +158,9 @@ export function grefelLoss(
   const center = anchors && l.center > 0 ? centerLoss(outputs.embedding, anchors, target) : zero();
   const total = tf.addN([
     tf.mul(l.cls, cls),
-    tf.mul(l.anchor, anchor),
-    tf.mul(l.center, center),
+    tf.mul(l.anchor * trust, anchor),
+    tf.mul(l.center * trust, center),
+    tf.mul(cfg.rb.auxWeight, aux),
   ]) as tf.Scalar;
-  return { total, cls, anchor, center };
+  return { total, cls, anchor, center, aux, trust };
 }

@@ -34,17 +34,36 @@ export function confidence(p: tf.Tensor2D, eps = 1e-8): tf.Tensor1D {
 export const CONFIDENCE_GUARD = 1e-6;
 
 /**
+ * Identity in the forward pass with a zero gradient (PyTorch's `detach`): tfjs has no public
+ * stop-gradient op, so it is a custom gradient.
+ */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.clone(args[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+  }));
+  return f(x) as T;
+}
+
+/**
  * Confidence-weighted mix (c₁·p₁ + c₂·p₂) / (c₁ + c₂) of two distributions `[B, C]` with
  * c = Cf(p) (eq. 18 for t from t_g, t_a; eq. 19 for L_final from l, t), guarded against c₁+c₂ = 0.
+ * With `detach`, the weights c₁, c₂ are constants for the gradient (the `detach-confidence`
+ * training variant): gradients reach p₁ and p₂ only through their weighted share.
  */
 export function confidenceMix(
   p1: tf.Tensor2D,
   p2: tf.Tensor2D,
   eps = 1e-8,
+  detach = false,
 ): tf.Tensor2D {
   const g = CONFIDENCE_GUARD / 2;
-  const c1 = tf.add(confidence(p1, eps), g).expandDims(1); // [B, 1]
-  const c2 = tf.add(confidence(p2, eps), g).expandDims(1); // [B, 1]
+  const weight = (p: tf.Tensor2D) => {
+    const c = tf.add(confidence(p, eps), g).expandDims(1) as tf.Tensor2D; // [B, 1]
+    return detach ? stopGradient(c) : c;
+  };
+  const c1 = weight(p1);
+  const c2 = weight(p2);
   return tf.div(tf.add(tf.mul(c1, p1), tf.mul(c2, p2)), tf.add(c1, c2)) as tf.Tensor2D;
 }
 

@@ -37,12 +37,16 @@ export interface GrefelOutputs {
 
 /** The loss terms of eqs. 20–23 (scalars). Terms switched off are 0. */
 export interface GrefelLosses {
-  /** λ_cls·L_cls + λ_a·L_a + λ_c·L_c. */
+  /** λ_cls·L_cls + τ·(λ_a·L_a + λ_c·L_c) + λ_aux·L_aux (τ = 1 unless `trust-ramp`). */
   total: tf.Scalar;
-  /** L_cls (eq. 20). */
+  /** L_cls (eq. 20; under `trust-ramp` on (1 − τ)·l + τ·L_final). */
   cls: tf.Scalar;
   /** L_a (eq. 21). */
   anchor: tf.Scalar;
   /** L_c (eq. 22). */
   center: tf.Scalar;
+  /** The `aux-primary` variant's L_cls on the primary l (0 when off). */
+  aux: tf.Scalar;
+  /** Trust τ of the `trust-ramp` variant at this step (1 when off). */
+  trust: number;
 }

@@ -110,3 +110,15 @@ export const RUN_ID_EXCLUDED: readonly string[] = [
   "train.progress",
   "train.checkpointEvery",
 ];
+
+/**
+ * Config fields added after runs had been recorded, with the value that reproduces what those runs
+ * computed. A field at this value is left out of the run id, so adding an option never forks or
+ * orphans the runs made before it existed; any other value is part of the id.
+ */
+export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
+  "model.head.order": "dropout-bn",
+  "model.rb.training": "paper",
+  "model.rb.auxWeight": 1.0,
+  "model.rb.trustRampEpochs": 10,
+};

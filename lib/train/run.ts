@@ -22,7 +22,9 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
-import { RUN_ID_EXCLUDED } from "./config.ts";
+import { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
+import type { BranchReport } from "../eval/branches.ts";
+import type { GradGroup } from "./step.ts";
 import { exists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 
 /** Version tag of the checkpoint format. */
@@ -65,9 +67,25 @@ export function withoutPaths(config: unknown, excluded: readonly string[]): unkn
   return copy;
 }
 
-/** Full hash of the result-relevant part of a resolved config (checkpoints record it). */
+/** The paths of {@linkcode RUN_ID_LEGACY_VALUES} whose value in `config` is the legacy one. */
+function atLegacyValues(config: GrefelConfig): string[] {
+  return Object.entries(RUN_ID_LEGACY_VALUES).filter(([path, legacy]) => {
+    let node: unknown = config;
+    for (const part of path.split(".")) {
+      node = node && typeof node === "object" ? (node as Record<string, unknown>)[part] : undefined;
+    }
+    return node === legacy;
+  }).map(([path]) => path);
+}
+
+/**
+ * Full hash of the result-relevant part of a resolved config (checkpoints record it): without
+ * {@linkcode RUN_ID_EXCLUDED} and without the fields at their {@linkcode RUN_ID_LEGACY_VALUES}.
+ */
 export function configHash(config: GrefelConfig): string {
-  return sha256(canonicalJson(withoutPaths(config, RUN_ID_EXCLUDED)));
+  return sha256(
+    canonicalJson(withoutPaths(config, [...RUN_ID_EXCLUDED, ...atLegacyValues(config)])),
+  );
 }
 
 /**
@@ -128,6 +146,34 @@ export interface EpochLog {
   steps: number;
   /** Wall seconds of the epoch (training + validation). */
   seconds: number;
+  /** Mean auxiliary L_cls on l (`aux-primary`; 0 otherwise). Absent in older runs. */
+  aux?: number;
+  /** Trust τ at the epoch's last step (`trust-ramp`; 1 otherwise). Absent in older runs. */
+  trust?: number;
+  /**
+   * Every branch on the epoch's training batches, in training mode (dropout on, batch statistics):
+   * accuracies, confidences, l's weight, predictions changed / fixed / broken. Absent in older runs.
+   */
+  train?: BranchReport;
+  /** The same on the validation split, in evaluation mode (null when not evaluated). */
+  val?: BranchReport | null;
+  /** Mean over the epoch's steps of the gradient norm reaching each part of the model. */
+  gradNorm?: Record<GradGroup, number>;
+}
+
+/** Why a run stopped training. */
+export interface StopInfo {
+  /**
+   * `early-stop`: validation did not improve for `patience` evaluations; `epoch-cap`: it reached
+   * `train.epochs` first.
+   */
+  reason: "early-stop" | "epoch-cap";
+  /** Last epoch trained. */
+  epoch: number;
+  /** Epoch of the best validation metric (null without validation). */
+  bestEpoch: number | null;
+  /** Early-stopping patience in evaluations (null when early stopping is off). */
+  patience: number | null;
 }
 
 /** Serialises epoch logs as JSON lines. */
@@ -187,6 +233,8 @@ export interface CheckpointState {
   anchorInit: Record<string, unknown> | null;
   /** Epoch log up to `epoch` (rewritten into log.jsonl on resume). */
   log: EpochLog[];
+  /** Set when training has stopped (then only the test split is left to do). */
+  stopped?: StopInfo | null;
 }
 
 interface TensorEntry {

@@ -123,7 +123,7 @@ export const TOY_MODEL: ModelFns = {
         tf.mul(anchor, l.anchor),
         tf.mul(center, l.center),
       ]) as tf.Scalar;
-      return { total, cls, anchor, center };
+      return { total, cls, anchor, center, aux: tf.scalar(0), trust: 1 };
     });
   },
   smoothLabels(labels, classes, s) {

@@ -29,8 +29,17 @@ import {
   runDir,
   runId,
   saveCheckpoint,
+  type StopInfo,
 } from "./run.ts";
 import { deriveSeed, learningRateAt, mulberry32, SEED_PURPOSE } from "./schedule.ts";
+import {
+  type Branch,
+  type BranchDistributions,
+  BRANCHES,
+  type BranchReport,
+  branchReport,
+} from "../eval/branches.ts";
+import { GRAD_GROUPS, type GradGroup, trainStep } from "./step.ts";
 
 /** Version of this library, recorded in every run's config.json. */
 export const GREFEL_VERSION = "0.1.0";
@@ -49,12 +58,13 @@ export interface ModelFns {
     cfg: ModelConfig,
     opts: { training: boolean; seed?: number },
   ): GrefelOutputs;
-  /** Loss terms of eqs. 20–23. */
+  /** Loss terms of eqs. 20–23; `progress` (epochs) drives the trust ramp. */
   grefelLoss(
     params: ParamTree,
     outputs: GrefelOutputs,
     target: tf.Tensor2D,
     cfg: ModelConfig,
+    opts?: { progress?: number },
   ): GrefelLosses;
   /** Smoothed one-hot targets `[B, C]` (Table 8's term s: ε = s/100). */
   smoothLabels(labels: Int32Array, classes: number, s: number): tf.Tensor2D;
@@ -235,16 +245,12 @@ function setLearningRate(opt: tf.Optimizer, lr: number): void {
   (opt as unknown as { learningRate: number }).learningRate = lr;
 }
 
-/** Predictions of a split: embeddings, primary (l) and final (L_final) distributions. */
-export interface SplitPredictions {
+/** Predictions of a split: embeddings and every branch's distributions. */
+export interface SplitPredictions extends BranchDistributions {
   /** `[N, D]` row-major. */
   embedding: Float32Array;
   /** Embedding width D. */
   dim: number;
-  /** `[N, C]` primary distribution l (eq. 9). */
-  primary: Float32Array;
-  /** `[N, C]` L_final (eq. 19). */
-  final: Float32Array;
 }
 
 /** Runs the model in inference mode over a split, in batches. No tensors are left behind. */
@@ -257,28 +263,41 @@ export async function predictSplit(
   indices?: number[],
 ): Promise<SplitPredictions> {
   const idx = indices ?? split.ids.map((_, i) => i);
-  const emb: Float32Array[] = [], pri: Float32Array[] = [], fin: Float32Array[] = [];
+  const names = ["embedding", ...BRANCHES] as const;
+  const parts: Record<(typeof names)[number], Float32Array[]> = {
+    embedding: [],
+    primary: [],
+    geometric: [],
+    attentive: [],
+    correction: [],
+    final: [],
+  };
   let dim = 0;
   for (let s = 0; s < idx.length; s += batchSize) {
     const inputs = await split.readBatch(idx.slice(s, s + batchSize), 0);
-    const [e, p, f] = tf.tidy(() => {
+    // Forward inside tidy; the present outputs are kept, absent branches stay null.
+    const out: (tf.Tensor | null)[] = [];
+    tf.tidy(() => {
       const o = model.grefelForward(params, inputs, cfg, { training: false });
-      return [o.embedding, o.primary, o.final].map((t) => tf.keep(t));
+      for (const n of names) out.push(o[n] ? tf.keep(o[n]!) : null);
     });
     disposeInputs(inputs);
-    dim = e.shape[1]!;
-    emb.push((await e.data()) as Float32Array);
-    pri.push((await p.data()) as Float32Array);
-    fin.push((await f.data()) as Float32Array);
-    tf.dispose([e, p, f]);
+    dim = out[0]!.shape[1]!;
+    for (let k = 0; k < names.length; k++) {
+      if (out[k]) parts[names[k]].push((await out[k]!.data()) as Float32Array);
+    }
+    tf.dispose(out.filter((t): t is tf.Tensor => t !== null));
   }
-  const cat = (parts: Float32Array[]) => {
-    const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-    let o = 0;
-    for (const p of parts) out.set(p, o), o += p.length;
-    return out;
+  const cat = (n: (typeof names)[number]) => (parts[n].length ? concat(parts[n]) : null);
+  return {
+    embedding: cat("embedding") ?? new Float32Array(0),
+    dim,
+    primary: cat("primary") ?? new Float32Array(0),
+    geometric: cat("geometric"),
+    attentive: cat("attentive"),
+    correction: cat("correction"),
+    final: cat("final") ?? new Float32Array(0),
   };
-  return { embedding: cat(emb), dim, primary: cat(pri), final: cat(fin) };
 }
 
 function argmaxRows(d: Float32Array, c: number): Int32Array {
@@ -563,185 +582,306 @@ export async function trainRun(
       await writeFileAtomic(join(dir, "log.jsonl"), "");
     }
 
-    const bar = makeBar(tc.progress);
-    const lines = tc.progress === "lines" ||
-      (tc.progress === "auto" && !bar && !Deno.stderr.isTerminal());
+    const ctx: EpochContext = { model, params, opt, config, data, state, sampler, print, opts };
+    const lines = tc.progress === "lines" || (tc.progress === "auto" && !Deno.stderr.isTerminal());
     const startTime = performance.now();
     const startEpoch = state.epoch;
-    for (let e = state.epoch; e < tc.epochs; e++) {
+    for (let e = state.epoch; e < tc.epochs && !state.stopped; e++) {
       const t0 = performance.now();
-      const lr = learningRateAt(tc, e);
-      setLearningRate(opt, lr);
-      const order = sampler(e, config.seed);
-      const steps = Math.ceil(order.length / tc.batchSize);
-      const sums = [0, 0, 0, 0];
-      let correct = 0, seen = 0;
-      const viewRand = mulberry32(deriveSeed(config.seed, SEED_PURPOSE.view, e));
-      bar?.start(steps, 0, {
-        epoch: `${e + 1}/${tc.epochs}`,
-        loss: "-",
-        acc: "-",
-        lr: lr.toExponential(2),
-      });
-      for (let s = 0; s < steps; s++) {
-        const batch = order.slice(s * tc.batchSize, (s + 1) * tc.batchSize);
-        // One augmented view per sample, drawn from (seed, epoch): the same on resume.
-        const view = batch.map(() =>
-          data.train.views > 1 ? Math.floor(viewRand() * data.train.views) : 0
-        );
-        const inputs = await data.train.readBatch(batch, view);
-        const labels = Int32Array.from(batch, (i) => data.train.labels[i]);
-        const target = model.smoothLabels(labels, C, config.model.loss.labelSmoothing);
-        const labelT = tf.tensor1d(labels, "int32");
-        let stats: tf.Tensor | null = null;
-        const dropoutSeed = deriveSeed(config.seed, SEED_PURPOSE.dropout, e, s);
-        const nan = opts.hooks?.injectNan?.(e + 1, s + 1) ?? false;
-        const { grads, value } = tf.variableGrads(() => {
-          const out = model.grefelForward(params, inputs, config.model, {
-            training: true,
-            seed: dropoutSeed,
-          });
-          const l = model.grefelLoss(params, out, target, config.model);
-          const total = nan ? l.total.mul(NaN) as tf.Scalar : l.total;
-          const hits = tf.sum(tf.cast(tf.equal(tf.argMax(out.final, 1), labelT), "float32"));
-          stats = tf.keep(tf.stack([total, l.cls, l.anchor, l.center, hits]));
-          return total;
-        }, model.trainableVariables(params));
-        const v = (await stats!.data()) as Float32Array;
-        tf.dispose([stats!, value, target, labelT]);
-        disposeInputs(inputs);
-        if (![0, 1, 2, 3].every((k) => Number.isFinite(v[k]))) {
-          tf.dispose(Object.values(grads));
-          bar?.stop();
-          throw new NonFiniteLossError(
-            e + 1,
-            s + 1,
-            `loss became non-finite at epoch ${e + 1}, step ${s + 1}/${steps} (global step ` +
-              `${state.step + 1}): total=${v[0]} L_cls=${v[1]} L_a=${v[2]} L_c=${v[3]}; ` +
-              `training stopped before applying the step. The last good checkpoint ` +
-              (state.epoch > 0 ? `(epoch ${state.epoch}) is kept in ${lastDir}` : `(none yet)`) +
-              `. Lower train.lr or check the loss weights.`,
-          );
-        }
-        opt.applyGradients(grads as unknown as Parameters<typeof opt.applyGradients>[0]);
-        tf.dispose(Object.values(grads));
-        state.step++;
-        for (let k = 0; k < 4; k++) sums[k] += v[k];
-        correct += v[4];
-        seen += batch.length;
-        bar?.update(s + 1, {
-          loss: (sums[0] / (s + 1)).toFixed(4),
-          acc: (correct / seen).toFixed(3),
-        });
-      }
-      bar?.stop();
-
-      const epoch = e + 1;
-      let valAcc: number | null = null, valPrimary: number | null = null;
-      const evalNow = data.val && (epoch % tc.evalEvery === 0 || epoch === tc.epochs);
-      if (evalNow) {
-        const p = await predictSplit(model, params, data.val!, config.model, tc.batchSize);
-        valAcc = accuracyOf(data.val!.labels, argmaxRows(p.final, C));
-        valPrimary = accuracyOf(data.val!.labels, argmaxRows(p.primary, C));
-      }
+      const trained = await trainEpoch(ctx, e);
+      const val = await validate(ctx, e + 1);
       const entry: EpochLog = {
-        epoch,
-        lr,
-        loss: sums[0] / steps,
-        cls: sums[1] / steps,
-        anchor: sums[2] / steps,
-        center: sums[3] / steps,
-        trainAccuracy: correct / Math.max(1, seen),
-        valAccuracy: valAcc,
-        valPrimaryAccuracy: valPrimary,
-        steps,
+        ...trained,
+        valAccuracy: val?.accuracy.final ?? null,
+        valPrimaryAccuracy: val?.accuracy.primary ?? null,
+        val,
         seconds: (performance.now() - t0) / 1000,
       };
-      state.log = [...state.log, entry];
-      state.epoch = epoch;
-      state.rng = { seed: config.seed, epoch, step: state.step };
-
-      // Best checkpoint (by the validation metric; without validation every epoch is "best").
-      const metric = tc.selectMetric;
-      const value = metric === "valAccuracy" ? valAcc : valPrimary;
-      let improved = false;
-      if (!data.val) improved = true;
-      else if (value !== null) {
-        improved = !state.best || value > state.best.value + tc.earlyStop.minDelta;
-        state.sinceBest = improved ? 0 : state.sinceBest + 1;
-      }
-      if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
-      const stop = tc.earlyStop.enabled && state.sinceBest >= tc.earlyStop.patience;
-      const snap = (improved || epoch % tc.checkpointEvery === 0 || epoch === tc.epochs || stop)
-        ? await snapshot(model, params, opt)
-        : null;
-      if (improved) await saveCheckpoint(bestDir, state, snap!.weights, snap!.optimizer);
-      await writeFileAtomic(join(dir, "log.jsonl"), formatLog(state.log));
-      if (epoch % tc.checkpointEvery === 0 || epoch === tc.epochs || stop) {
-        await saveCheckpoint(lastDir, state, snap!.weights, snap!.optimizer);
-      }
-
-      if (lines || tc.progress === "lines") {
+      await recordEpoch(ctx, dir, entry);
+      if (lines) {
         const elapsed = (performance.now() - startTime) / 1000;
-        const eta = elapsed / (epoch - startEpoch) * (tc.epochs - epoch);
         print(
-          `epoch ${epoch}/${tc.epochs} loss ${entry.loss.toFixed(4)} (cls ${
-            entry.cls.toFixed(3)
-          } ` +
-            `a ${entry.anchor.toFixed(3)} c ${entry.center.toFixed(3)}) train acc ` +
-            `${entry.trainAccuracy.toFixed(3)}` +
-            (valAcc !== null
-              ? ` val acc ${valAcc.toFixed(3)} (primary ${valPrimary!.toFixed(3)})`
-              : "") +
-            ` lr ${lr.toExponential(2)} ${entry.seconds.toFixed(1)}s ETA ${eta.toFixed(0)}s`,
+          epochLine(
+            entry,
+            tc.epochs,
+            elapsed / (entry.epoch - startEpoch) * (tc.epochs - entry.epoch),
+          ),
         );
       }
       await opts.hooks?.onEpochEnd?.(entry, tf.memory().numTensors);
-      if (stop) {
-        print(`early stop after epoch ${epoch}: no improvement for ${state.sinceBest} evaluations`);
-        break;
+      if ((state.stopped as StopInfo | null | undefined)?.reason === "early-stop") {
+        print(
+          `early stop after epoch ${entry.epoch}: no improvement for ${state.sinceBest} evaluations`,
+        );
       }
     }
-
-    // Test split, with the best (or last) weights.
-    if (tc.testWith === "best" && state.best && state.best.epoch !== state.epoch) {
-      const best = await loadCheckpoint(bestDir);
-      if (best) await restoreWeights(model, params, best);
-    }
-    const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
-    await writeFileAtomic(
-      join(dir, "predictions.csv"),
-      predictionsCsv(data.test, pred, data.classNames),
-    );
-    await writeFileAtomic(join(dir, "embeddings.csv"), embeddingsCsv(data.test, pred));
-    const evaluated = opts.evaluate
-      ? opts.evaluate({
-        labels: data.test.labels,
-        primary: pred.primary,
-        final: pred.final,
-        classNames: data.classNames,
-      })
-      : {};
-    const metrics: Record<string, unknown> = {
-      runId: id,
-      dataset: data.name,
-      testSamples: data.test.ids.length,
-      epochs: state.epoch,
-      weights: tc.testWith === "best" && state.best
-        ? `best (epoch ${state.best.epoch})`
-        : `last (epoch ${state.epoch})`,
-      best: state.best,
-      accuracy: accuracyOf(data.test.labels, argmaxRows(pred.final, C)),
-      primaryAccuracy: accuracyOf(data.test.labels, argmaxRows(pred.primary, C)),
-      evaluation: evaluated,
-      finishedAt: new Date().toISOString(),
-    };
-    await writeJsonAtomic(join(dir, "metrics.json"), metrics);
+    const { metrics, pred } = await testRun(ctx, dir, id);
     return { dir, runId: id, status, epochs: state.epoch, log: state.log, metrics, test: pred };
   } finally {
     model.disposeParams(params);
     opt.dispose();
   }
+}
+
+/** What one run's epochs share. */
+interface EpochContext {
+  model: ModelFns;
+  params: ParamTree;
+  opt: tf.Optimizer;
+  config: GrefelConfig;
+  data: TrainData;
+  /** Mutated as epochs finish. */
+  state: CheckpointState;
+  sampler: EpochSampler;
+  print: (line: string) => void;
+  opts: TrainOptions;
+}
+
+/** Concatenates equally typed parts. */
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, o), o += p.length;
+  return out;
+}
+
+/**
+ * One epoch of training steps (sample → read → step), with the epoch's loss means, branch
+ * report on its training batches and mean gradient norms.
+ * @throws NonFiniteLossError before applying a step whose loss is not finite.
+ */
+async function trainEpoch(
+  ctx: EpochContext,
+  e: number,
+): Promise<Omit<EpochLog, "valAccuracy" | "valPrimaryAccuracy" | "val" | "seconds">> {
+  const { config, data, state, opts } = ctx;
+  const tc = config.train;
+  const C = data.classNames.length;
+  const lr = learningRateAt(tc, e);
+  setLearningRate(ctx.opt, lr);
+  const order = ctx.sampler(e, config.seed);
+  const steps = Math.ceil(order.length / tc.batchSize);
+  const sums = { total: 0, cls: 0, anchor: 0, center: 0, aux: 0 };
+  const grad: Record<GradGroup, number> = { head: 0, anchors: 0, attentive: 0, backbone: 0 };
+  const parts: Record<Branch, Float32Array[]> = {
+    primary: [],
+    geometric: [],
+    attentive: [],
+    correction: [],
+    final: [],
+  };
+  const labelsSeen: Int32Array[] = [];
+  let trust = 1, correct = 0, seen = 0;
+  const viewRand = mulberry32(deriveSeed(config.seed, SEED_PURPOSE.view, e));
+  const bar = makeBar(tc.progress);
+  bar?.start(steps, 0, {
+    epoch: `${e + 1}/${tc.epochs}`,
+    loss: "-",
+    acc: "-",
+    lr: lr.toExponential(2),
+  });
+  for (let s = 0; s < steps; s++) {
+    const batch = order.slice(s * tc.batchSize, (s + 1) * tc.batchSize);
+    // One augmented view per sample, drawn from (seed, epoch): the same on resume.
+    const view = batch.map(() =>
+      data.train.views > 1 ? Math.floor(viewRand() * data.train.views) : 0
+    );
+    const inputs = await data.train.readBatch(batch, view);
+    const labels = Int32Array.from(batch, (i) => data.train.labels[i]);
+    const r = await trainStep(
+      {
+        model: ctx.model,
+        params: ctx.params,
+        optimizer: ctx.opt,
+        cfg: config.model,
+        smoothing: config.model.loss.labelSmoothing,
+      },
+      { inputs, labels },
+      {
+        dropoutSeed: deriveSeed(config.seed, SEED_PURPOSE.dropout, e, s),
+        progress: e + s / steps,
+        injectNan: opts.hooks?.injectNan?.(e + 1, s + 1) ?? false,
+      },
+    );
+    disposeInputs(inputs);
+    if (!r.finite) {
+      bar?.stop();
+      const v = r.losses;
+      const lastDir = join(dirOf(ctx), "checkpoints", "last");
+      throw new NonFiniteLossError(
+        e + 1,
+        s + 1,
+        `loss became non-finite at epoch ${e + 1}, step ${s + 1}/${steps} (global step ` +
+          `${state.step + 1}): total=${v.total} L_cls=${v.cls} L_a=${v.anchor} L_c=${v.center}` +
+          ` L_aux=${v.aux}; training stopped before applying the step. The last good checkpoint ` +
+          (state.epoch > 0 ? `(epoch ${state.epoch}) is kept in ${lastDir}` : `(none yet)`) +
+          `. Lower train.lr or check the loss weights.`,
+      );
+    }
+    state.step++;
+    for (const k of Object.keys(sums) as (keyof typeof sums)[]) sums[k] += r.losses[k];
+    for (const g of GRAD_GROUPS) grad[g] += Math.sqrt(r.gradSq[g]) / steps;
+    for (const b of BRANCHES) if (r.dists[b]) parts[b].push(r.dists[b]!);
+    labelsSeen.push(labels);
+    trust = r.trust;
+    const pred = argmaxRows(r.dists.final, C);
+    correct += pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0);
+    seen += batch.length;
+    bar?.update(s + 1, {
+      loss: (sums.total / (s + 1)).toFixed(4),
+      acc: (correct / seen).toFixed(3),
+    });
+  }
+  bar?.stop();
+  const cat = (b: Branch) => (parts[b].length ? concat(parts[b]) : null);
+  const labels = Int32Array.from(labelsSeen.flatMap((l) => [...l]));
+  const train = branchReport(
+    labels,
+    {
+      primary: cat("primary")!,
+      geometric: cat("geometric"),
+      attentive: cat("attentive"),
+      correction: cat("correction"),
+      final: cat("final")!,
+    },
+    C,
+    config.model.rb.entropyEpsilon,
+  );
+  return {
+    epoch: e + 1,
+    lr,
+    loss: sums.total / steps,
+    cls: sums.cls / steps,
+    anchor: sums.anchor / steps,
+    center: sums.center / steps,
+    aux: sums.aux / steps,
+    trust,
+    trainAccuracy: correct / Math.max(1, seen),
+    steps,
+    train,
+    gradNorm: grad,
+  };
+}
+
+/** The run directory of a context (the trainer passes it explicitly where it writes). */
+function dirOf(ctx: EpochContext): string {
+  return ctx.opts.dir ?? runDir(ctx.config);
+}
+
+/** Branch report on the validation split after `epoch`, or null when not evaluated this epoch. */
+async function validate(ctx: EpochContext, epoch: number): Promise<BranchReport | null> {
+  const { data, config } = ctx;
+  const tc = config.train;
+  if (!data.val || !(epoch % tc.evalEvery === 0 || epoch === tc.epochs)) return null;
+  const p = await predictSplit(ctx.model, ctx.params, data.val, config.model, tc.batchSize);
+  return branchReport(data.val.labels, p, data.classNames.length, config.model.rb.entropyEpsilon);
+}
+
+/**
+ * Appends `entry` to the log, updates the best checkpoint and early stopping, and writes
+ * checkpoints: `best` when the validation metric improved, `last` on the checkpoint cadence,
+ * after the last epoch and when training stops.
+ */
+async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Promise<void> {
+  const { state, data, config } = ctx;
+  const tc = config.train;
+  const epoch = entry.epoch;
+  state.log = [...state.log, entry];
+  state.epoch = epoch;
+  state.rng = { seed: config.seed, epoch, step: state.step };
+  // Best checkpoint (by the validation metric; without validation every epoch is "best").
+  const metric = tc.selectMetric;
+  const value = metric === "valAccuracy" ? entry.valAccuracy : entry.valPrimaryAccuracy;
+  let improved = false;
+  if (!data.val) improved = true;
+  else if (value !== null) {
+    improved = !state.best || value > state.best.value + tc.earlyStop.minDelta;
+    state.sinceBest = improved ? 0 : state.sinceBest + 1;
+  }
+  if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
+  const early = tc.earlyStop.enabled && state.sinceBest >= tc.earlyStop.patience;
+  if (early || epoch === tc.epochs) {
+    state.stopped = {
+      reason: early ? "early-stop" : "epoch-cap",
+      epoch,
+      bestEpoch: data.val ? state.best?.epoch ?? null : null,
+      patience: tc.earlyStop.enabled ? tc.earlyStop.patience : null,
+    };
+  }
+  const writeLast = epoch % tc.checkpointEvery === 0 || !!state.stopped;
+  const snap = improved || writeLast ? await snapshot(ctx.model, ctx.params, ctx.opt) : null;
+  if (improved) {
+    await saveCheckpoint(join(dir, "checkpoints", "best"), state, snap!.weights, snap!.optimizer);
+  }
+  await writeFileAtomic(join(dir, "log.jsonl"), formatLog(state.log));
+  if (writeLast) {
+    await saveCheckpoint(join(dir, "checkpoints", "last"), state, snap!.weights, snap!.optimizer);
+  }
+}
+
+/** The progress line of one epoch. */
+function epochLine(entry: EpochLog, epochs: number, eta: number): string {
+  const f = (x: number, d = 3) => x.toFixed(d);
+  const v = entry.val;
+  return `epoch ${entry.epoch}/${epochs} loss ${f(entry.loss, 4)} (cls ${f(entry.cls)} ` +
+    `a ${f(entry.anchor)} c ${f(entry.center)}${entry.aux ? ` aux ${f(entry.aux)}` : ""}) ` +
+    `train acc ${f(entry.trainAccuracy)}` +
+    (v
+      ? ` val acc ${f(v.accuracy.final!)} (primary head ${f(v.accuracy.primary!)}, median c_l ` +
+        `${f(v.confidence.primary!.median, 2)}, RB changed ${v.changes.changed} ` +
+        `+${v.changes.fixed}/−${v.changes.broken})`
+      : "") +
+    ` lr ${entry.lr.toExponential(2)} ${entry.seconds.toFixed(1)}s ETA ${eta.toFixed(0)}s`;
+}
+
+/**
+ * The test split with the best (or last) weights: predictions.csv, embeddings.csv and
+ * metrics.json (accuracies, the evaluation report, the branch report and why training stopped).
+ */
+async function testRun(
+  ctx: EpochContext,
+  dir: string,
+  id: string,
+): Promise<{ metrics: Record<string, unknown>; pred: SplitPredictions }> {
+  const { model, params, config, data, state, opts } = ctx;
+  const tc = config.train;
+  const C = data.classNames.length;
+  if (tc.testWith === "best" && state.best && state.best.epoch !== state.epoch) {
+    const best = await loadCheckpoint(join(dir, "checkpoints", "best"));
+    if (best) await restoreWeights(model, params, best);
+  }
+  const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
+  await writeFileAtomic(
+    join(dir, "predictions.csv"),
+    predictionsCsv(data.test, pred, data.classNames),
+  );
+  await writeFileAtomic(join(dir, "embeddings.csv"), embeddingsCsv(data.test, pred));
+  const evaluated = opts.evaluate
+    ? opts.evaluate({
+      labels: data.test.labels,
+      primary: pred.primary,
+      final: pred.final,
+      classNames: data.classNames,
+    })
+    : {};
+  const metrics: Record<string, unknown> = {
+    runId: id,
+    dataset: data.name,
+    testSamples: data.test.ids.length,
+    epochs: state.epoch,
+    weights: tc.testWith === "best" && state.best
+      ? `best (epoch ${state.best.epoch})`
+      : `last (epoch ${state.epoch})`,
+    best: state.best,
+    stopped: state.stopped ?? null,
+    accuracy: accuracyOf(data.test.labels, argmaxRows(pred.final, C)),
+    primaryAccuracy: accuracyOf(data.test.labels, argmaxRows(pred.primary, C)),
+    rb: branchReport(data.test.labels, pred, C, config.model.rb.entropyEpsilon),
+    evaluation: evaluated,
+    finishedAt: new Date().toISOString(),
+  };
+  await writeJsonAtomic(join(dir, "metrics.json"), metrics);
+  return { metrics, pred };
 }
 
 /**

@@ -1,0 +1,132 @@
+/**
+ * One training step: forward in training mode, the loss of eq. 23 (as `model.rb.training` says),
+ * gradients, a finiteness check, and the Adam update. It also returns what the branch
+ * instrumentation needs: each branch's training-mode distributions and the squared gradient norm
+ * reaching each part of the model.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ModelConfig } from "../model/config.ts";
+import type { GrefelInputs, ParamTree } from "../model/types.ts";
+import type { BranchDistributions } from "../eval/branches.ts";
+import type { ModelFns } from "./train.ts";
+
+/** Parts of the model whose gradient norm is logged. */
+export const GRAD_GROUPS = ["head", "anchors", "attentive", "backbone"] as const;
+
+/** One part of {@linkcode GRAD_GROUPS}. */
+export type GradGroup = typeof GRAD_GROUPS[number];
+
+/** The part a weight path belongs to: the head, the anchors, the attentive correction, or the rest. */
+export function gradGroupOf(path: string): GradGroup {
+  if (path.startsWith("head/")) return "head";
+  if (path === "rb/anchors") return "anchors";
+  if (path.startsWith("rb/")) return "attentive";
+  return "backbone";
+}
+
+/** A mini-batch. */
+export interface StepBatch {
+  /** Model inputs (the caller disposes them). */
+  inputs: GrefelInputs;
+  /** Class per sample. */
+  labels: Int32Array;
+}
+
+/** Per-step settings. */
+export interface StepOptions {
+  /** Seed of this step's dropout masks. */
+  dropoutSeed: number;
+  /** Training progress in epochs (epoch index + fraction done), for the trust ramp. */
+  progress: number;
+  /** Make the loss NaN (tests of non-finite-loss handling). */
+  injectNan?: boolean;
+}
+
+/** What {@linkcode trainStep} did. */
+export interface StepResult {
+  /** Whether every loss term was finite; when false no update was applied. */
+  finite: boolean;
+  /** Loss terms: total, L_cls, L_a, L_c, auxiliary L_cls on l. */
+  losses: { total: number; cls: number; anchor: number; center: number; aux: number };
+  /** Trust τ of the trust ramp (1 when off). */
+  trust: number;
+  /** Training-mode distributions of the batch, `[B, C]` each. */
+  dists: BranchDistributions;
+  /** Squared gradient norm reaching each part of the model. */
+  gradSq: Record<GradGroup, number>;
+}
+
+/** Weights and optimiser a step updates. */
+export interface StepState {
+  /** Model functions. */
+  model: ModelFns;
+  /** Weights. */
+  params: ParamTree;
+  /** Optimiser (its learning rate is set by the caller). */
+  optimizer: tf.Optimizer;
+  /** Model section of the config. */
+  cfg: ModelConfig;
+  /** Label-smoothing term s (Table 8). */
+  smoothing: number;
+}
+
+/**
+ * Runs one training step on `batch` and applies it unless a loss term is non-finite. Leaves no
+ * tensors behind. Reads back only the loss terms, four gradient norms and the batch's
+ * distributions.
+ */
+export async function trainStep(
+  s: StepState,
+  batch: StepBatch,
+  opts: StepOptions,
+): Promise<StepResult> {
+  const { model, params, cfg } = s;
+  const classes = cfg.classes;
+  const target = model.smoothLabels(batch.labels, classes, s.smoothing);
+  const vars = model.trainableVariables(params);
+  let kept: tf.Tensor[] = [];
+  let trust = 1;
+  const { grads, value } = tf.variableGrads(() => {
+    const out = model.grefelForward(params, batch.inputs, cfg, {
+      training: true,
+      seed: opts.dropoutSeed,
+    });
+    const l = model.grefelLoss(params, out, target, cfg, { progress: opts.progress });
+    trust = l.trust;
+    const total = opts.injectNan ? l.total.mul(NaN) as tf.Scalar : l.total;
+    const losses = tf.stack([total, l.cls, l.anchor, l.center, l.aux]);
+    const branches = [out.primary, out.geometric, out.attentive, out.correction, out.final];
+    kept = [losses, ...branches.map((t) => t ?? tf.zeros([0]))].map((t) => tf.keep(t));
+    return total;
+  }, vars);
+  const groupOf = new Map<string, GradGroup>();
+  for (const [path, v] of model.flattenParams(params)) groupOf.set(v.name, gradGroupOf(path));
+  const gradSqT = tf.tidy(() =>
+    tf.stack(GRAD_GROUPS.map((g) => {
+      const parts = Object.entries(grads)
+        .filter(([name]) => groupOf.get(name) === g)
+        .map(([, t]) => tf.sum(tf.square(t)));
+      return parts.length ? tf.addN(parts) : tf.scalar(0);
+    }))
+  );
+  const [lossT, ...branchT] = kept;
+  const lv = (await lossT.data()) as Float32Array;
+  const gv = (await gradSqT.data()) as Float32Array;
+  const read = async (t: tf.Tensor) => (t.size ? (await t.data()) as Float32Array : null);
+  const [primary, geometric, attentive, correction, final] = await Promise.all(branchT.map(read));
+  tf.dispose([...kept, gradSqT, value, target]);
+  const finite = [0, 1, 2, 3, 4].every((k) => Number.isFinite(lv[k]));
+  if (finite) {
+    s.optimizer.applyGradients(grads as unknown as Parameters<tf.Optimizer["applyGradients"]>[0]);
+  }
+  tf.dispose(Object.values(grads));
+  return {
+    finite,
+    losses: { total: lv[0], cls: lv[1], anchor: lv[2], center: lv[3], aux: lv[4] },
+    trust,
+    dists: { primary: primary!, geometric, attentive, correction, final: final! },
+    gradSq: Object.fromEntries(GRAD_GROUPS.map((g, i) => [g, gv[i]])) as Record<GradGroup, number>,
+  };
+}

@@ -389,7 +389,7 @@ export interface EvaluationReport {
   classNames: string[];
   /** Number of samples. */
   numSamples: number;
-  /** Metrics of the primary distribution l (eq. 9, without reliability balancing). */
+  /** Metrics of the primary distribution l (eq. 9): the primary head of the same model (arg-max l). */
   primary: PredictionReport;
   /** Metrics of the corrected distribution L_final (eq. 19, with reliability balancing). */
   corrected: PredictionReport;
@@ -455,7 +455,7 @@ function reportFor(
 }
 
 /**
- * Evaluates the primary (without reliability balancing) and the corrected (with it) distributions of
+ * Evaluates the primary head (arg-max l) and the corrected prediction (arg-max L_final) of one model on
  * the same samples against their labels: accuracy, macro-F1, balanced accuracy, ECE, per-class
  * scores, confusion matrices, misprediction shares (Figs. 7/8), distribution spread (Fig. 9).
  *

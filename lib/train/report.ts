@@ -71,7 +71,7 @@ export async function writeRunReport(
     confusionMatrixSvg(
       ev.primary.confusionMatrix,
       input.classNames,
-      `${title}without reliability balancing (argmax l)`,
+      `${title}primary head of the RB model (argmax l)`,
     ),
   );
   await put(
@@ -79,7 +79,7 @@ export async function writeRunReport(
     confusionMatrixSvg(
       ev.corrected.confusionMatrix,
       input.classNames,
-      `${title}with reliability balancing (argmax L_final)`,
+      `${title}RB model, corrected (argmax L_final)`,
     ),
   );
   const n = input.labels.length;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Commits each finished run of an experiment as it finishes (config.json, log.jsonl, metrics.json,
+# predictions.csv; checkpoints and embeddings stay out), so a sweep that outlives the session loses
+# nothing it computed. Runs until killed; checks every INTERVAL seconds (default 60).
+#
+#   bash scripts/commit_runs.sh EXPERIMENT [INTERVAL]
+#
+# Only the run's own files are committed (`git commit -- PATHS`), so other staged work is left
+# alone; a commit that finds the index locked is retried on the next pass.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+exp=${1:?usage: commit_runs.sh EXPERIMENT [INTERVAL]}
+interval=${2:-60}
+while true; do
+  for m in results/"$exp"/*/metrics.json; do
+    [ -f "$m" ] || continue
+    d=$(dirname "$m")
+    if git ls-files --error-unmatch "$m" >/dev/null 2>&1 && git diff --quiet -- "$d"; then
+      continue
+    fi
+    files=()
+    for f in config.json log.jsonl metrics.json predictions.csv; do
+      [ -f "$d/$f" ] && files+=("$d/$f")
+    done
+    variant=$(python3 -c "import json,sys; c=json.load(open('$d/config.json')); print(c.get('variant', ''), 'seed', c.get('seed'))" 2>/dev/null)
+    git add -- "${files[@]}" 2>/dev/null &&
+      git commit -q -m "results/$exp: run $(basename "$d") finished ($variant)" -- "${files[@]}" &&
+      echo "$(date -u +%FT%TZ) committed $d ($variant)"
+  done
+  sleep "$interval"
+done

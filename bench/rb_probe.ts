@@ -26,7 +26,7 @@ import { MODEL_FNS } from "../lib/train/model_fns.ts";
 import { trainStep } from "../lib/train/step.ts";
 import { disposeInputs } from "../lib/train/train.ts";
 import { deriveSeed, SEED_PURPOSE } from "../lib/train/schedule.ts";
-import { grefelEmbedding } from "../lib/model/mod.ts";
+import { grefelEmbedding, grefelForward } from "../lib/model/mod.ts";
 import { batchNorm, dropout, linear } from "../lib/model/layers.ts";
 import { leaf, sub } from "../lib/model/params.ts";
 import { rowConfidence } from "../lib/eval/branches.ts";
@@ -100,8 +100,8 @@ async function measure(step: number) {
   const inputs = await data.train.readBatch(probeIdx, 0);
   const seed = 12345;
   const [trainOut, evalOut] = tf.tidy(() => {
-    const t = MODEL_FNS.grefelForward(params, inputs, cfg, { training: true, seed });
-    const e = MODEL_FNS.grefelForward(params, inputs, cfg, { training: false });
+    const t = grefelForward(params, inputs, cfg, { training: true, seed, updateStats: false });
+    const e = grefelForward(params, inputs, cfg, { training: false });
     return [[t.primary, t.final], [e.primary, e.final]].map((p) => p.map((x) => tf.keep(x)));
   });
   // The head's layers, step by step (training mode without updating statistics, and evaluation).

@@ -1,0 +1,157 @@
+/**
+ * Paired comparison of two configurations trained with the same seeds and tested on the same
+ * images: the difference of their accuracies with a 95% interval, a verdict, and the smallest
+ * effect the design could detect.
+ *
+ * Method (one function, cited by the notebooks and README): a two-level paired bootstrap. Each
+ * replicate resamples the seeds with replacement (keeping both arms' runs of a seed together) and,
+ * independently, the test images with replacement (the same images for every run), then takes the
+ * mean over the drawn seeds of acc_A − acc_B on the drawn images. The 2.5% and 97.5% quantiles of
+ * the replicates are the interval. Resampling the seeds carries the between-seed spread (training
+ * noise); resampling the images carries the test set's sampling noise; pairing by seed and image
+ * removes what the two arms share. With one seed, the interval is the image bootstrap alone and says
+ * nothing about training noise (the verdict says so).
+ *
+ * @module
+ */
+import { mulberry32 } from "../random.ts";
+
+/** Per-seed correctness of one arm: `correct[s][i]` is 1 when run `s` got test image `i` right. */
+export type Correctness = readonly (Uint8Array | readonly number[])[];
+
+/** Verdict on a claimed direction. */
+export type Verdict = "holds" | "is contradicted" | "not resolved";
+
+/** Result of {@linkcode pairedDifference}. */
+export interface PairedDifference {
+  /** Seeds (runs per arm). */
+  seeds: number;
+  /** Test images. */
+  images: number;
+  /** Mean over seeds of acc_A − acc_B. */
+  difference: number;
+  /** 95% bootstrap interval of the difference. */
+  interval: [number, number];
+  /** Bootstrap standard error of the difference. */
+  standardError: number;
+  /**
+   * Smallest true difference this design would detect with 80% power at the 5% level:
+   * (1.96 + 0.84) · standard error.
+   */
+  detectable: number;
+  /** Bootstrap replicates drawn. */
+  replicates: number;
+  /** Mean accuracy of each arm over seeds. */
+  accuracy: { a: number; b: number };
+}
+
+/** Options of {@linkcode pairedDifference}. */
+export interface PairedOptions {
+  /** Bootstrap replicates (default 2000). */
+  replicates?: number;
+  /** Seed of the resampling (default 0). */
+  seed?: number;
+}
+
+function check(a: Correctness, b: Correctness): { s: number; n: number } {
+  if (a.length === 0 || a.length !== b.length) {
+    throw new Error(
+      `pairedDifference: arms have ${a.length} and ${b.length} seeds (need equal, ≥ 1)`,
+    );
+  }
+  const n = a[0].length;
+  for (const [arm, runs] of [["A", a], ["B", b]] as const) {
+    runs.forEach((r, s) => {
+      if (r.length !== n) {
+        throw new Error(
+          `pairedDifference: arm ${arm} seed ${s} has ${r.length} images, expected ${n}`,
+        );
+      }
+    });
+  }
+  if (n === 0) throw new Error("pairedDifference: no test images");
+  return { s: a.length, n };
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/**
+ * Paired difference acc_A − acc_B with a two-level bootstrap interval (see the module doc).
+ * Deterministic for a given `seed`.
+ * @throws Error when the arms differ in seeds or images.
+ */
+export function pairedDifference(
+  a: Correctness,
+  b: Correctness,
+  opts: PairedOptions = {},
+): PairedDifference {
+  const { s, n } = check(a, b);
+  const reps = opts.replicates ?? 2000;
+  // d[seed][image] ∈ {−1, 0, 1}: the paired per-image difference of one seed.
+  const d = Array.from({ length: s }, (_, k) => {
+    const row = new Int8Array(n);
+    for (let i = 0; i < n; i++) row[i] = (a[k][i] ? 1 : 0) - (b[k][i] ? 1 : 0);
+    return row;
+  });
+  const mean = (xs: ArrayLike<number>) => {
+    let t = 0;
+    for (let i = 0; i < xs.length; i++) t += xs[i];
+    return t / xs.length;
+  };
+  const accOf = (runs: Correctness) =>
+    mean(runs.map((r) => mean(Array.from(r, (x) => (x ? 1 : 0)))));
+  const difference = mean(d.map((row) => mean(row)));
+  const rand = mulberry32(opts.seed ?? 0);
+  const draws = new Float64Array(reps);
+  const idx = new Int32Array(n);
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < n; i++) idx[i] = Math.floor(rand() * n);
+    let total = 0;
+    for (let k = 0; k < s; k++) {
+      const row = d[s === 1 ? 0 : Math.floor(rand() * s)];
+      let t = 0;
+      for (let i = 0; i < n; i++) t += row[idx[i]];
+      total += t / n;
+    }
+    draws[r] = total / s;
+  }
+  const m = mean(draws);
+  const se = Math.sqrt(draws.reduce((t, x) => t + (x - m) ** 2, 0) / Math.max(1, reps - 1));
+  draws.sort();
+  return {
+    seeds: s,
+    images: n,
+    difference,
+    interval: [quantile(draws, 0.025), quantile(draws, 0.975)],
+    standardError: se,
+    detectable: (1.96 + 0.84) * se,
+    replicates: reps,
+    accuracy: { a: accOf(a), b: accOf(b) },
+  };
+}
+
+/**
+ * The verdict on the claim "A is better than B" (`direction` 1) or "A is worse than B" (−1):
+ * `holds` when the 95% interval excludes zero in the claimed direction, `is contradicted` when it
+ * excludes zero the other way, `not resolved` otherwise.
+ */
+export function verdict(diff: Pick<PairedDifference, "interval">, direction: 1 | -1 = 1): Verdict {
+  const [lo, hi] = diff.interval.map((x) => direction * x).sort((x, y) => x - y);
+  if (lo > 0) return "holds";
+  if (hi < 0) return "is contradicted";
+  return "not resolved";
+}
+
+/** One line for a table or a claim: "+1.23 points [0.41, 2.05] (holds; detectable ≥ 1.1)". */
+export function formatDifference(diff: PairedDifference, v?: Verdict): string {
+  const p = (x: number) => (100 * x).toFixed(2);
+  const sign = diff.difference >= 0 ? "+" : "";
+  return `${sign}${p(diff.difference)} points [${p(diff.interval[0])}, ${p(diff.interval[1])}]` +
+    ` (${v ? `${v}; ` : ""}${diff.seeds} seed${diff.seeds === 1 ? "" : "s"}, detectable ≥ ${
+      p(diff.detectable)
+    })`;
+}

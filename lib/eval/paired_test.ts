@@ -1,0 +1,55 @@
+import { assert } from "../testing.ts";
+import { formatDifference, pairedDifference, verdict } from "./paired.ts";
+
+const ones = (n: number) => new Uint8Array(n).fill(1);
+const zeros = (n: number) => new Uint8Array(n);
+
+Deno.test("paired difference: identical arms give exactly 0 [0, 0]", () => {
+  const a = [Uint8Array.from([1, 0, 1, 1]), Uint8Array.from([0, 0, 1, 1])];
+  const r = pairedDifference(a, a.map((x) => x.slice()));
+  assert.equal(r.difference, 0);
+  assert.deepEqual(r.interval, [0, 0]);
+  assert.equal(verdict(r), "not resolved");
+});
+
+Deno.test("paired difference: A always right, B always wrong is +1 with no spread", () => {
+  const r = pairedDifference([ones(50), ones(50)], [zeros(50), zeros(50)]);
+  assert.equal(r.difference, 1);
+  assert.deepEqual(r.interval, [1, 1]);
+  assert.equal(verdict(r, 1), "holds");
+  assert.equal(verdict(r, -1), "is contradicted");
+});
+
+Deno.test("paired difference, one seed: the bootstrap SE matches the analytic SE of a paired proportion", () => {
+  // n = 400 images: b = 60 where only A is right, c = 20 where only B is right.
+  const n = 400, b = 60, c = 20;
+  const A = new Uint8Array(n), B = new Uint8Array(n);
+  for (let i = 0; i < b; i++) A[i] = 1;
+  for (let i = b; i < b + c; i++) B[i] = 1;
+  for (let i = b + c; i < 200; i++) A[i] = B[i] = 1;
+  const r = pairedDifference([A], [B], { replicates: 4000, seed: 3 });
+  assert.ok(Math.abs(r.difference - (b - c) / n) < 1e-12);
+  // Var(mean of d) with d ∈ {−1, 0, 1}: (E[d²] − E[d]²) / n
+  const ed = (b - c) / n, ed2 = (b + c) / n;
+  const se = Math.sqrt((ed2 - ed * ed) / n);
+  assert.ok(Math.abs(r.standardError - se) / se < 0.08, `bootstrap ${r.standardError} vs ${se}`);
+  assert.ok(Math.abs(r.interval[0] - (ed - 1.96 * se)) < 0.012, `lower ${r.interval[0]}`);
+  assert.ok(Math.abs(r.detectable - 2.8 * r.standardError) < 1e-12);
+  assert.equal(verdict(r), "holds");
+  assert.match(formatDifference(r, "holds"), /^\+10\.00 points \[\d/);
+});
+
+Deno.test("paired difference: seeds that disagree widen the interval beyond the image noise", () => {
+  const n = 2000;
+  const mk = (k: number) => Uint8Array.from({ length: n }, (_, i) => (i < k ? 1 : 0));
+  const B = [mk(1000), mk(1000), mk(1000)];
+  const same = pairedDifference([mk(1040), mk(1040), mk(1040)], B, { seed: 1 });
+  const spread = pairedDifference([mk(1000), mk(1040), mk(1080)], B, { seed: 1 });
+  assert.ok(Math.abs(same.difference - spread.difference) < 1e-12);
+  assert.ok(spread.standardError > 1.5 * same.standardError);
+  assert.throws(() => pairedDifference([mk(3)], [mk(3), mk(3)]), /1 and 2 seeds/);
+  assert.throws(
+    () => pairedDifference([mk(3)], [Uint8Array.from([1])]),
+    /arm B seed 0 has 1 images/,
+  );
+});

@@ -1,6 +1,6 @@
 /**
  * Evaluation: classification metrics for primary and corrected predictions, cluster scores and a
- * 2-D t-SNE of the embeddings (issue 4 item 3). Re-exports the parts and offers
+ * 2-D t-SNE of the embeddings. Re-exports the parts and offers
  * {@linkcode evaluateEmbeddings} for the embedding half.
  *
  * @module
@@ -11,6 +11,9 @@ import { getTsneEngine, type TsneOptions } from "./tsne.ts";
 export * from "./metrics.ts";
 export * from "./cluster.ts";
 export * from "./tsne.ts";
+export * from "./branches.ts";
+export * from "./stats.ts";
+export * from "./paired.ts";
 export { knnLabelAgreement, knnPreservation, trustworthiness } from "./neighbors.ts";
 
 /** Result of {@linkcode evaluateEmbeddings}. */

@@ -12,3 +12,4 @@ export * from "./runs.ts";
 export * from "./sweeps.ts";
 export * from "./tables.ts";
 export * from "./paper_numbers.ts";
+export * from "./rb_study.ts";

@@ -1,0 +1,232 @@
+/**
+ * The reliability-balancing dynamics study (`experiments/rb-dynamics.json`) as data for the
+ * notebooks and the README: every run's per-epoch branch curves, one table row per variant
+ * (mean ± std over seeds), the paired difference of each variant against the literal `paper`
+ * variant, and the rule that picks the project's default training variant. No model logic: it reads
+ * run folders.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { BranchReport } from "../eval/branches.ts";
+import { type Correctness, type PairedDifference, pairedDifference } from "../eval/paired.ts";
+import { readLog } from "../train/run.ts";
+import type { EpochLog, StopInfo } from "../train/run.ts";
+import { formatMeanStd, type MeanStd, meanStd } from "./tables.ts";
+import { readPredictions } from "./sweeps.ts";
+
+/** One run of the study, finished or not. */
+export interface StudyRun {
+  /** Run directory. */
+  dir: string;
+  /** Run id. */
+  runId: string;
+  /** Variant name (from config.json). */
+  variant: string;
+  /** Seed. */
+  seed: number;
+  /** Per-epoch log (with branch reports where the run recorded them). */
+  log: EpochLog[];
+  /** metrics.json, or null while the run is training. */
+  metrics: StudyMetrics | null;
+}
+
+/** The parts of metrics.json the study reads. */
+export interface StudyMetrics {
+  /** Test accuracy of L_final. */
+  accuracy: number;
+  /** Test accuracy of the primary head (arg-max l). */
+  primaryAccuracy: number;
+  /** Best validation metric and its epoch. */
+  best: { metric: string; value: number; epoch: number } | null;
+  /** Why training stopped. */
+  stopped: StopInfo | null;
+  /** Every branch on the test split. */
+  rb: BranchReport;
+  /** Epochs trained. */
+  epochs: number;
+}
+
+/**
+ * Reads every run folder under `dir` (`results/<experiment>`), finished or not, sorted by variant
+ * then seed. Folders without config.json are ignored.
+ */
+export async function readStudy(dir: string): Promise<StudyRun[]> {
+  const runs: StudyRun[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory) continue;
+    const d = join(dir, e.name);
+    let config: { variant?: string; seed?: number; runId?: string };
+    try {
+      config = JSON.parse(await Deno.readTextFile(join(d, "config.json")));
+    } catch {
+      continue;
+    }
+    let metrics: StudyMetrics | null = null;
+    try {
+      metrics = JSON.parse(await Deno.readTextFile(join(d, "metrics.json")));
+    } catch { /* still training */ }
+    runs.push({
+      dir: d,
+      runId: config.runId ?? e.name,
+      variant: config.variant ?? "(none)",
+      seed: config.seed ?? 0,
+      log: await readLog(d),
+      metrics,
+    });
+  }
+  return runs.sort((a, b) => a.variant.localeCompare(b.variant) || a.seed - b.seed);
+}
+
+/** The validation branch report of a run's best epoch (or its last evaluated one). */
+export function bestValReport(run: StudyRun): BranchReport | null {
+  const epoch = run.metrics?.best?.epoch;
+  const withVal = run.log.filter((e) => e.val);
+  const at = epoch !== undefined ? withVal.find((e) => e.epoch === epoch) : undefined;
+  return (at ?? withVal[withVal.length - 1])?.val ?? null;
+}
+
+/** One variant's row of the study table. */
+export interface StudyRow {
+  /** Variant name. */
+  variant: string;
+  /** Finished runs (seeds). */
+  seeds: number;
+  /** Runs still training. */
+  running: number;
+  /** Best validation accuracy of L_final. */
+  valFinal: MeanStd;
+  /** Test accuracy of L_final. */
+  testFinal: MeanStd;
+  /** Test accuracy of the primary head (arg-max l). */
+  testPrimary: MeanStd;
+  /** Share of test predictions RB changes. */
+  changed: MeanStd;
+  /** Test predictions fixed / broken (mean over seeds). */
+  fixed: number;
+  /** Test predictions broken by RB (mean over seeds). */
+  broken: number;
+  /** McNemar p of primary vs corrected, per seed. */
+  mcnemarP: number[];
+  /** Median primary confidence c_l on the test split. */
+  medianCl: MeanStd;
+  /** Mean per-sample std of l and of L_final (Fig. 9). */
+  stdPrimary: MeanStd;
+  /** Mean per-sample std of L_final. */
+  stdFinal: MeanStd;
+  /** Why each run stopped, as `reason@epoch (best epoch)`. */
+  stops: string[];
+  /** Whether RB is active on validation: it changes predictions and fixes more than it breaks. */
+  rbActive: boolean;
+}
+
+/** The study table: one row per variant, over its finished runs. */
+export function studyRows(runs: readonly StudyRun[]): StudyRow[] {
+  const byVariant = new Map<string, StudyRun[]>();
+  for (const r of runs) byVariant.set(r.variant, [...(byVariant.get(r.variant) ?? []), r]);
+  return [...byVariant].map(([variant, rs]) => {
+    const done = rs.filter((r) => r.metrics);
+    const m = (f: (r: StudyRun) => number) => meanStd(done.map(f));
+    const vals = done.map(bestValReport);
+    const valFixed = vals.reduce((s, v) => s + (v?.changes.fixed ?? 0), 0);
+    const valBroken = vals.reduce((s, v) => s + (v?.changes.broken ?? 0), 0);
+    const valChanged = vals.reduce((s, v) => s + (v?.changes.changed ?? 0), 0);
+    return {
+      variant,
+      seeds: done.length,
+      running: rs.length - done.length,
+      valFinal: meanStd(done.map((r) => r.metrics!.best?.value ?? NaN)),
+      testFinal: m((r) => r.metrics!.accuracy),
+      testPrimary: m((r) => r.metrics!.primaryAccuracy),
+      changed: m((r) => r.metrics!.rb.changes.changedShare),
+      fixed: mean(done.map((r) => r.metrics!.rb.changes.fixed)),
+      broken: mean(done.map((r) => r.metrics!.rb.changes.broken)),
+      mcnemarP: done.map((r) => r.metrics!.rb.changes.mcnemar.p),
+      medianCl: m((r) => r.metrics!.rb.confidence.primary?.median ?? NaN),
+      stdPrimary: m((r) => r.metrics!.rb.distributionStd.primary),
+      stdFinal: m((r) => r.metrics!.rb.distributionStd.final),
+      stops: done.map((r) => {
+        const s = r.metrics!.stopped;
+        return s ? `${s.reason}@${s.epoch} (best ${s.bestEpoch ?? "-"})` : "unrecorded";
+      }),
+      rbActive: done.length > 0 && valChanged > 0 && valFixed > valBroken,
+    };
+  });
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+}
+
+/**
+ * The default-choice rule: among variants whose reliability balancing is active on validation
+ * (changes predictions, fixes more than it breaks), the one with the highest mean best validation
+ * accuracy of L_final. Null when no variant qualifies.
+ */
+export function chooseDefault(rows: readonly StudyRow[]): StudyRow | null {
+  const active = rows.filter((r) => r.rbActive && Number.isFinite(r.valFinal.mean));
+  if (!active.length) return null;
+  return active.reduce((a, b) => (b.valFinal.mean > a.valFinal.mean ? b : a));
+}
+
+/** Per-seed correctness of a variant's finished runs on the test split, keyed by seed. */
+export function correctnessBySeed(
+  runs: readonly StudyRun[],
+  variant: string,
+  which: "final" | "primary" = "final",
+): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  for (const r of runs) {
+    if (r.variant !== variant || !r.metrics) continue;
+    const p = readPredictions(r.dir);
+    const rows = which === "final" ? p.final : p.primary;
+    out.set(
+      r.seed,
+      Uint8Array.from(rows, (d, i) => (d.indexOf(Math.max(...d)) === p.labels[i] ? 1 : 0)),
+    );
+  }
+  return out;
+}
+
+/**
+ * Paired test-accuracy difference of variant `a` against variant `b` over the seeds both have
+ * finished (null when they share none).
+ */
+export function pairedAgainst(
+  runs: readonly StudyRun[],
+  a: string,
+  b: string,
+): PairedDifference | null {
+  const ca = correctnessBySeed(runs, a), cb = correctnessBySeed(runs, b);
+  const seeds = [...ca.keys()].filter((s) => cb.has(s)).sort((x, y) => x - y);
+  if (!seeds.length) return null;
+  const pick = (m: Map<number, Uint8Array>): Correctness => seeds.map((s) => m.get(s)!);
+  return pairedDifference(pick(ca), pick(cb));
+}
+
+/** A study row as a display row (percentages, counts, verdict inputs). */
+export function displayRow(r: StudyRow): Record<string, string | number> {
+  const pct = (m: MeanStd) => formatMeanStd(m);
+  const f3 = (m: MeanStd) => formatMeanStd(m, { scale: 1, digits: 3 });
+  return {
+    variant: r.variant,
+    "seeds (running)": `${r.seeds}${r.running ? ` (+${r.running})` : ""}`,
+    "val L_final %": pct(r.valFinal),
+    "test L_final %": pct(r.testFinal),
+    "test primary head %": pct(r.testPrimary),
+    "RB changed %": pct(r.changed),
+    "fixed / broken": r.seeds ? `${r.fixed.toFixed(0)} / ${r.broken.toFixed(0)}` : "",
+    "McNemar p": r.mcnemarP.map((p) => p.toPrecision(2)).join(", "),
+    "median c_l": f3(r.medianCl),
+    "std l / L_final": r.seeds ? `${f3(r.stdPrimary)} / ${f3(r.stdFinal)}` : "",
+    "RB active (val)": r.seeds ? (r.rbActive ? "yes" : "no") : "",
+    stopped: r.stops.join("; "),
+  };
+}

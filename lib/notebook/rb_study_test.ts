@@ -1,0 +1,110 @@
+import { join } from "node:path";
+import { assert } from "../testing.ts";
+import { branchReport } from "../eval/branches.ts";
+import { chooseDefault, pairedAgainst, readStudy, studyRows } from "./rb_study.ts";
+
+const C = 2;
+/** Writes one fake run: `primaryRight`/`finalRight` say which of 6 test images each head gets. */
+async function fakeRun(
+  root: string,
+  id: string,
+  variant: string,
+  seed: number,
+  primaryRight: number[],
+  finalRight: number[],
+  val: { fixed: number; broken: number },
+) {
+  const d = join(root, id);
+  await Deno.mkdir(d, { recursive: true });
+  const labels = Int32Array.from([0, 1, 0, 1, 0, 1]);
+  const dist = (right: number[]) =>
+    Float32Array.from(
+      [...labels].flatMap((
+        y,
+        i,
+      ) => (right[i] ? (y === 0 ? [0.8, 0.2] : [0.2, 0.8]) : (y === 0 ? [0.3, 0.7] : [0.7, 0.3]))),
+    );
+  const primary = dist(primaryRight), final = dist(finalRight);
+  const rb = branchReport(labels, {
+    primary,
+    geometric: null,
+    attentive: null,
+    correction: final,
+    final,
+  }, C);
+  await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ runId: id, variant, seed }));
+  const valReport = { ...rb, changes: { ...rb.changes, changed: val.fixed + val.broken, ...val } };
+  await Deno.writeTextFile(
+    join(d, "log.jsonl"),
+    JSON.stringify({ epoch: 1, val: valReport }) + "\n",
+  );
+  const acc = (r: number[]) => r.reduce((a, b) => a + b, 0) / r.length;
+  await Deno.writeTextFile(
+    join(d, "metrics.json"),
+    JSON.stringify({
+      accuracy: acc(finalRight),
+      primaryAccuracy: acc(primaryRight),
+      best: { metric: "valAccuracy", value: acc(finalRight), epoch: 1 },
+      stopped: { reason: "early-stop", epoch: 6, bestEpoch: 1, patience: 5 },
+      rb,
+      epochs: 6,
+    }),
+  );
+  const rows = ["id,label,primary,final,primary_a,primary_b,final_a,final_b"];
+  labels.forEach((y, i) =>
+    rows.push(
+      `s${i},${y},0,0,${primary[2 * i]},${primary[2 * i + 1]},${final[2 * i]},${final[2 * i + 1]}`,
+    )
+  );
+  await Deno.writeTextFile(join(d, "predictions.csv"), rows.join("\n") + "\n");
+}
+
+Deno.test("rb study: rows per variant, the default rule, and paired differences", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // `paper`: RB sidelined (no changes on validation), L_final = l.
+    await fakeRun(root, "p0", "paper", 0, [1, 1, 1, 0, 0, 0], [1, 1, 1, 0, 0, 0], {
+      fixed: 0,
+      broken: 0,
+    });
+    await fakeRun(root, "p1", "paper", 1, [1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], {
+      fixed: 0,
+      broken: 0,
+    });
+    // `aux`: RB active (fixes > breaks), better L_final.
+    await fakeRun(root, "a0", "aux", 0, [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0], {
+      fixed: 3,
+      broken: 1,
+    });
+    await fakeRun(root, "a1", "aux", 1, [1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0], {
+      fixed: 2,
+      broken: 1,
+    });
+    // `worse`: RB active but lower validation accuracy.
+    await fakeRun(root, "w0", "worse", 0, [1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], {
+      fixed: 1,
+      broken: 0,
+    });
+    await Deno.mkdir(join(root, "running"));
+    await Deno.writeTextFile(
+      join(root, "running", "config.json"),
+      JSON.stringify({ variant: "aux", seed: 2 }),
+    );
+    const runs = await readStudy(root);
+    assert.equal(runs.length, 6);
+    const rows = studyRows(runs);
+    const aux = rows.find((r) => r.variant === "aux")!;
+    assert.equal(aux.seeds, 2);
+    assert.equal(aux.running, 1);
+    assert.ok(Math.abs(aux.testFinal.mean - 0.75) < 1e-9);
+    assert.ok(Math.abs(aux.changed.mean - 1 / 3) < 1e-9); // 2 of 6 changed in each seed
+    assert.equal(rows.find((r) => r.variant === "paper")!.rbActive, false);
+    assert.equal(chooseDefault(rows)!.variant, "aux");
+    const d = pairedAgainst(runs, "aux", "paper")!;
+    assert.equal(d.seeds, 2);
+    assert.ok(Math.abs(d.difference - 0.25) < 1e-9);
+    assert.equal(pairedAgainst(runs, "worse", "nothing"), null);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

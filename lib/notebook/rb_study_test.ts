@@ -102,7 +102,7 @@ Deno.test("rb study: rows per variant, the default rule, and paired differences"
     assert.equal(chooseDefault(rows)!.variant, "aux");
     const d = pairedAgainst(runs, "aux", "paper")!;
     assert.equal(d.seeds, 2);
-    assert.ok(Math.abs(d.difference - 0.25) < 1e-9);
+    assert.ok(Math.abs(d.difference - 1 / 3) < 1e-9);
     assert.equal(pairedAgainst(runs, "worse", "nothing"), null);
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -88,12 +88,13 @@ export interface NotebookRun {
 /**
  * Returns the run of `config` from `<resultsDir>/<experiment>/<run-id>/`, training it first when
  * it has not finished (a partial run resumes from its checkpoint). `train.resultsDir` is set to
- * {@linkcode resultsDir} and `train.progress` to off.
+ * {@linkcode resultsDir} and `train.progress` to off; `meta` is recorded in config.json (as a sweep
+ * records the experiment and variant).
  * @throws Error when the finished run's metrics.json has no `evaluation`.
  */
 export async function ensureRun(
   config: GrefelConfig,
-  opts: { print?: (line: string) => void } = {},
+  opts: { print?: (line: string) => void; meta?: Record<string, unknown> } = {},
 ): Promise<NotebookRun> {
   const cfg: GrefelConfig = {
     ...config,
@@ -107,7 +108,7 @@ export async function ensureRun(
     // Not finished: prepare the data through the shared feature cache, then train (or resume).
     await selectRunBackend(cfg); // the extractors load weights as tensors: backend first
     const prepared = await preparedFor(cfg, print);
-    const r = await runTraining(cfg, { print, prepared, figures: false });
+    const r = await runTraining(cfg, { print, prepared, figures: false, meta: opts.meta });
     metrics = r.metrics;
     status = r.status;
   }

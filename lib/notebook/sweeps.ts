@@ -173,7 +173,10 @@ export async function ensureRuns(
       };
     } else {
       print(`training ${experiment} ${c.variant} seed ${c.seed}`);
-      run = await ensureRun(c.config, { print });
+      run = await ensureRun(c.config, {
+        print,
+        meta: { experiment, variant: c.variant },
+      });
     }
     out.get(c.variant)!.push(run);
   }

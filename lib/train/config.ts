@@ -18,6 +18,11 @@ export const earlyStopSchema = z.strictObject({
   patience: z.number().int().min(1).default(10),
   /** Smallest change of the validation metric that counts as an improvement. */
   minDelta: z.number().min(0).default(0),
+  /**
+   * Epochs trained before early stopping may stop the run (the best checkpoint is still chosen over
+   * every epoch). Guards against stopping on an early, noisy validation peak.
+   */
+  minEpochs: z.number().int().min(0).default(0),
 });
 
 /** Schema of the `train` section; every field has a documented default. */
@@ -121,4 +126,5 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.rb.training": "paper",
   "model.rb.auxWeight": 1.0,
   "model.rb.trustRampEpochs": 10,
+  "train.earlyStop.minEpochs": 0,
 };

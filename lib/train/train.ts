@@ -799,7 +799,8 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
     state.sinceBest = improved ? 0 : state.sinceBest + 1;
   }
   if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
-  const early = tc.earlyStop.enabled && state.sinceBest >= tc.earlyStop.patience;
+  const early = tc.earlyStop.enabled && state.sinceBest >= tc.earlyStop.patience &&
+    epoch >= tc.earlyStop.minEpochs;
   if (early || epoch === tc.epochs) {
     state.stopped = {
       reason: early ? "early-stop" : "epoch-cap",

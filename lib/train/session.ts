@@ -14,7 +14,13 @@ import { MODEL_FNS } from "./model_fns.ts";
 import { prepareData, type PreparedData } from "./prepare.ts";
 import { writeRunReport } from "./report.ts";
 import { checkCheckpointCompatible, configHash, loadCheckpoint } from "./run.ts";
-import { disposeInputs, predictSplit, type TrainResult, trainRun } from "./train.ts";
+import {
+  assertFinitePredictions,
+  disposeInputs,
+  predictSplit,
+  type TrainResult,
+  trainRun,
+} from "./train.ts";
 import { deriveSeed, mulberry32, SEED_PURPOSE } from "./schedule.ts";
 import { recalibrateHeadBatchNorm } from "../model/recalibrate.ts";
 import type { GrefelInputs } from "../model/types.ts";
@@ -166,6 +172,11 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
       data.test,
       config.model,
       config.train.batchSize,
+    );
+    assertFinitePredictions(
+      pred,
+      data.classNames.length,
+      `${join(dir, "checkpoints", which)} (epoch ${ckpt.state.epoch}) on the test split`,
     );
     const evaluation = evaluatePredictions({
       labels: data.test.labels,

@@ -133,6 +133,11 @@ export type EpochSampler = (epochIndex: number, seed: number) => number[];
 export interface TrainHooks {
   /** When it returns true, the step's total loss is made NaN (to test non-finite-loss handling). */
   injectNan?(epoch: number, step: number): boolean;
+  /**
+   * When it returns true, one weight is set to NaN after the step (to test that non-finite weights
+   * are never checkpointed or reported).
+   */
+  poisonWeights?(epoch: number, step: number): boolean;
   /** Called after each epoch with its log entry and the live tensor count. */
   onEpochEnd?(entry: EpochLog, numTensors: number): void | Promise<void>;
 }
@@ -196,6 +201,40 @@ export class NonFiniteLossError extends Error {
   ) {
     super(message);
     this.name = "NonFiniteLossError";
+  }
+}
+
+/**
+ * A model whose weights or outputs are not finite (NaN or ±∞): such weights are never saved as a
+ * checkpoint, and their predictions are never reported.
+ */
+export class NonFiniteModelError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NonFiniteModelError";
+  }
+}
+
+/** Index of the first non-finite value of `d`, or −1. */
+export function firstNonFinite(d: ArrayLike<number>): number {
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
+  return -1;
+}
+
+/**
+ * Throws {@linkcode NonFiniteModelError} when a prediction of `pred` is not finite, naming `what`
+ * (the split and the weights) and the first bad sample.
+ */
+export function assertFinitePredictions(pred: SplitPredictions, classes: number, what: string) {
+  for (const b of BRANCHES) {
+    const d = pred[b];
+    const i = d ? firstNonFinite(d) : -1;
+    if (i >= 0) {
+      throw new NonFiniteModelError(
+        `${what}: the ${b} distribution of sample ${Math.floor(i / classes)} is ${d![i]}; ` +
+          `the weights are broken (non-finite), so nothing is reported from them`,
+      );
+    }
   }
 }
 
@@ -326,12 +365,15 @@ async function snapshot(
   const pathOf = new Map<string, string>();
   for (const [path, v] of model.flattenParams(params)) {
     pathOf.set(v.name, path);
-    weights.push({
-      name: path,
-      shape: v.shape,
-      dtype: "float32",
-      data: (await v.data()) as Float32Array,
-    });
+    const data = (await v.data()) as Float32Array;
+    const bad = firstNonFinite(data);
+    if (bad >= 0) {
+      throw new NonFiniteModelError(
+        `weight ${path} holds ${data[bad]} at index ${bad}: not saved as a checkpoint (the last ` +
+          `good checkpoint is kept). Lower train.lr or check the loss weights.`,
+      );
+    }
+    weights.push({ name: path, shape: v.shape, dtype: "float32", data });
   }
   const optimizer: NamedArray[] = [];
   for (const w of await opt.getWeights()) {
@@ -494,6 +536,17 @@ export async function trainRun(
   }
 
   if (opts.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const recorded = await readJsonIfExists<{ dataset?: { fingerprint?: string; root?: string } }>(
+    join(dir, "config.json"),
+  );
+  const recordedFp = recorded?.dataset?.fingerprint;
+  if (recordedFp && recordedFp !== data.fingerprint) {
+    throw new Error(
+      `${dir} was trained on other data (fingerprint ${recordedFp}, this data set ${data.name} ` +
+        `${data.fingerprint}): its results are not this data's. Use another train.experiment or ` +
+        `--results directory, or --force to retrain it here.`,
+    );
+  }
   const finished = await readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
   if (finished) {
     const log =
@@ -704,6 +757,10 @@ async function trainEpoch(
       },
     );
     disposeInputs(inputs);
+    if (opts.hooks?.poisonWeights?.(e + 1, s + 1)) {
+      const v = ctx.model.trainableVariables(ctx.params)[0];
+      tf.tidy(() => v.assign(tf.fill(v.shape, NaN)));
+    }
     if (!r.finite) {
       bar?.stop();
       const v = r.losses;
@@ -774,6 +831,7 @@ async function validate(ctx: EpochContext, epoch: number): Promise<BranchReport 
   const tc = config.train;
   if (!data.val || !(epoch % tc.evalEvery === 0 || epoch === tc.epochs)) return null;
   const p = await predictSplit(ctx.model, ctx.params, data.val, config.model, tc.batchSize);
+  assertFinitePredictions(p, data.classNames.length, `validation after epoch ${epoch}`);
   return branchReport(data.val.labels, p, data.classNames.length, config.model.rb.entropyEpsilon);
 }
 
@@ -852,6 +910,7 @@ async function testRun(
     if (best) await restoreWeights(model, params, best);
   }
   const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
+  assertFinitePredictions(pred, C, `test split (${dir}, ${state.best ? "best" : "last"} weights)`);
   await writeFileAtomic(
     join(dir, "predictions.csv"),
     predictionsCsv(data.test, pred, data.classNames),

@@ -6,7 +6,8 @@ import { setWriteHook, WriteError } from "./atomic.ts";
 import { CheckpointMismatchError, loadCheckpoint, readLog, runDir } from "./run.ts";
 import { learningRateAt } from "./schedule.ts";
 import { balancedSampler, NonFiniteLossError, trainRun } from "./train.ts";
-import { TOY_MODEL, toyData } from "./test_helpers.ts";
+import { randomFeatureData, TOY_MODEL, toyData } from "./test_helpers.ts";
+import { MODEL_FNS } from "./model_fns.ts";
 
 await tf.setBackend("cpu");
 
@@ -183,5 +184,49 @@ Deno.test("a checkpoint from another config is rejected naming hashes and weight
       assert.match(e.message, new RegExp(`rb/anchors \\[3,${k},8\\] vs model \\[3,${k + 1},8\\]`));
       return true;
     });
+  });
+});
+
+Deno.test("a finished run is not reused for other data: the error names both fingerprints", async () => {
+  await withTmp(async (tmp) => {
+    const config = cfg(tmp, {
+      train: { epochs: 1, batchSize: 8, progress: "off", resultsDir: tmp },
+    });
+    const first = toyData();
+    await trainRun(config, first, quiet);
+    const other = { ...toyData(), fingerprint: "0123456789abcdef" }; // another folder's data
+    await assert.rejects(
+      () => trainRun(config, other, quiet),
+      Error,
+      `trained on other data (fingerprint ${first.fingerprint}, this data set toy ${other.fingerprint})`,
+    );
+    // The same data is still reused.
+    assert.equal((await trainRun(config, first, quiet)).status, "skipped");
+  });
+});
+
+Deno.test("weights that turn non-finite are never checkpointed, and nothing is reported from them", async () => {
+  await withTmp(async (tmp) => {
+    // A weight turns NaN at the last step of epoch 2: epoch 1's checkpoints must stay the last.
+    const config = cfg(tmp);
+    const err = await trainRun(config, toyData(), {
+      ...quiet,
+      hooks: { poisonWeights: (e, s) => e === 2 && s === 6 },
+    }).then(() => null, (e) => e as Error);
+    assert.ok(err, "training with a NaN weight must fail");
+    assert.equal(err.name, "NonFiniteModelError", err.message);
+    assert.match(err.message, /validation after epoch 2: the primary distribution of sample 0 is NaN/);
+    const dir = runDir(config);
+    assert.equal(await Deno.stat(join(dir, "metrics.json")).then(() => true, () => false), false);
+    for (const which of ["best", "last"]) {
+      const ck = await loadCheckpoint(join(dir, "checkpoints", which));
+      assert.equal(ck?.state.epoch, 1, `${which} checkpoint is epoch 1's`);
+      for (const w of ck!.weights) {
+        assert.ok(
+          w.data.every(Number.isFinite),
+          `${which} checkpoint holds a non-finite ${w.name}`,
+        );
+      }
+    }
   });
 });

@@ -39,7 +39,7 @@ import {
   type BranchReport,
   branchReport,
 } from "../eval/branches.ts";
-import { GRAD_GROUPS, type GradGroup, trainStep } from "./step.ts";
+import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.ts";
 
 /** Version of this library, recorded in every run's config.json. */
 export const GREFEL_VERSION = "0.1.0";
@@ -525,120 +525,18 @@ export async function trainRun(
   const print = opts.print ?? ((l: string) => console.error(l));
   const dir = opts.dir ?? runDir(config);
   const id = runId(config);
-  const hash = configHash(config);
-  const tc = config.train;
-  const C = data.classNames.length;
-  if (config.model.classes !== C) {
-    throw new Error(
-      `model.classes is ${config.model.classes} but data set ${data.name} has ${C} classes ` +
-        `(${data.classNames.join(", ")})`,
-    );
-  }
-
-  if (opts.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
-  const recorded = await readJsonIfExists<{ dataset?: { fingerprint?: string; root?: string } }>(
-    join(dir, "config.json"),
-  );
-  const recordedFp = recorded?.dataset?.fingerprint;
-  if (recordedFp && recordedFp !== data.fingerprint) {
-    throw new Error(
-      `${dir} was trained on other data (fingerprint ${recordedFp}, this data set ${data.name} ` +
-        `${data.fingerprint}): its results are not this data's. Use another train.experiment or ` +
-        `--results directory, or --force to retrain it here.`,
-    );
-  }
-  const finished = await readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
-  if (finished) {
-    const log =
-      (await readJsonIfExists<{ log: EpochLog[] }>(join(dir, "checkpoints/last/checkpoint.json")))
-        ?.log ?? [];
-    return { dir, runId: id, status: "skipped", epochs: log.length, log, metrics: finished };
-  }
-
-  // A process killed mid-write may have left temporary files behind (never a half-written file).
-  for (const d of [dir, join(dir, "checkpoints", "last"), join(dir, "checkpoints", "best")]) {
-    await removeStaleTemps(d);
-  }
-  // config.json: written once; a present one must describe this config.
-  const cfgPath = join(dir, "config.json");
-  const existing = await readJsonIfExists<{ configHash?: string }>(cfgPath);
-  if (existing && existing.configHash !== hash) {
-    throw new Error(
-      `${cfgPath} describes another config (hash ${String(existing.configHash).slice(0, 10)}, ` +
-        `this run ${hash.slice(0, 10)}); use another directory or --force`,
-    );
-  }
-  if (!existing) {
-    await writeJsonAtomic(cfgPath, {
-      runId: id,
-      configHash: hash,
-      config,
-      seed: config.seed,
-      backend: opts.backend ?? { backend: tf.getBackend() },
-      versions: {
-        grefel: GREFEL_VERSION,
-        tfjs: tf.version.tfjs,
-        deno: Deno.version.deno,
-        v8: Deno.version.v8,
-      },
-      dataset: {
-        name: data.name,
-        fingerprint: data.fingerprint,
-        classNames: data.classNames,
-        sizes: {
-          train: data.train.ids.length,
-          val: data.val?.ids.length ?? 0,
-          test: data.test.ids.length,
-        },
-        ...data.info,
-      },
-      ...opts.meta,
-      createdAt: new Date().toISOString(),
-    });
-  }
+  const skipped = await openRun(config, data, opts, dir);
+  if (skipped) return skipped;
 
   const params = model.initGrefel(config.model, deriveSeed(config.seed, SEED_PURPOSE.init));
+  const tc = config.train;
   const opt = tf.train.adam(tc.lr, tc.beta1, tc.beta2, tc.epsilon);
-  const sampler = opts.sampler ?? balancedSampler(data.train.labels, C);
-  const lastDir = join(dir, "checkpoints", "last");
-  const bestDir = join(dir, "checkpoints", "best");
-  let state: CheckpointState = {
-    runId: id,
-    configHash: hash,
-    datasetFingerprint: data.fingerprint,
-    epoch: 0,
-    step: 0,
-    rng: { seed: config.seed, epoch: 0, step: 0 },
-    best: null,
-    sinceBest: 0,
-    anchorInit: null,
-    log: [],
-  };
-  let status: TrainResult["status"] = "trained";
+  const sampler = opts.sampler ?? balancedSampler(data.train.labels, data.classNames.length);
   try {
-    const ckpt = await loadCheckpoint(lastDir);
-    if (ckpt) {
-      checkCheckpointCompatible(
-        ckpt,
-        { configHash: hash, datasetFingerprint: data.fingerprint },
-        modelShapes(model, params),
-      );
-      await restoreWeights(model, params, ckpt);
-      await restoreOptimizer(model, params, opt, ckpt.optimizer, lastDir);
-      state = ckpt.state;
-      status = "resumed";
-      // The log on disk may hold epochs past the checkpoint: the checkpoint's log is the truth.
-      await writeFileAtomic(join(dir, "log.jsonl"), formatLog(state.log));
-      print(`resuming ${dir} from epoch ${state.epoch}/${tc.epochs}`);
-    } else {
-      state.anchorInit = await initAnchors(model, params, config, data);
-      await writeFileAtomic(join(dir, "log.jsonl"), "");
-    }
-
+    const { state, status } = await restoreOrInit(config, data, opts, dir, params, opt);
     const ctx: EpochContext = { model, params, opt, config, data, state, sampler, print, opts };
     const lines = tc.progress === "lines" || (tc.progress === "auto" && !Deno.stderr.isTerminal());
-    const startTime = performance.now();
-    const startEpoch = state.epoch;
+    const t00 = performance.now(), startEpoch = state.epoch;
     for (let e = state.epoch; e < tc.epochs && !state.stopped; e++) {
       const t0 = performance.now();
       const trained = await trainEpoch(ctx, e);
@@ -651,16 +549,8 @@ export async function trainRun(
         seconds: (performance.now() - t0) / 1000,
       };
       await recordEpoch(ctx, dir, entry);
-      if (lines) {
-        const elapsed = (performance.now() - startTime) / 1000;
-        print(
-          epochLine(
-            entry,
-            tc.epochs,
-            elapsed / (entry.epoch - startEpoch) * (tc.epochs - entry.epoch),
-          ),
-        );
-      }
+      const perEpoch = (performance.now() - t00) / 1000 / (entry.epoch - startEpoch);
+      if (lines) print(epochLine(entry, tc.epochs, perEpoch * (tc.epochs - entry.epoch)));
       await opts.hooks?.onEpochEnd?.(entry, tf.memory().numTensors);
       if ((state.stopped as StopInfo | null | undefined)?.reason === "early-stop") {
         print(
@@ -674,6 +564,138 @@ export async function trainRun(
     model.disposeParams(params);
     opt.dispose();
   }
+}
+
+/**
+ * Checks that `dir` may hold this run and writes its config.json once. Returns the skipped result
+ * when the run has already finished on the same data.
+ * @throws Error when the classes disagree, or the folder holds another config or other data.
+ */
+async function openRun(
+  config: GrefelConfig,
+  data: TrainData,
+  opts: TrainOptions,
+  dir: string,
+): Promise<TrainResult | null> {
+  const C = data.classNames.length;
+  if (config.model.classes !== C) {
+    throw new Error(
+      `model.classes is ${config.model.classes} but data set ${data.name} has ${C} classes ` +
+        `(${data.classNames.join(", ")})`,
+    );
+  }
+  if (opts.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const cfgPath = join(dir, "config.json");
+  const existing = await readJsonIfExists<
+    { configHash?: string; dataset?: { fingerprint?: string } }
+  >(cfgPath);
+  const hash = configHash(config);
+  if (existing && existing.configHash !== hash) {
+    throw new Error(
+      `${cfgPath} describes another config (hash ${String(existing.configHash).slice(0, 10)}, ` +
+        `this run ${hash.slice(0, 10)}); use another directory or --force`,
+    );
+  }
+  const recordedFp = existing?.dataset?.fingerprint;
+  if (recordedFp && recordedFp !== data.fingerprint) {
+    throw new Error(
+      `${dir} was trained on other data (fingerprint ${recordedFp}, this data set ${data.name} ` +
+        `${data.fingerprint}): its results are not this data's. Use another train.experiment or ` +
+        `--results directory, or --force to retrain it here.`,
+    );
+  }
+  const finished = await readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
+  if (finished) {
+    const log =
+      (await readJsonIfExists<{ log: EpochLog[] }>(join(dir, "checkpoints/last/checkpoint.json")))
+        ?.log ?? [];
+    const id = runId(config);
+    return { dir, runId: id, status: "skipped", epochs: log.length, log, metrics: finished };
+  }
+  // A process killed mid-write may have left temporary files behind (never a half-written file).
+  for (const d of [dir, join(dir, "checkpoints", "last"), join(dir, "checkpoints", "best")]) {
+    await removeStaleTemps(d);
+  }
+  if (!existing) await writeJsonAtomic(cfgPath, runRecord(config, data, opts));
+  return null;
+}
+
+/** config.json of a run: resolved config, backend, versions, data set and `meta`. */
+function runRecord(config: GrefelConfig, data: TrainData, opts: TrainOptions) {
+  return {
+    runId: runId(config),
+    configHash: configHash(config),
+    config,
+    seed: config.seed,
+    backend: opts.backend ?? { backend: tf.getBackend() },
+    versions: {
+      grefel: GREFEL_VERSION,
+      tfjs: tf.version.tfjs,
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+    },
+    dataset: {
+      name: data.name,
+      fingerprint: data.fingerprint,
+      classNames: data.classNames,
+      sizes: {
+        train: data.train.ids.length,
+        val: data.val?.ids.length ?? 0,
+        test: data.test.ids.length,
+      },
+      ...data.info,
+    },
+    ...opts.meta,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * Resumes from `checkpoints/last` (weights, Adam state, epoch log) when there is one, else
+ * initialises the anchors and starts an empty log.
+ * @throws CheckpointMismatchError for a checkpoint of another config, data set or model.
+ */
+async function restoreOrInit(
+  config: GrefelConfig,
+  data: TrainData,
+  opts: TrainOptions,
+  dir: string,
+  params: ParamTree,
+  opt: tf.Optimizer,
+): Promise<{ state: CheckpointState; status: TrainResult["status"] }> {
+  const model = opts.model;
+  const hash = configHash(config);
+  const lastDir = join(dir, "checkpoints", "last");
+  const ckpt = await loadCheckpoint(lastDir);
+  if (ckpt) {
+    checkCheckpointCompatible(
+      ckpt,
+      { configHash: hash, datasetFingerprint: data.fingerprint },
+      modelShapes(model, params),
+    );
+    await restoreWeights(model, params, ckpt);
+    await restoreOptimizer(model, params, opt, ckpt.optimizer, lastDir);
+    // The log on disk may hold epochs past the checkpoint: the checkpoint's log is the truth.
+    await writeFileAtomic(join(dir, "log.jsonl"), formatLog(ckpt.state.log));
+    (opts.print ?? console.error)(
+      `resuming ${dir} from epoch ${ckpt.state.epoch}/${config.train.epochs}`,
+    );
+    return { state: ckpt.state, status: "resumed" };
+  }
+  const state: CheckpointState = {
+    runId: runId(config),
+    configHash: hash,
+    datasetFingerprint: data.fingerprint,
+    epoch: 0,
+    step: 0,
+    rng: { seed: config.seed, epoch: 0, step: 0 },
+    best: null,
+    sinceBest: 0,
+    anchorInit: await initAnchors(model, params, config, data),
+    log: [],
+  };
+  await writeFileAtomic(join(dir, "log.jsonl"), "");
+  return { state, status: "trained" };
 }
 
 /** What one run's epochs share. */
@@ -698,6 +720,56 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
+/** Running sums of one epoch's steps: loss terms, gradient norms and the batches' distributions. */
+class EpochAccumulator {
+  readonly sums = { total: 0, cls: 0, anchor: 0, center: 0, aux: 0 };
+  readonly grad: Record<GradGroup, number> = { head: 0, anchors: 0, attentive: 0, backbone: 0 };
+  readonly parts: Record<Branch, Float32Array[]> = {
+    primary: [],
+    geometric: [],
+    attentive: [],
+    correction: [],
+    final: [],
+  };
+  readonly labels: Int32Array[] = [];
+  trust = 1;
+  correct = 0;
+  seen = 0;
+  constructor(readonly classes: number, readonly steps: number) {}
+
+  /** Adds one step's result on a batch with `labels`. */
+  add(r: StepResult, labels: Int32Array): void {
+    for (const k of Object.keys(this.sums) as (keyof typeof this.sums)[]) {
+      this.sums[k] += r.losses[k];
+    }
+    for (const g of GRAD_GROUPS) this.grad[g] += Math.sqrt(r.gradSq[g]) / this.steps;
+    for (const b of BRANCHES) if (r.dists[b]) this.parts[b].push(r.dists[b]!);
+    this.labels.push(labels);
+    this.trust = r.trust;
+    const pred = argmaxRows(r.dists.final, this.classes);
+    this.correct += pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0);
+    this.seen += labels.length;
+  }
+
+  /** The branch report over every batch of the epoch (training mode). */
+  report(eps: number): BranchReport {
+    const cat = (b: Branch) => (this.parts[b].length ? concat(this.parts[b]) : null);
+    const labels = Int32Array.from(this.labels.flatMap((l) => [...l]));
+    return branchReport(
+      labels,
+      {
+        primary: cat("primary")!,
+        geometric: cat("geometric"),
+        attentive: cat("attentive"),
+        correction: cat("correction"),
+        final: cat("final")!,
+      },
+      this.classes,
+      eps,
+    );
+  }
+}
+
 /**
  * One epoch of training steps (sample → read → step), with the epoch's loss means, branch
  * report on its training batches and mean gradient norms.
@@ -709,23 +781,19 @@ async function trainEpoch(
 ): Promise<Omit<EpochLog, "valAccuracy" | "valPrimaryAccuracy" | "val" | "seconds">> {
   const { config, data, state, opts } = ctx;
   const tc = config.train;
-  const C = data.classNames.length;
   const lr = learningRateAt(tc, e);
   setLearningRate(ctx.opt, lr);
   const order = ctx.sampler(e, config.seed);
   const steps = Math.ceil(order.length / tc.batchSize);
-  const sums = { total: 0, cls: 0, anchor: 0, center: 0, aux: 0 };
-  const grad: Record<GradGroup, number> = { head: 0, anchors: 0, attentive: 0, backbone: 0 };
-  const parts: Record<Branch, Float32Array[]> = {
-    primary: [],
-    geometric: [],
-    attentive: [],
-    correction: [],
-    final: [],
-  };
-  const labelsSeen: Int32Array[] = [];
-  let trust = 1, correct = 0, seen = 0;
+  const acc = new EpochAccumulator(data.classNames.length, steps);
   const viewRand = mulberry32(deriveSeed(config.seed, SEED_PURPOSE.view, e));
+  const stepState = {
+    model: ctx.model,
+    params: ctx.params,
+    optimizer: ctx.opt,
+    cfg: config.model,
+    smoothing: config.model.loss.labelSmoothing,
+  };
   const bar = makeBar(tc.progress);
   bar?.start(steps, 0, {
     epoch: `${e + 1}/${tc.epochs}`,
@@ -741,21 +809,11 @@ async function trainEpoch(
     );
     const inputs = await data.train.readBatch(batch, view);
     const labels = Int32Array.from(batch, (i) => data.train.labels[i]);
-    const r = await trainStep(
-      {
-        model: ctx.model,
-        params: ctx.params,
-        optimizer: ctx.opt,
-        cfg: config.model,
-        smoothing: config.model.loss.labelSmoothing,
-      },
-      { inputs, labels },
-      {
-        dropoutSeed: deriveSeed(config.seed, SEED_PURPOSE.dropout, e, s),
-        progress: e + s / steps,
-        injectNan: opts.hooks?.injectNan?.(e + 1, s + 1) ?? false,
-      },
-    );
+    const r = await trainStep(stepState, { inputs, labels }, {
+      dropoutSeed: deriveSeed(config.seed, SEED_PURPOSE.dropout, e, s),
+      progress: e + s / steps,
+      injectNan: opts.hooks?.injectNan?.(e + 1, s + 1) ?? false,
+    });
     disposeInputs(inputs);
     if (opts.hooks?.poisonWeights?.(e + 1, s + 1)) {
       const v = ctx.model.trainableVariables(ctx.params)[0];
@@ -763,61 +821,52 @@ async function trainEpoch(
     }
     if (!r.finite) {
       bar?.stop();
-      const v = r.losses;
-      const lastDir = join(dirOf(ctx), "checkpoints", "last");
-      throw new NonFiniteLossError(
-        e + 1,
-        s + 1,
-        `loss became non-finite at epoch ${e + 1}, step ${s + 1}/${steps} (global step ` +
-          `${state.step + 1}): total=${v.total} L_cls=${v.cls} L_a=${v.anchor} L_c=${v.center}` +
-          ` L_aux=${v.aux}; training stopped before applying the step. The last good checkpoint ` +
-          (state.epoch > 0 ? `(epoch ${state.epoch}) is kept in ${lastDir}` : `(none yet)`) +
-          `. Lower train.lr or check the loss weights.`,
-      );
+      throw nonFiniteLoss(ctx, e, s, steps, r);
     }
     state.step++;
-    for (const k of Object.keys(sums) as (keyof typeof sums)[]) sums[k] += r.losses[k];
-    for (const g of GRAD_GROUPS) grad[g] += Math.sqrt(r.gradSq[g]) / steps;
-    for (const b of BRANCHES) if (r.dists[b]) parts[b].push(r.dists[b]!);
-    labelsSeen.push(labels);
-    trust = r.trust;
-    const pred = argmaxRows(r.dists.final, C);
-    correct += pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0);
-    seen += batch.length;
+    acc.add(r, labels);
     bar?.update(s + 1, {
-      loss: (sums.total / (s + 1)).toFixed(4),
-      acc: (correct / seen).toFixed(3),
+      loss: (acc.sums.total / (s + 1)).toFixed(4),
+      acc: (acc.correct / acc.seen).toFixed(3),
     });
   }
   bar?.stop();
-  const cat = (b: Branch) => (parts[b].length ? concat(parts[b]) : null);
-  const labels = Int32Array.from(labelsSeen.flatMap((l) => [...l]));
-  const train = branchReport(
-    labels,
-    {
-      primary: cat("primary")!,
-      geometric: cat("geometric"),
-      attentive: cat("attentive"),
-      correction: cat("correction"),
-      final: cat("final")!,
-    },
-    C,
-    config.model.rb.entropyEpsilon,
-  );
+  const m = (k: keyof typeof acc.sums) => acc.sums[k] / steps;
   return {
     epoch: e + 1,
     lr,
-    loss: sums.total / steps,
-    cls: sums.cls / steps,
-    anchor: sums.anchor / steps,
-    center: sums.center / steps,
-    aux: sums.aux / steps,
-    trust,
-    trainAccuracy: correct / Math.max(1, seen),
+    loss: m("total"),
+    cls: m("cls"),
+    anchor: m("anchor"),
+    center: m("center"),
+    aux: m("aux"),
+    trust: acc.trust,
+    trainAccuracy: acc.correct / Math.max(1, acc.seen),
     steps,
-    train,
-    gradNorm: grad,
+    train: acc.report(config.model.rb.entropyEpsilon),
+    gradNorm: acc.grad,
   };
+}
+
+/** The error for a step whose loss is not finite (the step was not applied). */
+function nonFiniteLoss(
+  ctx: EpochContext,
+  e: number,
+  s: number,
+  steps: number,
+  r: StepResult,
+): NonFiniteLossError {
+  const v = r.losses, state = ctx.state;
+  const lastDir = join(dirOf(ctx), "checkpoints", "last");
+  return new NonFiniteLossError(
+    e + 1,
+    s + 1,
+    `loss became non-finite at epoch ${e + 1}, step ${s + 1}/${steps} (global step ` +
+      `${state.step + 1}): total=${v.total} L_cls=${v.cls} L_a=${v.anchor} L_c=${v.center}` +
+      ` L_aux=${v.aux}; training stopped before applying the step. The last good checkpoint ` +
+      (state.epoch > 0 ? `(epoch ${state.epoch}) is kept in ${lastDir}` : `(none yet)`) +
+      `. Lower train.lr or check the loss weights.`,
+  );
 }
 
 /** The run directory of a context (the trainer passes it explicitly where it writes). */

@@ -6,8 +6,7 @@ import { setWriteHook, WriteError } from "./atomic.ts";
 import { CheckpointMismatchError, loadCheckpoint, readLog, runDir } from "./run.ts";
 import { learningRateAt } from "./schedule.ts";
 import { balancedSampler, NonFiniteLossError, trainRun } from "./train.ts";
-import { randomFeatureData, TOY_MODEL, toyData } from "./test_helpers.ts";
-import { MODEL_FNS } from "./model_fns.ts";
+import { TOY_MODEL, toyData } from "./test_helpers.ts";
 
 await tf.setBackend("cpu");
 
@@ -215,7 +214,10 @@ Deno.test("weights that turn non-finite are never checkpointed, and nothing is r
     }).then(() => null, (e) => e as Error);
     assert.ok(err, "training with a NaN weight must fail");
     assert.equal(err.name, "NonFiniteModelError", err.message);
-    assert.match(err.message, /validation after epoch 2: the primary distribution of sample 0 is NaN/);
+    assert.match(
+      err.message,
+      /validation after epoch 2: the primary distribution of sample 0 is NaN/,
+    );
     const dir = runDir(config);
     assert.equal(await Deno.stat(join(dir, "metrics.json")).then(() => true, () => false), false);
     for (const which of ["best", "last"]) {

@@ -1,0 +1,25 @@
+/**
+ * Data: loaders for FER+, FER2013, RAF-DB, AffectNet, JAFFE, FERG-DB, Aff-Wild2 and class-per-folder
+ * sets, the embedded synthetic faces, image decoding, augmentation, the data-refinement sampler,
+ * label noise and the frozen-extractor feature cache.
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./config.ts";
+export * from "./datasets.ts";
+export * from "./common.ts";
+export * from "./image.ts";
+export * from "./augment.ts";
+export * from "./sampler.ts";
+export * from "./noise.ts";
+export * from "./synthetic.ts";
+export * from "./cache.ts";
+export * from "./ferplus.ts";
+export * from "./fer2013.ts";
+export * from "./rafdb.ts";
+export * from "./affectnet.ts";
+export * from "./jaffe.ts";
+export * from "./ferg.ts";
+export * from "./affwild2.ts";
+export * from "./folder.ts";

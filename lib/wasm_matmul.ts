@@ -151,6 +151,7 @@ export function unpatchWasmBatchMatMul(): boolean {
 }
 
 let identityPatched = false;
+let originalIdentity: tf.KernelConfig | undefined;
 
 /**
  * Replaces the wasm `Identity` kernel, which copies its input, by one that shares the input's data
@@ -164,6 +165,7 @@ export function patchWasmIdentity(): boolean {
   if (identityPatched) return true;
   const orig = tf.getKernel("Identity", "wasm");
   if (!orig) return false;
+  originalIdentity = orig;
   tf.unregisterKernel("Identity", "wasm");
   tf.registerKernel({
     ...orig,
@@ -175,5 +177,18 @@ export function patchWasmIdentity(): boolean {
     },
   });
   identityPatched = true;
+  return true;
+}
+
+/**
+ * Restores tfjs' own wasm `Identity` kernel (for benchmarks that compare it with
+ * {@linkcode patchWasmIdentity}).
+ * @returns true if a patched kernel was replaced.
+ */
+export function unpatchWasmIdentity(): boolean {
+  if (!identityPatched || !originalIdentity) return false;
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel(originalIdentity);
+  identityPatched = false;
   return true;
 }

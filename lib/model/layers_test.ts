@@ -3,6 +3,7 @@ import { assert, assertClose, assertNoLeak } from "../testing.ts";
 import {
   batchNorm,
   conv2dMatmul,
+  gelu,
   keyLinear,
   layerNorm,
   linear,
@@ -191,5 +192,68 @@ Deno.test("keyLinear: value and x/W gradients of linear, b gradient exactly 0 (t
     const scale = maxAbs(ref[2]);
     await assertClose(ref[3], [0, 0, 0, 0, 0, 0], 1e-5 * scale, 0, "true db ≈ 0");
     tf.dispose([x, q, v, p.w, p.b, dy, ...got, ...ref]);
+  });
+});
+
+Deno.test("gelu: the sigmoid form and its hand-written gradient equal the tanh form by autodiff", async () => {
+  // Float32 on cpu. Asserted per element: |Δ| ≤ 1e-6 + 1e-5·|ref| for values and gradients.
+  await assertNoLeak(async () => {
+    const x = tf.tidy(() =>
+      tf.variable(tf.concat([tf.mul(randn([200], 21), 3), tf.linspace(-8, 8, 161)]))
+    );
+    const dy = randn([361], 22);
+    const tanhForm = (_: ParamTree, x: tf.Tensor) => {
+      const c = Math.sqrt(2 / Math.PI);
+      const inner = tf.mul(c, tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
+      return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+    };
+    const got = valueAndGrads((_, x) => gelu(x), {}, x, dy);
+    const ref = valueAndGrads(tanhForm, {}, x, dy);
+    await assertClose(got[0], ref[0], 1e-6, 1e-5, "value");
+    await assertClose(got[1], ref[1], 1e-6, 1e-5, "dx");
+    tf.dispose([x, dy, ...got, ...ref]);
+  });
+});
+
+Deno.test("multiHeadAttention: gradients equal autodiff of the logit-scaled form", async () => {
+  // q scaled before the product: same values and gradients as scaling the logits (float32, cpu;
+  // |Δ| ≤ 1e-6 + 1e-5·|ref|).
+  await assertNoLeak(async () => {
+    const x = tf.tidy(() => tf.variable(randn([3, 7, 8], 31)));
+    const p = tf.tidy(() => ({
+      k: tf.variable(randn([3, 5, 8], 32)),
+      v: tf.variable(randn([3, 5, 8], 33)),
+      bias: tf.variable(randn([2, 7, 5], 34)),
+    }));
+    const dy = randn([3, 7, 8], 35);
+    const logitScaled = (p: ParamTree, q: tf.Tensor) => {
+      const split = (t: tf.Tensor, m: number) =>
+        t.reshape([3, m, 2, 4]).transpose([0, 2, 1, 3]).reshape([6, m, 4]) as tf.Tensor3D;
+      const l = tf.mul(tf.matMul(split(q, 7), split(p.k as tf.Variable, 5), false, true), 0.5);
+      const att = tf.softmax(
+        tf.add(l.reshape([3, 2, 7, 5]), p.bias as tf.Variable).reshape([6, 7, 5]),
+      );
+      return tf.matMul(att, split(p.v as tf.Variable, 5)).reshape([3, 2, 7, 4]).transpose([
+        0,
+        2,
+        1,
+        3,
+      ])
+        .reshape([3, 7, 8]);
+    };
+    const fast = (p: ParamTree, q: tf.Tensor) =>
+      multiHeadAttention(
+        q as tf.Tensor3D,
+        p.k as tf.Variable as tf.Tensor3D,
+        p.v as tf.Variable as tf.Tensor3D,
+        2,
+        p.bias as tf.Variable as tf.Tensor3D,
+      );
+    const got = valueAndGrads(fast, p, x, dy);
+    const ref = valueAndGrads(logitScaled, p, x, dy);
+    for (const [i, name] of ["value", "dq", "dk", "dv", "dbias"].entries()) {
+      await assertClose(got[i], ref[i], 1e-6, 1e-5, name);
+    }
+    tf.dispose([x, p.k, p.v, p.bias, dy, ...got, ...ref]);
   });
 });

@@ -9,7 +9,7 @@
  *
  * Usage (prints one JSON line):
  *   deno run -A bench/ab_step.ts --old .scratch/old [--config compact] [--batch 64]
- *     [--warmup 2] [--rounds 6]
+ *     [--warmup 2] [--rounds 6] [--same-kernels]   (A on this tree's kernels too)
  *
  * @module
  */
@@ -71,6 +71,7 @@ if (import.meta.main) {
       batch: { type: "string", default: "64" },
       warmup: { type: "string", default: "2" },
       rounds: { type: "string", default: "6" },
+      "same-kernels": { type: "boolean", default: false },
     },
   });
   if (!values.old) throw new Error("--old DIR is required");
@@ -81,7 +82,7 @@ if (import.meta.main) {
   const batch = Number(values.batch);
   const a = makeStep(oldModel, values.config!, batch);
   const b = makeStep(current, values.config!, batch);
-  const runA = () => (unpatchWasmIdentity(), a());
+  const runA = () => (values["same-kernels"] ? patchWasmIdentity() : unpatchWasmIdentity(), a());
   const runB = () => (patchWasmIdentity(), b());
   for (let i = 0; i < Number(values.warmup); i++) await runA(), await runB();
   const ta: StepTime[] = [], tb: StepTime[] = [], loads: number[] = [];

@@ -14,7 +14,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
-import { patchWasmBatchMatMul } from "./wasm_matmul.ts";
+import { patchWasmBatchMatMul, patchWasmIdentity } from "./wasm_matmul.ts";
 
 /** The backends this project knows, in order of preference. */
 export const BACKENDS = ["webgpu", "wasm", "cpu"] as const;
@@ -144,7 +144,10 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
     }
     if (ok && tf.getBackend() === name) {
       // tfjs-wasm's transposed matMul is 10-20x slower than transpose + matMul (lib/wasm_matmul.ts).
-      if (name === "wasm") patchWasmBatchMatMul();
+      if (name === "wasm") {
+        patchWasmBatchMatMul();
+        patchWasmIdentity();
+      }
       return {
         backend: name,
         adapter: name === "webgpu" ? adapter : null,

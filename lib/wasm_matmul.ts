@@ -149,3 +149,46 @@ export function unpatchWasmBatchMatMul(): boolean {
   patched = false;
   return true;
 }
+
+let identityPatched = false;
+let originalIdentity: tf.KernelConfig | undefined;
+
+/**
+ * Replaces the wasm `Identity` kernel, which copies its input, by one that shares the input's data
+ * and counts a reference (as tfjs' cpu backend and the wasm `Reshape` kernel do). The engine runs
+ * Identity (`clone`) for every tensor it saves for a gradient, several hundred per training step.
+ * Tensor data is never written after creation (a variable's `assign` points the variable at new
+ * data), so sharing gives the same values. Strings keep the original kernel. Idempotent.
+ * @returns true if the kernel is patched after the call.
+ */
+export function patchWasmIdentity(): boolean {
+  if (identityPatched) return true;
+  const orig = tf.getKernel("Identity", "wasm");
+  if (!orig) return false;
+  originalIdentity = orig;
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel({
+    ...orig,
+    kernelFunc: (args) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      if (x.dtype === "string") return orig.kernelFunc(args);
+      (args.backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+  identityPatched = true;
+  return true;
+}
+
+/**
+ * Restores tfjs' own wasm `Identity` kernel (for benchmarks that compare it with
+ * {@linkcode patchWasmIdentity}).
+ * @returns true if a patched kernel was replaced.
+ */
+export function unpatchWasmIdentity(): boolean {
+  if (!identityPatched || !originalIdentity) return false;
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel(originalIdentity);
+  identityPatched = false;
+  return true;
+}

@@ -79,3 +79,26 @@ Deno.test("wasm BatchMatMul patch: gradients unchanged", async () => {
   await assertClose(patched[1], stock[1], 1e-3, 1e-4);
   tf.dispose([a, b, ...patched, ...stock]);
 });
+
+Deno.test("wasm Identity patch: clones share data, equal values, disposal order free", async () => {
+  await selectBackend("wasm");
+  try {
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const before = tf.memory().numTensors, ids = backend.numDataIds();
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const y = tf.clone(x);
+    assert.equal(backend.numDataIds(), ids + 1, "the clone shares x's data");
+    x.dispose();
+    await assertClose(y, [[1, 2, 3], [4, 5, 6]], 0, 0, "clone outlives x");
+    const v = tf.variable(y);
+    const doubled = tf.mul(v, 2) as tf.Tensor2D;
+    v.assign(doubled);
+    doubled.dispose();
+    await assertClose(y, [[1, 2, 3], [4, 5, 6]], 0, 0, "assign leaves the clone");
+    tf.dispose([y, v]);
+    assert.equal(tf.memory().numTensors, before, "no tensors leak");
+    assert.equal(backend.numDataIds(), ids, "no wasm buffers leak");
+  } finally {
+    await selectBackend("cpu");
+  }
+});

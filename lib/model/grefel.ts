@@ -27,6 +27,7 @@ import {
   conv2dMatmul,
   convOut,
   dropout,
+  keyLinear,
   layerNorm,
   linear,
   mlp,
@@ -232,7 +233,7 @@ export function grefelEmbedding(
     const zl = windowPartition(layerNorm(sub(p, "lmNorm"), xl), g.window); // [B·nW, M, c_lm]
     const zi = windowPartition(layerNorm(sub(p, "imgNorm"), xi), g.window); // [B·nW, M, c_img]
     const q = linear(sub(p, "wq"), zl); // eq. 1
-    const k = linear(sub(p, "wk"), zi);
+    const k = keyLinear(sub(p, "wk"), zi); // b_k gets an exact zero gradient (see keyLinear)
     const v = linear(sub(p, "wv"), zi);
     const bias = relativePositionBias(leaf(p, "relBias") as tf.Tensor2D, g.window); // [I, M, M]
     const o = linear(sub(p, "wo"), multiHeadAttention(q, k, v, g.heads, bias)); // eqs. 2–3

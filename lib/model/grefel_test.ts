@@ -298,9 +298,13 @@ Deno.test("training on wasm: 100 steps on a fixed batch drive the loss down", as
       for (let i = 1; i < 100; i++) step(i);
     }, "training steps");
     const last = await evaluate();
-    assert.ok(last.cls < 0.5 * first.cls, `L_cls ${first.cls} → ${last.cls}`);
-    assert.ok(last.total < first.total, `L ${first.total} → ${last.total}`);
-    assert.equal(last.acc, 1, "fits the fixed batch");
+    // Thresholds on learning, with margin, not on one rounding path: the trajectory depends on
+    // float rounding (kernel summation order, fused ops). Observed: L_cls 1.20 → 0.32, L 1.49 →
+    // −1.54, accuracy 3/9 → 9/9.
+    assert.ok(last.cls < 0.6 * first.cls, `L_cls ${first.cls} → ${last.cls}`);
+    assert.ok(last.total < first.total - 0.5, `L ${first.total} → ${last.total}`);
+    assert.ok(last.acc >= 7 / 9 - 1e-6, `accuracy ${first.acc} → ${last.acc}`);
+    assert.ok(last.acc > first.acc, `accuracy ${first.acc} → ${last.acc}`);
     opt.dispose();
     disposeParams(p);
     disposeInputs(x);

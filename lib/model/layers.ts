@@ -53,6 +53,32 @@ export function linear<T extends tf.Tensor>(p: ParamTree, x: T): T {
   return tf.add(tf.matMul(x2, w as tf.Tensor2D), leaf(p, "b")).reshape([...lead, outDim]) as T;
 }
 
+type AddFn = (y: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+let addKeyBias: AddFn | undefined;
+
+/**
+ * The key projection of an attention, y = x W + b like {@linkcode linear}, with the gradient of b
+ * set to exactly zero. Its true gradient is zero: b adds q·b to every logit of a query row, and
+ * softmax is unchanged by a shift of the whole row. Computed by autodiff it is float noise
+ * (~1e-10 relative), which Adam rescales into full-size steps; returning zeros skips the sum over
+ * all tokens and keeps b where it is. Values, and the gradients of x and W, are those of `linear`.
+ * Only valid where the result feeds attention logits as keys (softmax over the keys).
+ */
+export function keyLinear<T extends tf.Tensor>(p: ParamTree, x: T): T {
+  addKeyBias ??= tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [y, b] = args as tf.Tensor[];
+    return {
+      value: tf.add(y, b),
+      gradFunc: (dy: tf.Tensor) => [dy, tf.zerosLike(b)],
+    };
+  }) as unknown as AddFn;
+  const w = leaf(p, "w");
+  const [inDim, outDim] = w.shape;
+  const lead = x.shape.slice(0, -1);
+  const y = tf.matMul(x.reshape([-1, inDim]) as tf.Tensor2D, w as tf.Tensor2D); // [N, out]
+  return addKeyBias(y, leaf(p, "b")).reshape([...lead, outDim]) as T;
+}
+
 // ---------------------------------------------------------------------------------------------
 // LayerNorm
 
@@ -62,26 +88,86 @@ export function planLayerNorm(plan: Plan, path: string, dim: number): void {
   plan.param(`${path}/beta`, [dim], { kind: "zeros" });
 }
 
+type LayerNormFn = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+const layerNormFns = new Map<number, LayerNormFn>();
+
+/**
+ * LayerNorm as one differentiable op with a hand-written gradient (tf.customGrad):
+ * x̂ = (x − μ)·r, r = 1/√(σ² + ε), y = x̂·γ + β; dγ = Σ dy·x̂, dβ = Σ dy,
+ * dx = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ (means over the normalised axis).
+ * Decision: tfjs' autodiff of `tf.moments` costs ~2× the kernels and 3.4× the time of this
+ * (bench/: [64, 148, 64] on wasm 93 → 27 ms); values are the same.
+ */
+function layerNormFn(eps: number): LayerNormFn {
+  let f = layerNormFns.get(eps);
+  if (f) return f;
+  f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, gamma, beta] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const axis = x.rank - 1;
+    const xc = tf.sub(x, tf.mean(x, axis, true));
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), axis, true), eps));
+    const xn = tf.mul(xc, r);
+    save([xn, r, gamma]);
+    return {
+      value: tf.add(tf.mul(xn, gamma), beta),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xn, r, gamma] = saved;
+        const lead = Array.from({ length: xn.rank - 1 }, (_, i) => i);
+        const g = tf.mul(dy, gamma);
+        const dx = tf.mul(
+          r,
+          tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xn, tf.mean(tf.mul(g, xn), -1, true))),
+        );
+        return [dx, tf.sum(tf.mul(dy, xn), lead), tf.sum(dy, lead)];
+      },
+    };
+  }) as unknown as LayerNormFn;
+  layerNormFns.set(eps, f);
+  return f;
+}
+
 /** LayerNorm over the last axis (ε = 1e-5, PyTorch's default). */
 export function layerNorm<T extends tf.Tensor>(p: ParamTree, x: T, eps = 1e-5): T {
-  const axis = x.rank - 1;
-  const { mean, variance } = tf.moments(x, axis, true);
-  const xn = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(xn, leaf(p, "gamma")), leaf(p, "beta")) as T;
+  return layerNormFn(eps)(x, leaf(p, "gamma"), leaf(p, "beta")) as T;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Activations, dropout
 
+type GeluFn = (x: tf.Tensor) => tf.Tensor;
+let geluFn: GeluFn | undefined;
+
 /**
  * GELU, tanh approximation (0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))). Decision: the tanh form
  * rather than erf because every backend has tanh and its gradient; the two differ by < 1e-3.
+ *
+ * Computed as the equal x·σ(2z), z = √(2/π)(x + 0.044715x³) (0.5(1 + tanh z) = σ(2z)), as one op
+ * with a hand-written gradient: dy·(s + x·s(1 − s)·2√(2/π)(1 + 3·0.044715x²)), s = σ(2z).
+ * tfjs-wasm's Sigmoid is vectorised and ~6× faster than its Tanh, and the hand-written gradient
+ * takes about half the kernels of autodiff (bench/: wasm profile). Values equal the tanh form
+ * within float rounding (lib/model/layers_test.ts).
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  const c = Math.sqrt(2 / Math.PI);
-  // x³ as x·x²: tfjs' Pow kernel and its gradient are ~10× slower (bench/, wasm profile).
-  const inner = tf.mul(c, tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))) as T;
+  const c2 = 2 * Math.sqrt(2 / Math.PI);
+  const k = 0.044715;
+  geluFn ??= tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const x2 = tf.square(x);
+    const s = tf.sigmoid(tf.mul(x, tf.add(tf.mul(x2, c2 * k), c2))); // σ(2z)
+    save([x, x2, s]);
+    return {
+      value: tf.mul(x, s),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [x, x2, s] = saved;
+        const dz = tf.add(tf.mul(x2, 3 * c2 * k), c2); // d(2z)/dx
+        const ds = tf.mul(tf.mul(s, tf.sub(1, s)), tf.mul(x, dz)); // x·σ'·d(2z)/dx
+        return [tf.mul(dy, tf.add(s, ds))];
+      },
+    };
+  }) as unknown as GeluFn;
+  return geluFn(x) as T;
 }
 
 /** Inverted dropout with a seed; identity when not training or rate is 0. */
@@ -251,10 +337,12 @@ export function multiHeadAttention(
   const d = width / heads;
   const split = (t: tf.Tensor3D, m: number) =>
     t.reshape([n, m, heads, d]).transpose([0, 2, 1, 3]).reshape([n * heads, m, d]) as tf.Tensor3D;
-  const qh = split(q, mq); // [N·H, Mq, d]
+  // q is scaled by 1/√d before the product rather than the logits after it: Mk/d times fewer
+  // elements (forward and gradient); the same values within float rounding.
+  const qh = split(tf.mul(q, 1 / Math.sqrt(d)) as tf.Tensor3D, mq); // [N·H, Mq, d]
   const kh = split(k, mk); // [N·H, Mk, d]
   const vh = split(v, mk); // [N·H, Mk, d]
-  let logits: tf.Tensor = tf.mul(tf.matMul(qh, kh, false, true), 1 / Math.sqrt(d)); // [N·H, Mq, Mk]
+  let logits: tf.Tensor = tf.matMul(qh, kh, false, true); // [N·H, Mq, Mk]
   if (bias) logits = tf.add(logits.reshape([n, heads, mq, mk]), bias).reshape([n * heads, mq, mk]);
   const att = tf.softmax(logits) as tf.Tensor3D;
   const o = tf.matMul(att, vh); // [N·H, Mq, d]
@@ -280,7 +368,7 @@ export function planSelfAttention(
 /** Multi-head self-attention `[N, M, dim] → [N, M, dim]` within each of the N items. */
 export function selfAttention(p: ParamTree, x: tf.Tensor3D, heads: number): tf.Tensor3D {
   const q = linear(p.wq as ParamTree, x);
-  const k = linear(p.wk as ParamTree, x);
+  const k = keyLinear(p.wk as ParamTree, x);
   const v = linear(p.wv as ParamTree, x);
   return linear(p.wo as ParamTree, multiHeadAttention(q, k, v, heads));
 }

@@ -3,6 +3,10 @@ import { assert, assertClose, assertNoLeak } from "../testing.ts";
 import {
   batchNorm,
   conv2dMatmul,
+  gelu,
+  keyLinear,
+  layerNorm,
+  linear,
   multiHeadAttention,
   relativePositionBias,
   windowPartition,
@@ -110,4 +114,146 @@ Deno.test("batchNorm: training normalises by batch stats and updates running sta
   ]], 1e-5);
   await assertClose(p.runningMean as tf.Variable, [0.2, 0.2], 1e-6, 0, "eval leaves stats");
   tf.dispose([x, y, e, ...Object.values(p) as tf.Variable[]]);
+});
+
+/** LayerNorm written out with tf.moments, differentiated by tfjs autodiff (the reference). */
+function layerNormAutodiff(p: ParamTree, x: tf.Tensor, eps = 1e-5) {
+  const { mean, variance } = tf.moments(x, x.rank - 1, true);
+  const xn = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(xn, p.gamma as tf.Variable), p.beta as tf.Variable);
+}
+
+/** max |t| as a number. */
+function maxAbs(t: tf.Tensor): number {
+  const m = tf.tidy(() => tf.max(tf.abs(t)));
+  const v = m.dataSync()[0];
+  m.dispose();
+  return v;
+}
+
+/** Value of `f(p, x)` and the gradients of Σ f·dy with respect to x and every leaf of `p`. */
+function valueAndGrads(
+  f: (p: ParamTree, x: tf.Tensor) => tf.Tensor,
+  p: Record<string, tf.Variable>,
+  x: tf.Variable,
+  dy: tf.Tensor,
+): tf.Tensor[] {
+  return tf.tidy(() => {
+    const value = f(p, x);
+    const vars = [x, ...Object.values(p)];
+    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(f(p, x), dy)), vars);
+    return [value, ...vars.map((v) => grads[v.name])];
+  });
+}
+
+Deno.test("layerNorm: value and hand-written gradients equal tfjs autodiff (cpu, float32)", async () => {
+  // Float32 on cpu, both sides; the two formulas round differently. Asserted per element:
+  // |Δ| ≤ 1e-6·max|ref| + 1e-6·|ref| (observed differences are well inside it).
+  for (const [shape, scale] of [[[3, 5, 7], 1], [[2, 4, 64], 30], [[6, 16], 0.01]] as const) {
+    await assertNoLeak(async () => {
+      const d = shape[shape.length - 1];
+      const x = tf.tidy(() => tf.variable(tf.add(tf.mul(randn([...shape], 1), scale), scale)));
+      const p = tf.tidy(() => ({
+        gamma: tf.variable(randn([d], 2)),
+        beta: tf.variable(randn([d], 3)),
+      }));
+      const dy = randn([...shape], 4);
+      const got = valueAndGrads((p, x) => layerNorm(p, x), p, x, dy);
+      const ref = valueAndGrads(layerNormAutodiff, p, x, dy);
+      for (const [i, name] of ["value", "dx", "dgamma", "dbeta"].entries()) {
+        const m = maxAbs(ref[i]);
+        await assertClose(got[i], ref[i], 1e-6 * m, 1e-6, `${shape} ${name}`);
+      }
+      tf.dispose([x, p.gamma, p.beta, dy, ...got, ...ref]);
+    });
+  }
+});
+
+Deno.test("keyLinear: value and x/W gradients of linear, b gradient exactly 0 (true one ≈ 0)", async () => {
+  await assertNoLeak(async () => {
+    const x = tf.tidy(() => tf.variable(randn([2, 5, 6], 11)));
+    const q = randn([2, 5, 6], 12) as tf.Tensor3D, v = randn([2, 5, 6], 16) as tf.Tensor3D;
+    const p = tf.tidy(() => ({
+      w: tf.variable(randn([6, 6], 13)),
+      b: tf.variable(randn([6], 14)),
+    }));
+    const dy = randn([2, 5, 6], 15);
+    const att = (lin: typeof linear) => (p: ParamTree, x: tf.Tensor) => {
+      const k = lin(p, x) as tf.Tensor3D;
+      return multiHeadAttention(q, k, v, 2);
+    };
+    const got = valueAndGrads(att(keyLinear), p, x, dy);
+    const ref = valueAndGrads(att(linear), p, x, dy);
+    await assertClose(got[0], ref[0], 1e-6, 1e-6, "value");
+    await assertClose(got[1], ref[1], 1e-6, 1e-5, "dx");
+    await assertClose(got[2], ref[2], 1e-6, 1e-5, "dW");
+    assert.deepEqual(Array.from(await got[3].data()), [0, 0, 0, 0, 0, 0], "db exactly 0");
+    // The autodiff gradient of b is zero up to rounding, relative to the scale of dW.
+    const scale = maxAbs(ref[2]);
+    await assertClose(ref[3], [0, 0, 0, 0, 0, 0], 1e-5 * scale, 0, "true db ≈ 0");
+    tf.dispose([x, q, v, p.w, p.b, dy, ...got, ...ref]);
+  });
+});
+
+Deno.test("gelu: the sigmoid form and its hand-written gradient equal the tanh form by autodiff", async () => {
+  // Float32 on cpu. Asserted per element: |Δ| ≤ 1e-6 + 1e-5·|ref| for values and gradients.
+  await assertNoLeak(async () => {
+    const x = tf.tidy(() =>
+      tf.variable(tf.concat([tf.mul(randn([200], 21), 3), tf.linspace(-8, 8, 161)]))
+    );
+    const dy = randn([361], 22);
+    const tanhForm = (_: ParamTree, x: tf.Tensor) => {
+      const c = Math.sqrt(2 / Math.PI);
+      const inner = tf.mul(c, tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x)))));
+      return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+    };
+    const got = valueAndGrads((_, x) => gelu(x), {}, x, dy);
+    const ref = valueAndGrads(tanhForm, {}, x, dy);
+    await assertClose(got[0], ref[0], 1e-6, 1e-5, "value");
+    await assertClose(got[1], ref[1], 1e-6, 1e-5, "dx");
+    tf.dispose([x, dy, ...got, ...ref]);
+  });
+});
+
+Deno.test("multiHeadAttention: gradients equal autodiff of the logit-scaled form", async () => {
+  // q scaled before the product: same values and gradients as scaling the logits (float32, cpu;
+  // |Δ| ≤ 1e-6 + 1e-5·|ref|).
+  await assertNoLeak(async () => {
+    const x = tf.tidy(() => tf.variable(randn([3, 7, 8], 31)));
+    const p = tf.tidy(() => ({
+      k: tf.variable(randn([3, 5, 8], 32)),
+      v: tf.variable(randn([3, 5, 8], 33)),
+      bias: tf.variable(randn([2, 7, 5], 34)),
+    }));
+    const dy = randn([3, 7, 8], 35);
+    const logitScaled = (p: ParamTree, q: tf.Tensor) => {
+      const split = (t: tf.Tensor, m: number) =>
+        t.reshape([3, m, 2, 4]).transpose([0, 2, 1, 3]).reshape([6, m, 4]) as tf.Tensor3D;
+      const l = tf.mul(tf.matMul(split(q, 7), split(p.k as tf.Variable, 5), false, true), 0.5);
+      const att = tf.softmax(
+        tf.add(l.reshape([3, 2, 7, 5]), p.bias as tf.Variable).reshape([6, 7, 5]),
+      );
+      return tf.matMul(att, split(p.v as tf.Variable, 5)).reshape([3, 2, 7, 4]).transpose([
+        0,
+        2,
+        1,
+        3,
+      ])
+        .reshape([3, 7, 8]);
+    };
+    const fast = (p: ParamTree, q: tf.Tensor) =>
+      multiHeadAttention(
+        q as tf.Tensor3D,
+        p.k as tf.Variable as tf.Tensor3D,
+        p.v as tf.Variable as tf.Tensor3D,
+        2,
+        p.bias as tf.Variable as tf.Tensor3D,
+      );
+    const got = valueAndGrads(fast, p, x, dy);
+    const ref = valueAndGrads(logitScaled, p, x, dy);
+    for (const [i, name] of ["value", "dq", "dk", "dv", "dbias"].entries()) {
+      await assertClose(got[i], ref[i], 1e-6, 1e-5, name);
+    }
+    tf.dispose([x, p.k, p.v, p.bias, dy, ...got, ...ref]);
+  });
 });

@@ -102,7 +102,22 @@ export async function listDir(
 }
 
 /** File extensions treated as images by folder-scanning loaders. */
-export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg", ".tif", ".tiff"];
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  ".png",
+  ".jpg",
+  ".jpeg",
+  ".jpe",
+  ".tif",
+  ".tiff",
+  ".webp",
+  ".bmp",
+  ".dib",
+  ".gif",
+  ".pgm",
+  ".ppm",
+  ".pbm",
+  ".pnm",
+];
 
 /** Whether the name ends in a known image extension (case-insensitive). */
 export function isImageName(name: string): boolean {

@@ -50,3 +50,91 @@ export function tinyTiff(img: RawImage): Uint8Array {
   buf.set(img.data, dataOffset);
   return buf;
 }
+
+/** RGBA bytes of an image (alpha 255). */
+function rgbaOf(img: RawImage): Uint8Array {
+  const n = img.width * img.height;
+  const out = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 3; k++) {
+      out[i * 4 + k] = img.data[i * img.channels + (img.channels === 1 ? 0 : k)];
+    }
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** A lossless WebP of the image (libwebp through `@jsquash/webp`). */
+export async function webpOf(img: RawImage): Promise<Uint8Array> {
+  const { default: encode } = await import("@jsquash/webp/encode.js");
+  const data = new Uint8ClampedArray(rgbaOf(img));
+  const out = await encode(
+    { data, width: img.width, height: img.height, colorSpace: "srgb" } as ImageData,
+    { lossless: 1 },
+  );
+  return new Uint8Array(out);
+}
+
+/** A 24-bit BMP of the image (`bmp-ts`, which takes ABGR samples). */
+export async function bmpOf(img: RawImage): Promise<Uint8Array> {
+  const { encode } = await import("bmp-ts");
+  const { Buffer } = await import("node:buffer");
+  const rgba = rgbaOf(img);
+  const abgr = Buffer.alloc(rgba.length);
+  for (let i = 0; i < rgba.length; i += 4) {
+    abgr[i] = 255;
+    abgr[i + 1] = rgba[i + 2];
+    abgr[i + 2] = rgba[i + 1];
+    abgr[i + 3] = rgba[i];
+  }
+  const out = encode({ data: abgr, width: img.width, height: img.height, bitPP: 24 } as never);
+  return new Uint8Array(out.data);
+}
+
+/**
+ * An 8-bit paletted BMP written by hand (bottom-up rows, 4-byte aligned), with a grey palette
+ * reversed so that a decoder that ignores the palette gets the wrong pixels.
+ */
+export function paletteBmp(img: RawImage): Uint8Array {
+  const gray = img.channels === 1 ? img.data : Uint8Array.from(
+    { length: img.width * img.height },
+    (_, i) => img.data[i * 3],
+  );
+  const rowBytes = Math.ceil(img.width / 4) * 4;
+  const offset = 14 + 40 + 256 * 4;
+  const size = offset + rowBytes * img.height;
+  const buf = new Uint8Array(size);
+  const dv = new DataView(buf.buffer);
+  buf.set([0x42, 0x4d]);
+  dv.setUint32(2, size, true);
+  dv.setUint32(10, offset, true);
+  dv.setUint32(14, 40, true);
+  dv.setInt32(18, img.width, true);
+  dv.setInt32(22, img.height, true);
+  dv.setUint16(26, 1, true);
+  dv.setUint16(28, 8, true);
+  dv.setUint32(46, 256, true);
+  for (let i = 0; i < 256; i++) buf.set([i, i, i, 0], 54 + i * 4); // palette index i = grey i
+  for (let y = 0; y < img.height; y++) {
+    for (let x = 0; x < img.width; x++) {
+      // store index 255 − v with palette entry (255 − v) = grey 255 − v: reversed below
+      buf[offset + (img.height - 1 - y) * rowBytes + x] = 255 - gray[y * img.width + x];
+    }
+  }
+  for (let i = 0; i < 256; i++) buf.set([255 - i, 255 - i, 255 - i, 0], 54 + i * 4);
+  return buf;
+}
+
+/** A GIF of a grey image (256-entry grey palette, so it is lossless for 8-bit grey). */
+export async function gifOf(img: RawImage): Promise<Uint8Array> {
+  const { default: omggif } = await import("omggif");
+  const gray = img.channels === 1 ? img.data : Uint8Array.from(
+    { length: img.width * img.height },
+    (_, i) => img.data[i * 3],
+  );
+  const buf = new Uint8Array(img.width * img.height * 2 + 2048);
+  const palette = Array.from({ length: 256 }, (_, i) => (i << 16) | (i << 8) | i);
+  const w = new omggif.GifWriter(buf, img.width, img.height, { palette });
+  w.addFrame(0, 0, img.width, img.height, Array.from(gray));
+  return buf.slice(0, w.end());
+}

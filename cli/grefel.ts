@@ -6,6 +6,7 @@
 import type { Command } from "./command.ts";
 import { baselineCommand } from "./commands/baseline.ts";
 import { clusterScoresCommand } from "./commands/cluster_scores.ts";
+import { dataCommand } from "./commands/data.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { summaryCommand } from "./commands/summary.ts";
@@ -17,6 +18,7 @@ export const COMMANDS: Command[] = [
   demoCommand,
   trainCommand,
   evalCommand,
+  dataCommand,
   sweepCommand,
   clusterScoresCommand,
   summaryCommand,

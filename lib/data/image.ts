@@ -36,10 +36,13 @@ import type { RawImage } from "./types.ts";
 export class ImageDecodeError extends Error {
   /** The file (or label) that failed. */
   readonly file: string;
+  /** Why, without the file name. */
+  readonly reason: string;
   constructor(file: string, reason: string) {
     super(`cannot decode image ${file}: ${reason}`);
     this.name = "ImageDecodeError";
     this.file = file;
+    this.reason = reason;
   }
 }
 

@@ -42,6 +42,12 @@ export interface SkippedItem {
   item: string;
   /** Why. */
   reason: string;
+  /**
+   * What kind of item: `"file"` for an image file that cannot be used (unreadable, corrupt,
+   * unsupported), counted against `data.maxSkippedFraction`; `"face"` for an image in which no
+   * face was detected; absent for rows, classes and other items.
+   */
+  kind?: "file" | "face";
 }
 
 /** A loaded data set: the samples of the requested splits and how to read their pixels. */

@@ -11,7 +11,7 @@ import { evaluatePredictions } from "../eval/metrics.ts";
 import { readJsonIfExists, writeJsonAtomic } from "./atomic.ts";
 import { revalidate } from "./experiments.ts";
 import { MODEL_FNS } from "./model_fns.ts";
-import { prepareData, type PreparedData } from "./prepare.ts";
+import { prepareData, type PreparedData, reconcileClasses } from "./prepare.ts";
 import { writeRunReport } from "./report.ts";
 import { checkCheckpointCompatible, configHash, loadCheckpoint } from "./run.ts";
 import { disposeInputs, predictSplit, type TrainResult, trainRun } from "./train.ts";
@@ -70,6 +70,9 @@ export async function runTraining(
   );
   const prepared = opts.prepared ??
     await prepareData(config, { progress: config.train.progress !== "off", print });
+  // The data decides model.classes when it is left at its default (lib/train/prepare.ts); prepared
+  // data may be shared by several configs, so only the class count is taken from it.
+  config = reconcileClasses(config, prepared.data.classNames, prepared.data.name);
   const r = await trainRun(config, prepared.data, {
     model: MODEL_FNS,
     sampler: prepared.sampler,
@@ -79,6 +82,8 @@ export async function runTraining(
     print,
     evaluate: evaluatePredictions,
   });
+  // What the loader saw, skipped files with their reasons included.
+  if (prepared.report) await writeJsonAtomic(join(r.dir, "data.json"), prepared.report);
   let figures: string[] = [];
   if (r.test && opts.figures !== false) {
     const rep = await writeRunReport(r.dir, {

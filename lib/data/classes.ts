@@ -136,5 +136,13 @@ export function mapClasses(ds: LoadedDataset, m: ClassMapping): LoadedDataset {
       reason: `${n} sample(s) dropped: data.classMap maps the class to null`,
     });
   }
-  return { ...ds, classNames: names, samples, skipped, loadImage: ds.loadImage };
+  const out: LoadedDataset = {
+    ...ds,
+    classNames: names,
+    samples,
+    skipped,
+    loadImage: ds.loadImage,
+  };
+  if (ds.reassignSplits) out.reassignSplits = ds.reassignSplits;
+  return out;
 }

@@ -206,10 +206,14 @@ export async function loadFolder(
     );
   }
   if (!hasSplits) assignSplitsFromOptions(samples, opts, "group");
-  return fileDataset(
+  const ds = fileDataset(
     opts.name ?? "folder",
     classNames,
     filterSplits(samples, opts.splits),
     skipped,
   );
+  if (!hasSplits && !opts.splits) {
+    ds.reassignSplits = (subset) => assignSplitsFromOptions(subset, opts, "group");
+  }
+  return ds;
 }

@@ -75,5 +75,7 @@ export async function loadJaffe(
   }
   if (samples.length === 0) throw new DatasetError(`no JAFFE images found in ${dir}`);
   assignSplitsFromOptions(samples, opts);
-  return fileDataset("jaffe", [...JAFFE_CLASSES], filterSplits(samples, opts.splits), skipped);
+  const ds = fileDataset("jaffe", [...JAFFE_CLASSES], filterSplits(samples, opts.splits), skipped);
+  if (!opts.splits) ds.reassignSplits = (subset) => assignSplitsFromOptions(subset, opts);
+  return ds;
 }

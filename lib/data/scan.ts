@@ -231,7 +231,12 @@ export async function scanDataset(ds: LoadedDataset, opts: ScanOptions = {}): Pr
   } finally {
     bar?.stop();
   }
-  const samples = ds.samples.filter((s) => keep.has(s));
+  let samples = ds.samples.filter((s) => keep.has(s));
+  if (ds.reassignSplits && samples.length < ds.samples.length) {
+    // Splits assigned by the loader are assigned again over the usable samples only.
+    samples = samples.map((s) => ({ ...s }));
+    ds.reassignSplits(samples);
+  }
   const loadImage = faces
     ? async (sample: DatasetSample): Promise<RawImage> => {
       const face = chosen.get(sample.id);
@@ -241,7 +246,13 @@ export async function scanDataset(ds: LoadedDataset, opts: ScanOptions = {}): Pr
     : ds.loadImage;
   const sorted = [...sides].sort((a, b) => a - b);
   return {
-    dataset: { ...ds, samples, skipped: [...ds.skipped, ...skipped], loadImage },
+    dataset: {
+      ...ds,
+      samples,
+      skipped: [...ds.skipped, ...skipped],
+      loadImage,
+      reassignSplits: undefined,
+    },
     skipped,
     facesKey,
     stats: {

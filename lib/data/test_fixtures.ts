@@ -138,3 +138,71 @@ export async function gifOf(img: RawImage): Promise<Uint8Array> {
   w.addFrame(0, 0, img.width, img.height, Array.from(gray));
   return buf.slice(0, w.end());
 }
+
+/** What {@linkcode messyFolder} wrote. */
+export interface MessyFolder {
+  /** Usable images per class folder. */
+  good: Record<string, number>;
+  /** File names (below the root) that must be skipped, with a pattern of their reason. */
+  bad: [string, RegExp][];
+}
+
+/**
+ * A class-per-folder data set with every supported format and every kind of bad file, as a new
+ * user's folder might be: `happy/` mixes PNG, PGM (binary and plain), PPM, a WebP named `.jpg`,
+ * BMP and GIF; `sad/` holds only PGMs; `neutral/` PNGs plus a corrupt PNG, a truncated JPEG, an
+ * empty file, a PAM named `.pgm` and a text file; `angry/` only a text file (not a class).
+ * Images are small synthetic faces (`side` px).
+ */
+export async function messyFolder(root: string, side = 32): Promise<MessyFolder> {
+  const { loadSynthetic } = await import("./synthetic.ts");
+  const { encodePng, encodeJpeg } = await import("./image.ts");
+  const { encodePnm } = await import("./pnm.ts");
+  const ds = loadSynthetic({ size: side, train: 40, valid: 0, test: 1, identities: 5 });
+  let k = 0;
+  const next = () => ds.loadImage(ds.samples[k++ % ds.samples.length]);
+  const gray = (img: RawImage): RawImage => ({
+    ...img,
+    channels: 1,
+    data: Uint8Array.from({ length: img.width * img.height }, (_, i) => img.data[i * 3]),
+  });
+  const write = async (rel: string, bytes: Uint8Array | string) => {
+    const path = `${root}/${rel}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    if (typeof bytes === "string") await Deno.writeTextFile(path, bytes);
+    else await Deno.writeFile(path, bytes);
+  };
+  for (let i = 0; i < 3; i++) await write(`happy/h${i}.png`, encodePng(await next()));
+  await write("happy/h3.pgm", encodePnm(gray(await next())));
+  await write("happy/h4.pgm", encodePnm(gray(await next()), true));
+  await write("happy/h5.ppm", encodePnm(await next()));
+  await write("happy/h6.jpg", await webpOf(await next())); // a WebP named .jpg
+  await write("happy/h7.bmp", await bmpOf(await next()));
+  await write("happy/h8.gif", await gifOf(await next()));
+  for (let i = 0; i < 6; i++) await write(`sad/s${i}.pgm`, encodePnm(gray(await next())));
+  for (let i = 0; i < 7; i++) await write(`neutral/n${i}.png`, encodePng(await next()));
+  const png = encodePng(await next());
+  const corrupt = png.slice();
+  corrupt[png.length - 20] ^= 0xff;
+  await write("neutral/corrupt.png", corrupt);
+  const jpg = encodeJpeg(await next());
+  await write("neutral/truncated.jpg", jpg.subarray(0, jpg.length >> 1));
+  await write("neutral/empty.png", new Uint8Array(0));
+  await write(
+    "neutral/pam.pgm",
+    "P7\nWIDTH 2\nHEIGHT 2\nDEPTH 1\nMAXVAL 255\nENDHDR\n\x01\x02\x03\x04",
+  );
+  await write("neutral/notes.txt", "shot on a phone\n");
+  await write("angry/readme.txt", "to do\n");
+  await write(".DS_Store", "junk");
+  return {
+    good: { happy: 9, neutral: 7, sad: 6 },
+    bad: [
+      ["neutral/corrupt.png", /corrupt or truncated PNG/],
+      ["neutral/truncated.jpg", /corrupt or truncated JPEG/],
+      ["neutral/empty.png", /file is empty/],
+      ["neutral/pam.pgm", /unsupported or unrecognised format.*supported: PNG, JPEG/],
+      ["neutral/notes.txt", /unsupported file type \.txt \(supported: \.png/],
+    ],
+  };
+}

@@ -62,4 +62,10 @@ export interface LoadedDataset {
   skipped: SkippedItem[];
   /** Decodes one sample's image. @throws Error naming the file when it is corrupt. */
   loadImage(sample: DatasetSample): Promise<RawImage>;
+  /**
+   * For sets whose splits the loader assigns (folders, JAFFE, FERG-DB): assigns them again, in
+   * place, to a subset of the samples (the ones left after unusable files are skipped), so that
+   * the splits stay stratified. Absent for sets with their own splits.
+   */
+  reassignSplits?(samples: DatasetSample[]): void;
 }

@@ -206,3 +206,97 @@ export async function messyFolder(root: string, side = 32): Promise<MessyFolder>
     ],
   };
 }
+
+/** Options of {@linkcode framedFaces}. */
+export interface FramedFacesOptions {
+  /** Images per class (default 40). */
+  perClass?: number;
+  /** Synthetic classes used (default 0–3: neutral, happiness, surprise, sadness). */
+  classes?: readonly number[];
+  /** Frame width and height (default 320 × 240). */
+  frame?: [number, number];
+  /** Face side range in frame pixels (default 56–88). */
+  faceSide?: [number, number];
+  /** Seed (default 0). */
+  seed?: number;
+}
+
+/**
+ * Uncropped "photos": synthetic faces (lib/data/synthetic.ts) pasted at a random place and size
+ * into larger frames with a cluttered background (gradient, blobs, bars), written as PNGs into
+ * `<root>/<class>/`. Returns the face box `[x, y, side, side]` of every file (relative path).
+ */
+export async function framedFaces(
+  root: string,
+  opts: FramedFacesOptions = {},
+): Promise<Map<string, [number, number, number, number]>> {
+  const { loadSynthetic, SYNTHETIC_CLASSES } = await import("./synthetic.ts");
+  const { encodePng } = await import("./image.ts");
+  const { Rng } = await import("./rng.ts");
+  const per = opts.perClass ?? 40;
+  const classes = opts.classes ?? [0, 1, 2, 3];
+  const [W, H] = opts.frame ?? [320, 240];
+  const [fmin, fmax] = opts.faceSide ?? [56, 88];
+  const r = new Rng(opts.seed ?? 0);
+  const syn = loadSynthetic({
+    seed: opts.seed ?? 0,
+    size: 96,
+    train: Math.ceil((per * classes.length) / 0.04) + 50,
+    valid: 0,
+    test: 1,
+    identities: 40,
+  });
+  const boxes = new Map<string, [number, number, number, number]>();
+  const count = new Map<number, number>();
+  for (const s of syn.samples) {
+    if (!classes.includes(s.label) || (count.get(s.label) ?? 0) >= per) continue;
+    const k = count.get(s.label) ?? 0;
+    count.set(s.label, k + 1);
+    const face = await syn.loadImage(s);
+    const img = new Uint8Array(W * H * 3);
+    const c0 = [r.uniform(30, 220), r.uniform(30, 220), r.uniform(30, 220)];
+    const c1 = [r.uniform(30, 220), r.uniform(30, 220), r.uniform(30, 220)];
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const t = (x / W + y / H) / 2;
+        for (let c = 0; c < 3; c++) img[(y * W + x) * 3 + c] = c0[c] * (1 - t) + c1[c] * t;
+      }
+    }
+    for (let b = 0; b < 6; b++) { // clutter: bars and blobs
+      const bx = r.int(W), by = r.int(H), bw = 10 + r.int(80), bh = 10 + r.int(80);
+      const col = [r.int(256), r.int(256), r.int(256)];
+      const round = r.chance(0.5);
+      for (let y = Math.max(0, by); y < Math.min(H, by + bh); y++) {
+        for (let x = Math.max(0, bx); x < Math.min(W, bx + bw); x++) {
+          const u = (x - bx) / bw - 0.5, v = (y - by) / bh - 0.5;
+          if (round && u * u + v * v > 0.25) continue;
+          for (let c = 0; c < 3; c++) img[(y * W + x) * 3 + c] = col[c];
+        }
+      }
+    }
+    const side = Math.round(r.uniform(fmin, fmax));
+    const fx = r.int(W - side), fy = r.int(H - side);
+    for (let y = 0; y < side; y++) { // bilinear paste
+      const sy = Math.min(95, Math.max(0, ((y + 0.5) * 96) / side - 0.5));
+      const y0 = Math.floor(sy), y1 = Math.min(95, y0 + 1), wy = sy - y0;
+      for (let x = 0; x < side; x++) {
+        const sx = Math.min(95, Math.max(0, ((x + 0.5) * 96) / side - 0.5));
+        const x0 = Math.floor(sx), x1 = Math.min(95, x0 + 1), wx = sx - x0;
+        for (let c = 0; c < 3; c++) {
+          const p = (yy: number, xx: number) => face.data[(yy * 96 + xx) * 3 + c];
+          const v = (p(y0, x0) * (1 - wx) + p(y0, x1) * wx) * (1 - wy) +
+            (p(y1, x0) * (1 - wx) + p(y1, x1) * wx) * wy;
+          img[((fy + y) * W + fx + x) * 3 + c] = Math.round(v);
+        }
+      }
+    }
+    const rel = `${SYNTHETIC_CLASSES[s.label]}/${String(k).padStart(4, "0")}.png`;
+    await Deno.mkdir(`${root}/${SYNTHETIC_CLASSES[s.label]}`, { recursive: true });
+    await Deno.writeFile(
+      `${root}/${rel}`,
+      encodePng({ width: W, height: H, channels: 3, data: img }),
+    );
+    boxes.set(rel, [fx, fy, side, side]);
+  }
+  return boxes;
+}

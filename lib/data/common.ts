@@ -20,15 +20,30 @@ export class DatasetError extends Error {
 /** The repository root, resolved from this module's URL (`lib/data/` → `../../`). */
 export const REPO_ROOT: string = resolve(fileURLToPath(new URL("../../", import.meta.url)));
 
+/** The repository's folder for users' data sets: `data/<kind>/` (contents ignored by git). */
+export const DATA_DIR: string = resolve(REPO_ROOT, "data");
+
+/** Whether `dir` holds anything besides a README (the `data/<kind>/` folders ship one). */
+function holdsData(dir: string): boolean {
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (!/^(README(\.md)?|\.gitkeep)$/i.test(e.name)) return true;
+    }
+  } catch { /* missing or unreadable */ }
+  return false;
+}
+
 /**
  * Resolves a data-set root: the explicit argument, else environment variable `envVar`, else
- * `defaultPath` (relative to the repository root). Checks that the folder exists.
+ * `data/<kind>/` in the repository when it holds data (`kind` given), else `defaultPath`
+ * (relative to the repository root). Checks that the folder exists.
  * @throws DatasetError naming the path and where it came from when it does not exist.
  */
 export async function resolveRoot(
   root: string | null | undefined,
   envVar: string,
   defaultPath?: string,
+  kind?: string,
 ): Promise<string> {
   let path: string | undefined;
   let source: string;
@@ -43,13 +58,17 @@ export async function resolveRoot(
     if (env) {
       path = env;
       source = `environment variable ${envVar}`;
+    } else if (kind && holdsData(join(DATA_DIR, kind))) {
+      path = join(DATA_DIR, kind);
+      source = "default data folder";
     } else {
       path = defaultPath ? resolve(REPO_ROOT, defaultPath) : undefined;
       source = "default";
     }
   }
+  const where = kind ? `, put it in ${join(DATA_DIR, kind)} (see its README.md)` : "";
   if (!path) {
-    throw new DatasetError(`no data-set path given: pass a root or set ${envVar}`);
+    throw new DatasetError(`no data-set path given: pass a root or set ${envVar}${where}`);
   }
   path = resolve(path);
   let info: Deno.FileInfo;
@@ -57,7 +76,7 @@ export async function resolveRoot(
     info = await Deno.stat(path);
   } catch {
     throw new DatasetError(
-      `data-set path ${path} (from ${source}) does not exist; pass a root or set ${envVar}`,
+      `data-set path ${path} (from ${source}) does not exist; pass a root or set ${envVar}${where}`,
     );
   }
   if (!info.isDirectory) throw new DatasetError(`data-set path ${path} is not a directory`);

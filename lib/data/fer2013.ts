@@ -68,7 +68,10 @@ export async function loadFer2013(
 ): Promise<LoadedDataset> {
   let csvPath: string;
   if (root && root.toLowerCase().endsWith(".csv")) csvPath = root;
-  else csvPath = join(await resolveRoot(root, "GREFEL_FER2013"), "fer2013.csv");
+  else {csvPath = join(
+      await resolveRoot(root, "GREFEL_FER2013", undefined, "fer2013"),
+      "fer2013.csv",
+    );}
   const rows = parseCsv(await readLabelFile(csvPath, "FER2013 csv"), csvPath);
   const header = rows.shift() ?? [];
   const col = (name: string) => {

@@ -49,7 +49,7 @@ export async function loadFerg(
   root?: string | null,
   opts: FergOptions = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, "GREFEL_FERG");
+  const dir = await resolveRoot(root, "GREFEL_FERG", undefined, "ferg");
   const samples: DatasetSample[] = [];
   const skipped: SkippedItem[] = [];
   for (const character of await listDir(dir, "dir")) {

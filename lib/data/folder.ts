@@ -97,7 +97,7 @@ export async function loadFolder(
   root?: string | null,
   opts: FolderOptions = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, "GREFEL_FOLDER");
+  const dir = await resolveRoot(root, "GREFEL_FOLDER", undefined, "folder");
   if (opts.groupLevel && opts.groupPattern) {
     throw new DatasetError("set one of data.groupLevel and data.groupPattern, not both");
   }

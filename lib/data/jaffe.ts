@@ -43,7 +43,7 @@ export async function loadJaffe(
   root?: string | null,
   opts: SplitOptions = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, "GREFEL_JAFFE");
+  const dir = await resolveRoot(root, "GREFEL_JAFFE", undefined, "jaffe");
   const samples: DatasetSample[] = [];
   const skipped: SkippedItem[] = [];
   const folders = ["", ...(await listDir(dir, "dir"))];

@@ -368,3 +368,83 @@ export async function prepareData(
     if (!opts.extractor) extractor.dispose();
   }
 }
+
+/** What {@linkcode prepareEvalSplit} returns. */
+export interface EvalSplitData {
+  /** The config the data was planned with (`model.classes` reconciled). */
+  config: GrefelConfig;
+  /** Data-set name. */
+  name: string;
+  /** Class names in label order (after `data.classNames` / `data.classMap`). */
+  classNames: string[];
+  /** The split's features. */
+  split: FeatureSplit;
+  /** What the loader saw. */
+  report: DataReport;
+}
+
+/**
+ * The cached features of one split only (default `data.testSplit`), for evaluating a trained run
+ * on another data set: plans the data of `config` ({@linkcode planData}) and extracts the split's
+ * centre views, without touching the training split.
+ * @throws Error when the split is empty or the feature shapes differ from the model's.
+ */
+export async function prepareEvalSplit(
+  config: GrefelConfig,
+  opts: PrepareOptions & { split?: string } = {},
+): Promise<EvalSplitData> {
+  const plan = await planData(config, opts);
+  config = plan.config;
+  const d = config.data;
+  const want = opts.split ?? d.testSplit;
+  const all = [...plan.train, ...plan.val, ...plan.test];
+  const samples = want === d.trainSplit
+    ? plan.train
+    : want === d.validSplit
+    ? plan.val
+    : want === d.testSplit
+    ? plan.test
+    : all.filter((s) => s.split === want);
+  if (!samples.length) {
+    throw new Error(`data set ${plan.dataset.name} has no samples in split "${want}"`);
+  }
+  const m = config.model;
+  const grid = m.landmarkShape.map((s) => s[0]) as [number, number, number];
+  const extractor = opts.extractor ?? await loadExtractor(m.extractor);
+  try {
+    const base = augmentPipeline(config, extractor.inputSize);
+    const pipeline = plan.report.faces
+      ? { ...base, key: `${base.key}|${plan.report.faces}` }
+      : base;
+    const cache = await buildFeatureCache(
+      { ...plan.dataset, name: `${plan.dataset.name}-eval`, samples },
+      extractor,
+      {
+        dir: opts.cacheDir ?? join(config.train.resultsDir, "cache"),
+        grid,
+        pipeline: { ...pipeline, augments: false },
+        views: 1,
+        seed: config.seed,
+        progress: opts.progress,
+        workers: opts.extractor ? 0 : config.train.cacheWorkers,
+      },
+    );
+    const expect = JSON.stringify([m.landmarkShape, m.imageShape]);
+    const got = JSON.stringify([cache.landmarkShape, cache.imageShape]);
+    if (expect !== got) {
+      throw new Error(
+        `cached features of extractor ${extractor.name} have shapes ${got} but the model ` +
+          `expects ${expect} (model.landmarkShape / model.imageShape)`,
+      );
+    }
+    return {
+      config,
+      name: plan.dataset.name,
+      classNames: plan.dataset.classNames,
+      split: cacheSplit(cache, samples.map((_, i) => i)),
+      report: plan.report,
+    };
+  } finally {
+    if (!opts.extractor) extractor.dispose();
+  }
+}

@@ -6,6 +6,7 @@
 import type { Command } from "./command.ts";
 import { baselineCommand } from "./commands/baseline.ts";
 import { clusterScoresCommand } from "./commands/cluster_scores.ts";
+import { dataCommand } from "./commands/data.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { summaryCommand } from "./commands/summary.ts";
@@ -17,6 +18,7 @@ export const COMMANDS: Command[] = [
   demoCommand,
   trainCommand,
   evalCommand,
+  dataCommand,
   sweepCommand,
   clusterScoresCommand,
   summaryCommand,
@@ -30,8 +32,32 @@ function usage(): string {
   return lines.join("\n");
 }
 
+/**
+ * Gives the process a private runtime directory when `XDG_RUNTIME_DIR` is unset or not a
+ * directory: Mesa's Vulkan driver (lavapipe, the software WebGPU adapter) otherwise prints
+ * "XDG_RUNTIME_DIR is invalid or not set" on every backend probe. Must run before the backend is
+ * initialised.
+ */
+export function ensureRuntimeDir(): void {
+  try {
+    const cur = Deno.env.get("XDG_RUNTIME_DIR");
+    if (cur && Deno.statSync(cur).isDirectory) return;
+  } catch { /* missing: make one */ }
+  try {
+    const dir = Deno.makeTempDirSync({ prefix: "grefel-runtime-" });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
+  } catch { /* no permission: the message stays, nothing else changes */ }
+}
+
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  ensureRuntimeDir();
   const [name, ...rest] = args;
   if (!name || name === "help" || name === "--help" || name === "-h") {
     console.log(usage());

@@ -16,23 +16,33 @@ import {
   evaluateFaceApiExpressionFerPlus,
 } from "../../lib/baselines/faceapi_expression.ts";
 import type { FerPlusLabelMode } from "../../lib/data/ferplus.ts";
+import { evaluateFaceApiExpressionOn } from "../../lib/baselines/faceapi_expression.ts";
+import { DATASET_KINDS } from "../../lib/data/datasets.ts";
+import { configFrom } from "../../lib/train/experiments.ts";
+import { planData } from "../../lib/train/prepare.ts";
+import { flagOverrides } from "./train.ts";
 
 /** Baseline models this command knows. */
 export const BASELINE_MODELS = ["faceapi-expression"] as const;
 
-/** Data sets this command knows. */
-export const BASELINE_DATA = ["ferplus"] as const;
+/** Data sets this command knows: every kind (FER+ with its two label rules). */
+export const BASELINE_DATA: readonly string[] = DATASET_KINDS;
 
-const HELP = `usage: deno task grefel baseline --model faceapi-expression --data ferplus [options]
+const HELP = `usage: deno task grefel baseline --model faceapi-expression --data KIND [options]
 
 Scores a pretrained expression network on a data set split (accuracy, macro-F1, per-class recall,
 confusion matrix). faceapi-expression: @vladmandic/face-api's 7-class expression net (no contempt):
-reported over all images (contempt always wrong) and over the 7 shared classes.
+reported over all images (classes it cannot predict always wrong) and over the shared classes.
+Any data set: its classes are matched to face-api's by name or synonym (happy = happiness);
+raw photos (folder data) are face-cropped first, as for training (data.faceCrop).
 
 options:
   --model NAME          ${BASELINE_MODELS.join(", ")}
-  --data NAME           ${BASELINE_DATA.join(", ")}
-  --data-root PATH      data root (default $GREFEL_FERPLUS, else ../shared/data/ferplus)
+  --data NAME           ${BASELINE_DATA.join(", ")} (default ferplus)
+  --data-root PATH      data root (default the kind's environment variable, data/<kind>/,
+                        FER+: ../shared/data/ferplus)
+  --set data.K=V        data settings for other kinds (repeatable), e.g. data.classMap
+  --results DIR         results directory (its cache/ holds the scan cache)
   --split NAME          train, valid or test (default test)
   --label-mode MODE     majority, plurality or both (default both; FER+ label rule)
   --batch-size N        images per forward pass (default 64)
@@ -60,7 +70,7 @@ function positiveInt(name: string, v: string | undefined): number | undefined {
 /** The `baseline` command. */
 export const baselineCommand: Command = {
   name: "baseline",
-  summary: "score a pretrained off-the-shelf expression net (face-api) on FER+",
+  summary: "score a pretrained off-the-shelf expression net (face-api) on any data set",
   async run(args: string[]): Promise<number> {
     const { values } = parseArgs({
       args,
@@ -69,6 +79,8 @@ export const baselineCommand: Command = {
         model: { type: "string" },
         data: { type: "string", default: "ferplus" },
         "data-root": { type: "string" },
+        set: { type: "string", multiple: true },
+        results: { type: "string" },
         split: { type: "string", default: "test" },
         "label-mode": { type: "string", default: "both" },
         "batch-size": { type: "string" },
@@ -116,6 +128,9 @@ export const baselineCommand: Command = {
       return 2;
     }
     const backendInfo = await selectBackend(values.backend);
+    if (values.data !== "ferplus") {
+      return await otherData(values, { batchSize, limit, backendInfo });
+    }
     const bar = Deno.stderr.isTerminal() && !values.json
       ? new cliProgress.SingleBar({
         format: "faceapi-expression |{bar}| {value}/{total} images | ETA {eta_formatted}",
@@ -166,3 +181,57 @@ export const baselineCommand: Command = {
     return 0;
   },
 };
+
+/** `baseline` on a data set other than FER+: planned like training data, scored in its classes. */
+async function otherData(
+  values: {
+    data?: string;
+    "data-root"?: string;
+    set?: string[];
+    results?: string;
+    split?: string;
+    out?: string;
+    json?: boolean;
+  },
+  o: { batchSize?: number; limit?: number; backendInfo: unknown },
+): Promise<number> {
+  const config = configFrom("compact", flagOverrides(values));
+  const plan = await planData(config, { print: (l) => console.error(l) });
+  const split = values.split ?? "test";
+  const samples = [...plan.train, ...plan.val, ...plan.test].filter((s) => s.split === split);
+  if (!samples.length) throw new Error(`data set ${plan.dataset.name} has no "${split}" split`);
+  const report = await evaluateFaceApiExpressionOn(plan.dataset, samples, {
+    batchSize: o.batchSize,
+    limit: o.limit,
+  });
+  const out = {
+    ...report,
+    backendInfo: o.backendInfo,
+    faces: plan.report.faces,
+    createdAt: new Date().toISOString(),
+  };
+  const text = JSON.stringify(out, (_k, v) => (Number.isNaN(v) ? null : v), 2);
+  if (values.out) {
+    await Deno.mkdir(dirname(values.out), { recursive: true });
+    const tmp = `${values.out}.tmp-${Deno.pid}`;
+    await Deno.writeTextFile(tmp, text + "\n");
+    await Deno.rename(tmp, values.out);
+  }
+  if (values.json) {
+    console.log(text);
+    return 0;
+  }
+  console.log(
+    `faceapi-expression on ${report.dataset} ${split}: ${report.images} images in ` +
+      `${report.seconds.toFixed(1)} s (${report.backend})`,
+  );
+  console.log(line("", `all ${report.all.classNames.length} classes`, report.all));
+  console.log(line("", `${report.shared.classNames.length} shared`, report.shared));
+  if (report.unpredictable.length) {
+    console.log(
+      `  face-api cannot predict: ${report.unpredictable.join(", ")} (always wrong in 'all')`,
+    );
+  }
+  if (values.out) console.log(`wrote ${values.out}`);
+  return 0;
+}

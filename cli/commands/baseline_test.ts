@@ -23,7 +23,7 @@ Deno.test("baseline: bad arguments are named errors (exit 2)", async () => {
     const [args, re] of [
       [["--data", "ferplus"], /--model is required/],
       [["--model", "vgg"], /unknown model "vgg".*faceapi-expression/],
-      [["--model", "faceapi-expression", "--data", "rafdb"], /unknown data "rafdb"/],
+      [["--model", "faceapi-expression", "--data", "imagenet"], /unknown data "imagenet"/],
       [["--model", "faceapi-expression", "--label-mode", "soft"], /--label-mode/],
       [["--model", "faceapi-expression", "--limit", "0"], /--limit must be a positive integer/],
     ] as const

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import type { Command } from "../command.ts";
 import { evaluateRun } from "../../lib/train/session.ts";
+import { parseSets } from "../../lib/train/experiments.ts";
 
 const HELP = `usage: deno task grefel eval --run DIR [options]
 
@@ -21,6 +22,12 @@ options:
   --recalibrate-bn N    first re-estimate the head's batch-norm statistics on N training
                         samples with dropout off (writes DIR/eval-<weights>-bnrecal.json,
                         no figures); measures dropout's variance shift in the primary head
+  --data KIND           evaluate on another data set's test split instead (any kind; its
+                        classes are mapped into the run's by name or synonym, e.g. FER2013's
+                        happy → FER+'s happiness); writes DIR/eval-<weights>-on-<data>.json
+  --data-root PATH      that data set's root
+  --set data.K=V        its data settings (repeatable), e.g. data.classMap, data.faceCrop
+  --split NAME          with --data: the split to score (default test)
   --json                print the evaluation as JSON
   -h, --help            this help`;
 
@@ -38,6 +45,10 @@ export const evalCommand: Command = {
         backend: { type: "string" },
         "no-figures": { type: "boolean", default: false },
         "recalibrate-bn": { type: "string", default: "0" },
+        data: { type: "string" },
+        "data-root": { type: "string" },
+        set: { type: "string", multiple: true },
+        split: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -63,7 +74,21 @@ export const evalCommand: Command = {
       );
       return 2;
     }
+    let data: Record<string, unknown> | undefined;
+    if (values.data || values["data-root"] || values.set?.length) {
+      const sets = parseSets(values.set ?? []);
+      const bad = Object.keys(sets).filter((k) => k !== "data");
+      if (bad.length) {
+        console.error(`eval: --set takes data.* fields only, got ${bad.join(", ")}`);
+        return 2;
+      }
+      data = { ...(sets.data as Record<string, unknown> ?? {}) };
+      if (values.data) data.dataset = values.data;
+      if (values["data-root"]) data.root = values["data-root"];
+    }
     const r = await evaluateRun(values.run, {
+      data,
+      split: values.split,
       recalibrate,
       weights: values.weights,
       backend: values.backend,
@@ -74,8 +99,9 @@ export const evalCommand: Command = {
       return 0;
     }
     const e = r.evaluation;
+    const on = "evaluatedOn" in r ? ` of ${(r.evaluatedOn as { dataset: string }).dataset}` : "";
     console.log(
-      `run ${r.runId}, ${r.weights} weights (epoch ${r.epoch}), ${e.numSamples} test samples`,
+      `run ${r.runId}, ${r.weights} weights (epoch ${r.epoch}), ${e.numSamples} test samples${on}`,
     );
     for (
       const [name, p] of [["primary (no RB)", e.primary], ["corrected (RB)", e.corrected]] as const

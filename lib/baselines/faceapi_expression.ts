@@ -34,6 +34,7 @@ import { FERPLUS_CLASSES, type FerPlusLabelMode, loadFerPlus } from "../data/fer
 import { toRGB } from "../data/image.ts";
 import type { DatasetSample, LoadedDataset, RawImage } from "../data/types.ts";
 import { evaluatePredictions, type PredictionReport } from "../eval/metrics.ts";
+import { matchClass } from "../data/classes.ts";
 
 /** npm package the network ships in. */
 export const FACEAPI_PACKAGE = "@vladmandic/face-api";
@@ -384,4 +385,142 @@ async function faceApiVersion(): Promise<string> {
   } catch {
     return "unknown";
   }
+}
+
+/**
+ * Data-set class index of each face-api output (face-api order), matched by name or expression
+ * synonym (`happy` = `happiness`, ...; lib/data/classes.ts); -1 when the data set has no such
+ * class.
+ */
+export function faceApiToClasses(classNames: readonly string[]): number[] {
+  return FACEAPI_EXPRESSION_CLASSES.map((n) => matchClass(n, classNames));
+}
+
+/** What {@linkcode evaluateFaceApiExpressionOn} returns. */
+export interface FaceApiDatasetReport {
+  /** `faceapi-expression`. */
+  model: string;
+  /** Package, version and weights file. */
+  source: string;
+  /** Data-set name. */
+  dataset: string;
+  /** Split scored. */
+  split: string;
+  /** face-api class → data-set class (null: the data set has none). */
+  classMapping: Record<string, string | null>;
+  /** Data-set classes face-api cannot predict (always wrong in `all`, removed in `shared`). */
+  unpredictable: string[];
+  /** tfjs backend. */
+  backend: string;
+  /** Wall seconds of decoding + inference. */
+  seconds: number;
+  /** Images scored. */
+  images: number;
+  /** Images that could not be decoded. */
+  decodeErrors: { item: string; reason: string }[];
+  /** Images per class (data-set order). */
+  classCounts: number[];
+  /** Rate of the most frequent class. */
+  majorityClassRate: number;
+  /** All images, all classes. */
+  all: BaselineScores;
+  /** Images of the classes face-api can predict, over those classes. */
+  shared: BaselineScores;
+}
+
+/**
+ * Runs face-api's expression network over `samples` of any loaded data set (already mapped and,
+ * for raw photos, face-cropped: see `planData`) and scores it in the data set's classes.
+ * @throws Error when no face-api class matches a class of the data set.
+ */
+export async function evaluateFaceApiExpressionOn(
+  ds: LoadedDataset,
+  samples: readonly DatasetSample[],
+  opts: Omit<FaceApiEvalOptions, "root" | "modes"> = {},
+): Promise<FaceApiDatasetReport> {
+  const map = faceApiToClasses(ds.classNames);
+  if (map.every((m) => m < 0)) {
+    throw new Error(
+      `no face-api class (${FACEAPI_EXPRESSION_CLASSES.join(", ")}) matches a class of ` +
+        `${ds.name} (${ds.classNames.join(", ")}); map them with data.classNames / data.classMap`,
+    );
+  }
+  const batchSize = opts.batchSize ?? 64;
+  let todo = [...samples];
+  if (opts.limit !== undefined && opts.limit < todo.length) {
+    const all = todo;
+    todo = Array.from(
+      { length: opts.limit },
+      (_, i) => all[Math.floor(i * all.length / opts.limit!)],
+    );
+  }
+  const net = opts.net ?? await loadFaceApiExpression();
+  const C = ds.classNames.length;
+  const kept: DatasetSample[] = [];
+  const dists: number[] = [];
+  const decodeErrors: { item: string; reason: string }[] = [];
+  const t0 = performance.now();
+  try {
+    for (let b = 0; b < todo.length; b += batchSize) {
+      const batch: DatasetSample[] = [];
+      const images: RawImage[] = [];
+      for (const s of todo.slice(b, b + batchSize)) {
+        try {
+          images.push(await ds.loadImage(s));
+          batch.push(s);
+        } catch (e) {
+          decodeErrors.push({ item: s.path ?? s.id, reason: (e as Error).message });
+        }
+      }
+      if (batch.length) {
+        const x = imagesToInput(images);
+        const y = net.predict(x);
+        x.dispose();
+        const p = (await y.data()) as Float32Array;
+        y.dispose();
+        batch.forEach((s, i) => {
+          const d = new Array(C).fill(0);
+          map.forEach((to, j) => {
+            if (to >= 0) d[to] += p[i * 7 + j];
+          });
+          dists.push(...d);
+          kept.push(s);
+        });
+      }
+      opts.onProgress?.(Math.min(b + batchSize, todo.length), todo.length);
+    }
+  } finally {
+    if (!opts.net) net.dispose();
+  }
+  const labels = Int32Array.from(kept, (s) => s.label);
+  const all = Float32Array.from(dists);
+  const predictable = ds.classNames.map((_, c) => map.includes(c));
+  const keepIdx = [...labels.keys()].filter((i) => predictable[labels[i]]);
+  const sharedClasses = ds.classNames.map((_, c) => c).filter((c) => predictable[c]);
+  const remap = new Map(sharedClasses.map((c, i) => [c, i]));
+  const sharedLabels = Int32Array.from(keepIdx, (i) => remap.get(labels[i])!);
+  const sharedDists = new Float32Array(keepIdx.length * sharedClasses.length);
+  keepIdx.forEach((i, r) => {
+    sharedClasses.forEach((c, j) => sharedDists[r * sharedClasses.length + j] = all[i * C + c]);
+  });
+  const counts = new Array<number>(C).fill(0);
+  for (const l of labels) counts[l]++;
+  return {
+    model: "faceapi-expression",
+    source: `${FACEAPI_PACKAGE}@${await faceApiVersion()} ${FACEAPI_EXPRESSION_MANIFEST}`,
+    dataset: ds.name,
+    split: samples[0]?.split ?? "",
+    classMapping: Object.fromEntries(
+      FACEAPI_EXPRESSION_CLASSES.map((n, i) => [n, map[i] >= 0 ? ds.classNames[map[i]] : null]),
+    ),
+    unpredictable: ds.classNames.filter((_, c) => !predictable[c]),
+    backend: tf.getBackend(),
+    seconds: (performance.now() - t0) / 1000,
+    images: kept.length,
+    decodeErrors,
+    classCounts: counts,
+    majorityClassRate: labels.length ? Math.max(...counts) / labels.length : NaN,
+    all: scores(labels, all, [...ds.classNames]),
+    shared: scores(sharedLabels, sharedDists, sharedClasses.map((c) => ds.classNames[c])),
+  };
 }

@@ -71,7 +71,7 @@ export async function loadAffectNet(
   root?: string | null,
   opts: AffectNetOptions = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, "GREFEL_AFFECTNET");
+  const dir = await resolveRoot(root, "GREFEL_AFFECTNET", undefined, "affectnet");
   const imgDir = await firstExisting([
     join(dir, "Manually_Annotated_Images"),
     join(dir, "Manually_Annotated", "Manually_Annotated_Images"),

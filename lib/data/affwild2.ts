@@ -52,7 +52,7 @@ export async function loadAffWild2(
   root?: string | null,
   opts: AffWild2Options = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, "GREFEL_AFFWILD2");
+  const dir = await resolveRoot(root, "GREFEL_AFFWILD2", undefined, "affwild2");
   const annDir = join(dir, "Annotations", "EXPR_Classification_Challenge");
   const frameDir = join(dir, "cropped_aligned");
   const splits = opts.splits ?? ["train", "test"];

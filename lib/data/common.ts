@@ -20,15 +20,30 @@ export class DatasetError extends Error {
 /** The repository root, resolved from this module's URL (`lib/data/` → `../../`). */
 export const REPO_ROOT: string = resolve(fileURLToPath(new URL("../../", import.meta.url)));
 
+/** The repository's folder for users' data sets: `data/<kind>/` (contents ignored by git). */
+export const DATA_DIR: string = resolve(REPO_ROOT, "data");
+
+/** Whether `dir` holds anything besides a README (the `data/<kind>/` folders ship one). */
+function holdsData(dir: string): boolean {
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (!/^(README(\.md)?|\.gitkeep)$/i.test(e.name)) return true;
+    }
+  } catch { /* missing or unreadable */ }
+  return false;
+}
+
 /**
  * Resolves a data-set root: the explicit argument, else environment variable `envVar`, else
- * `defaultPath` (relative to the repository root). Checks that the folder exists.
+ * `data/<kind>/` in the repository when it holds data (`kind` given), else `defaultPath`
+ * (relative to the repository root). Checks that the folder exists.
  * @throws DatasetError naming the path and where it came from when it does not exist.
  */
 export async function resolveRoot(
   root: string | null | undefined,
   envVar: string,
   defaultPath?: string,
+  kind?: string,
 ): Promise<string> {
   let path: string | undefined;
   let source: string;
@@ -43,13 +58,17 @@ export async function resolveRoot(
     if (env) {
       path = env;
       source = `environment variable ${envVar}`;
+    } else if (kind && holdsData(join(DATA_DIR, kind))) {
+      path = join(DATA_DIR, kind);
+      source = "default data folder";
     } else {
       path = defaultPath ? resolve(REPO_ROOT, defaultPath) : undefined;
       source = "default";
     }
   }
+  const where = kind ? `, put it in ${join(DATA_DIR, kind)} (see its README.md)` : "";
   if (!path) {
-    throw new DatasetError(`no data-set path given: pass a root or set ${envVar}`);
+    throw new DatasetError(`no data-set path given: pass a root or set ${envVar}${where}`);
   }
   path = resolve(path);
   let info: Deno.FileInfo;
@@ -57,7 +76,7 @@ export async function resolveRoot(
     info = await Deno.stat(path);
   } catch {
     throw new DatasetError(
-      `data-set path ${path} (from ${source}) does not exist; pass a root or set ${envVar}`,
+      `data-set path ${path} (from ${source}) does not exist; pass a root or set ${envVar}${where}`,
     );
   }
   if (!info.isDirectory) throw new DatasetError(`data-set path ${path} is not a directory`);
@@ -102,7 +121,22 @@ export async function listDir(
 }
 
 /** File extensions treated as images by folder-scanning loaders. */
-export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg", ".tif", ".tiff"];
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  ".png",
+  ".jpg",
+  ".jpeg",
+  ".jpe",
+  ".tif",
+  ".tiff",
+  ".webp",
+  ".bmp",
+  ".dib",
+  ".gif",
+  ".pgm",
+  ".ppm",
+  ".pbm",
+  ".pnm",
+];
 
 /** Whether the name ends in a known image extension (case-insensitive). */
 export function isImageName(name: string): boolean {
@@ -160,20 +194,113 @@ export function assignSplits(
 }
 
 /**
- * {@linkcode assignSplits} with a loader's {@linkcode SplitOptions} and their documented defaults
- * (valid 0.1, test 0.2, seed 0): the split step of the loaders without their own splits.
+ * Seeded, class-stratified split assignment for data sets without their own splits.
+ *
+ * - Without groups (`grouped` false, or no sample has a group): each class separately, its
+ *   samples ordered by a seeded hash of their ids; the first `round(n_c·test)` go to test, the
+ *   next `round(n_c·valid)` to valid, the rest to train. A non-zero fraction gets at least one
+ *   sample of every class with at least three samples, and train keeps at least one.
+ * - With groups (subjects): whole groups go to one split (subject-independent). Groups, in seeded
+ *   order, are assigned greedily to the split whose per-class counts are furthest below their
+ *   targets (fraction × class total), measured as the drop in squared relative deviation, so every
+ *   split's class mix follows the whole set's as closely as whole groups allow. With at least three
+ *   groups every split with a non-zero fraction gets one. Samples without a group are their own
+ *   group.
+ */
+export function assignStratifiedSplits(
+  samples: DatasetSample[],
+  fractions: { valid: number; test: number },
+  seed = 0,
+  grouped = true,
+): void {
+  const useGroups = grouped && samples.some((s) => s.group !== undefined);
+  const count = (n: number, f: number) =>
+    f > 0 && n >= 3 ? Math.max(1, Math.round(n * f)) : Math.round(n * f);
+  if (!useGroups) {
+    const byClass = new Map<number, DatasetSample[]>();
+    for (const s of samples) {
+      const l = byClass.get(s.label) ?? [];
+      l.push(s);
+      byClass.set(s.label, l);
+    }
+    for (const list of byClass.values()) {
+      list.sort((a, b) =>
+        hashString(a.id, seed) - hashString(b.id, seed) || (a.id < b.id ? -1 : 1)
+      );
+      const n = list.length;
+      const nTest = Math.min(count(n, fractions.test), Math.max(0, n - 1));
+      const nValid = Math.min(count(n, fractions.valid), Math.max(0, n - nTest - 1));
+      list.forEach((s, i) => s.split = i < nTest ? "test" : i < nTest + nValid ? "valid" : "train");
+    }
+    return;
+  }
+  const keyOf = (s: DatasetSample) => s.group ?? `sample:${s.id}`;
+  const classes = [...new Set(samples.map((s) => s.label))].sort((a, b) => a - b);
+  const ci = new Map(classes.map((c, i) => [c, i]));
+  const groups = new Map<string, number[]>();
+  const totals = new Array(classes.length).fill(0);
+  for (const s of samples) {
+    const k = keyOf(s);
+    const v = groups.get(k) ?? new Array(classes.length).fill(0);
+    v[ci.get(s.label)!]++;
+    groups.set(k, v);
+    totals[ci.get(s.label)!]++;
+  }
+  const splits = ["train", "valid", "test"];
+  const frac = [1 - fractions.valid - fractions.test, fractions.valid, fractions.test];
+  const target = frac.map((f) => totals.map((t) => f * t));
+  const cur = frac.map(() => new Array(classes.length).fill(0));
+  const order = [...groups.keys()].sort((a, b) =>
+    hashString(a, seed) - hashString(b, seed) || (a < b ? -1 : 1)
+  );
+  const splitOf = new Map<string, number>();
+  const dev = (s: number, c: number, x: number) =>
+    ((x - target[s][c]) / Math.max(1, totals[c])) ** 2;
+  for (const g of order) {
+    const v = groups.get(g)!;
+    let best = 0, bestGain = -Infinity;
+    for (let s = 0; s < 3; s++) {
+      if (frac[s] <= 0) continue;
+      let gain = 0;
+      for (let c = 0; c < v.length; c++) {
+        if (v[c]) gain += dev(s, c, cur[s][c]) - dev(s, c, cur[s][c] + v[c]);
+      }
+      if (gain > bestGain + 1e-12) [best, bestGain] = [s, gain];
+    }
+    splitOf.set(g, best);
+    v.forEach((x, c) => cur[best][c] += x);
+  }
+  // Every split with a non-zero fraction gets a group when there are at least three.
+  if (order.length >= 3) {
+    for (const s of [2, 1]) {
+      if (frac[s] <= 0 || [...splitOf.values()].includes(s)) continue;
+      const size = (g: string) => groups.get(g)!.reduce((a, b) => a + b, 0);
+      const donors = order.filter((g) => splitOf.get(g) === 0);
+      if (donors.length < 2) continue;
+      donors.sort((a, b) => size(a) - size(b));
+      splitOf.set(donors[0], s);
+    }
+  }
+  for (const s of samples) s.split = splits[splitOf.get(keyOf(s))!];
+}
+
+/**
+ * {@linkcode assignStratifiedSplits} with a loader's {@linkcode SplitOptions} and their documented
+ * defaults (valid 0.1, test 0.2, seed 0): the split step of the loaders without their own splits.
+ * `unit` `"sample"` ignores groups.
  */
 export function assignSplitsFromOptions(
   samples: DatasetSample[],
   opts: SplitOptions,
   unit: SplitUnit = "group",
 ): void {
-  assignSplits(
-    samples,
-    { valid: opts.validFraction ?? 0.1, test: opts.testFraction ?? 0.2 },
-    opts.splitSeed ?? 0,
-    unit,
-  );
+  const valid = opts.validFraction ?? 0.1, test = opts.testFraction ?? 0.2;
+  if (!(valid >= 0 && test >= 0 && valid + test < 1)) {
+    throw new DatasetError(
+      `split fractions must be ≥ 0 with valid + test < 1, got valid ${valid}, test ${test}`,
+    );
+  }
+  assignStratifiedSplits(samples, { valid, test }, opts.splitSeed ?? 0, unit === "group");
 }
 
 /** Builds a {@linkcode LoadedDataset} whose samples are files read by {@linkcode readImage}. */

@@ -91,7 +91,61 @@ export const dataConfigSchema = z.strictObject({
   noiseSeed: z.number().int().min(0).default(0),
   /** Synthetic data-set generator. */
   synthetic: syntheticConfigSchema.prefault({}),
+  /**
+   * Sets without their own splits (folders, JAFFE, FERG-DB): fraction assigned to valid
+   * (stratified by class, whole groups where there are groups; lib/data/common.ts).
+   */
+  validFraction: z.number().min(0).max(0.9).default(0.1),
+  /** Sets without their own splits: fraction assigned to test. */
+  testFraction: z.number().min(0).max(0.9).default(0.2),
+  /** Sets without their own splits: seed of the split assignment. */
+  splitSeed: z.number().int().min(0).default(0),
+  /**
+   * Folders: group (subject) = the folder this many levels below the class folder
+   * (`<class>/<subject>/img.png`: 1), for subject-independent splits; null = no groups.
+   */
+  groupLevel: z.number().int().min(1).nullable().default(null),
+  /**
+   * Folders: group = this regular expression's first capture group (else its match) on the path
+   * below the class folder (e.g. `^(S\d+)_` for CK+-style names); null = no groups.
+   */
+  groupPattern: z.string().min(1).nullable().default(null),
+  /**
+   * Target classes in label order, e.g. FER+'s to train or evaluate another set in FER+'s label
+   * space; each data-set class must match one (by name, case-insensitively, or by expression
+   * synonym: happy = happiness). null = the data set's own classes and order.
+   */
+  classNames: z.array(z.string().min(1)).min(2).nullable().default(null),
+  /**
+   * Renames data-set classes before matching (`{"Happy": "happiness"}`); a class mapped to null is
+   * dropped (its samples are skipped and listed). null = no renaming.
+   */
+  classMap: z.record(z.string(), z.string().min(1).nullable()).nullable().default(null),
+  /**
+   * Largest fraction of image files that may be skipped (unreadable, corrupt, truncated,
+   * unsupported) before a run stops, before any feature extraction.
+   */
+  maxSkippedFraction: z.number().min(0).max(1).default(0.05),
+  /**
+   * Face detection and alignment before extraction (lib/data/faces.ts): `auto` = on for `folder`
+   * data (raw photos), off for the sets that ship aligned face crops (FER+, FER2013, RAF-DB, ...)
+   * and for synthetic faces.
+   */
+  faceCrop: z.enum(["auto", "on", "off"]).default("auto"),
+  /** Face crop margin: fraction of the detected box side added on each side. */
+  faceMargin: z.number().min(0).max(2).default(0.2),
+  /** Smallest detector score that counts as a face. */
+  faceMinScore: z.number().min(0).max(1).default(0.5),
+  /** Side in pixels of the face crops (then pre-processed like any image). */
+  faceSize: z.number().int().min(16).max(1024).default(224),
+  /** Rotate face crops so that the eyes are level. */
+  faceAlign: z.boolean().default(true),
 });
+
+/** Whether faces are detected and cropped for this config (`faceCrop`, `auto` by data-set kind). */
+export function faceCropOn(cfg: Pick<DataConfig, "faceCrop" | "dataset">): boolean {
+  return cfg.faceCrop === "on" || (cfg.faceCrop === "auto" && cfg.dataset === "folder");
+}
 
 /** The resolved `data` section. */
 export type DataConfig = z.output<typeof dataConfigSchema>;

@@ -49,6 +49,10 @@ export interface LoadDatasetOptions {
   splitSeed?: number;
   /** Generic folders: class names in label order (default sorted folder names). */
   classNames?: readonly string[];
+  /** Generic folders: group = the folder this many levels below the class folder. */
+  groupLevel?: number | null;
+  /** Generic folders: group = this regular expression's first capture group on the file path. */
+  groupPattern?: string | null;
   /** Move this fraction of train (by group where present) to `valid` (default 0: off). */
   validFromTrain?: number;
   /** Synthetic set: generator options. */

@@ -68,7 +68,10 @@ export async function loadFer2013(
 ): Promise<LoadedDataset> {
   let csvPath: string;
   if (root && root.toLowerCase().endsWith(".csv")) csvPath = root;
-  else csvPath = join(await resolveRoot(root, "GREFEL_FER2013"), "fer2013.csv");
+  else {csvPath = join(
+      await resolveRoot(root, "GREFEL_FER2013", undefined, "fer2013"),
+      "fer2013.csv",
+    );}
   const rows = parseCsv(await readLabelFile(csvPath, "FER2013 csv"), csvPath);
   const header = rows.shift() ?? [];
   const col = (name: string) => {
@@ -111,10 +114,19 @@ export async function loadFer2013(
     }
     if (opts.splits && !opts.splits.includes(split)) return;
     const values = (row[cPix] ?? "").split(/\s+/).filter((x) => x.length > 0).map(Number);
-    if (values.length !== SIDE * SIDE || values.some((v) => !(v >= 0 && v <= 255))) {
+    if (values.length !== SIDE * SIDE) {
       skipped.push({
         item: where,
-        reason: `pixels: expected ${SIDE * SIDE} values in 0–255, got ${values.length}`,
+        reason: `pixels: expected ${SIDE * SIDE} values, got ${values.length}`,
+      });
+      return;
+    }
+    const bad = values.findIndex((v) => !(Number.isInteger(v) && v >= 0 && v <= 255));
+    if (bad >= 0) {
+      const raw = (row[cPix] ?? "").split(/\s+/).filter((x) => x.length > 0)[bad];
+      skipped.push({
+        item: where,
+        reason: `pixels: value ${bad + 1} is "${raw}", not an integer in 0–255`,
       });
       return;
     }

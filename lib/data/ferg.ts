@@ -49,7 +49,7 @@ export async function loadFerg(
   root?: string | null,
   opts: FergOptions = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, "GREFEL_FERG");
+  const dir = await resolveRoot(root, "GREFEL_FERG", undefined, "ferg");
   const samples: DatasetSample[] = [];
   const skipped: SkippedItem[] = [];
   for (const character of await listDir(dir, "dir")) {
@@ -83,5 +83,9 @@ export async function loadFerg(
   }
   if (samples.length === 0) throw new DatasetError(`no FERG-DB images found in ${dir}`);
   assignSplitsFromOptions(samples, opts, opts.unit ?? "sample");
-  return fileDataset("ferg", [...FERG_CLASSES], filterSplits(samples, opts.splits), skipped);
+  const ds = fileDataset("ferg", [...FERG_CLASSES], filterSplits(samples, opts.splits), skipped);
+  if (!opts.splits) {
+    ds.reassignSplits = (subset) => assignSplitsFromOptions(subset, opts, opts.unit ?? "sample");
+  }
+  return ds;
 }

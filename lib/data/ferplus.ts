@@ -112,7 +112,7 @@ export async function loadFerPlus(
   root?: string | null,
   opts: FerPlusOptions = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, FERPLUS_ENV, FERPLUS_DEFAULT);
+  const dir = await resolveRoot(root, FERPLUS_ENV, FERPLUS_DEFAULT, "ferplus");
   const splits = opts.splits ?? Object.keys(FERPLUS_SPLIT_FOLDERS);
   const mode = opts.labelMode ?? "majority";
   const samples: DatasetSample[] = [];

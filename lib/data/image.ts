@@ -2,9 +2,12 @@
  * Image decoding and channel conversion for the data loaders.
  *
  * Decoding uses maintained npm decoders (PNG: `fast-png`, JPEG: `jpeg-js`, TIFF: `tiff`, the last
- * for JAFFE's `.tiff` files); this module only normalises what they return to a
- * {@linkcode RawImage} (8-bit, 1 or 3 channels, HWC) and turns their failures into one error type
- * that names the file.
+ * for JAFFE's `.tiff` files; WebP: `@jsquash/webp`, libwebp compiled to WebAssembly; BMP: `bmp-ts`,
+ * 1/4/8/16/24/32-bit with palettes and RLE; GIF: `omggif`, first frame) and a Netpbm decoder
+ * written here (PBM/PGM/PPM, `./pnm.ts`, which says why); this module only normalises what they
+ * return to a {@linkcode RawImage} (8-bit, 1 or 3 channels, HWC) and turns their failures into one
+ * error type that names the file. The format is recognised from the bytes, never the extension,
+ * so a WebP file named `.jpg` decodes as WebP.
  *
  * Decisions (where the decoders leave a choice):
  * - 16-bit samples are scaled to 8 bits with `round(v / 257)` (exact for 0 and 65535).
@@ -14,6 +17,7 @@
  * - JPEG is decoded with `tolerantDecoding: false`, so a truncated or damaged stream is an error
  *   rather than a silently half-grey image; PNG chunks are CRC-checked.
  * - Any other channel count is an {@linkcode ImageDecodeError}.
+ * - GIF: the first frame is drawn onto the logical screen; pixels it leaves transparent are black.
  *
  * @module
  */
@@ -21,21 +25,32 @@ import { decode as decodePngRaw, encode as encodePngRaw } from "fast-png";
 import { convertIndexedToRgb } from "fast-png";
 import jpeg from "jpeg-js";
 import { decode as decodeTiffRaw } from "tiff";
+import decodeWebpRaw from "@jsquash/webp/decode.js";
+import { decode as decodeBmpRaw } from "bmp-ts";
+import omggif from "omggif";
+import { Buffer } from "node:buffer";
+import { decodePnm, isPnm } from "./pnm.ts";
 import type { RawImage } from "./types.ts";
 
 /** An image file that could not be read or decoded; `file` names it. */
 export class ImageDecodeError extends Error {
   /** The file (or label) that failed. */
   readonly file: string;
+  /** Why, without the file name. */
+  readonly reason: string;
   constructor(file: string, reason: string) {
     super(`cannot decode image ${file}: ${reason}`);
     this.name = "ImageDecodeError";
     this.file = file;
+    this.reason = reason;
   }
 }
 
 /** Image container formats recognised by {@linkcode decodeImage}. */
-export type ImageFormat = "png" | "jpeg" | "tiff";
+export type ImageFormat = "png" | "jpeg" | "tiff" | "webp" | "bmp" | "gif" | "pnm";
+
+/** The supported formats, as error messages and documentation list them. */
+export const SUPPORTED_FORMATS = "PNG, JPEG, TIFF, WebP, BMP, GIF (first frame), PGM/PPM/PBM";
 
 /** Recognises the format from the file's magic bytes; `null` when unknown. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
@@ -51,6 +66,15 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
     ((bytes[0] === 0x49 && bytes[1] === 0x49 && bytes[2] === 0x2a && bytes[3] === 0) ||
       (bytes[0] === 0x4d && bytes[1] === 0x4d && bytes[2] === 0 && bytes[3] === 0x2a))
   ) return "tiff";
+  if (
+    bytes.length >= 12 && String.fromCharCode(...bytes.subarray(0, 4)) === "RIFF" &&
+    String.fromCharCode(...bytes.subarray(8, 12)) === "WEBP"
+  ) return "webp";
+  if (bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) return "bmp";
+  if (bytes.length >= 6 && /^GIF8[79]a$/.test(String.fromCharCode(...bytes.subarray(0, 6)))) {
+    return "gif";
+  }
+  if (isPnm(bytes)) return "pnm";
   return null;
 }
 
@@ -175,30 +199,85 @@ function decodeTiff(bytes: Uint8Array, file: string): RawImage {
   return img;
 }
 
+async function decodeWebp(bytes: Uint8Array, file: string): Promise<RawImage> {
+  const buf = bytes.slice().buffer as ArrayBuffer;
+  const img = await decodeWebpRaw(buf);
+  return fromInterleaved(file, img.width, img.height, 4, new Uint8Array(img.data.buffer));
+}
+
+function decodeBmp(bytes: Uint8Array, file: string): RawImage {
+  // bmp-ts's run-length decoding writes pixels at wrong offsets, so RLE files are refused.
+  const compression = bytes.length >= 34
+    ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(30, true)
+    : 0;
+  if (compression === 1 || compression === 2) {
+    throw new ImageDecodeError(
+      file,
+      `run-length compressed BMP (RLE${compression === 1 ? 8 : 4}) is not supported`,
+    );
+  }
+  // Decoded as ABGR (bmp-ts's default order, the one all its uncompressed paths honour).
+  const bmp = decodeBmpRaw(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const width = bmp.width, height = Math.abs(bmp.height);
+  if (!(width > 0 && height > 0)) throw new ImageDecodeError(file, `bad size ${width}×${height}`);
+  const n = width * height;
+  if (bmp.data.length < n * 4) throw new Error(`pixel data too short (${bmp.data.length} bytes)`);
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    out[i * 3] = bmp.data[i * 4 + 3];
+    out[i * 3 + 1] = bmp.data[i * 4 + 2];
+    out[i * 3 + 2] = bmp.data[i * 4 + 1];
+  }
+  return { width, height, channels: 3, data: out };
+}
+
+function decodeGif(bytes: Uint8Array, file: string): RawImage {
+  const reader = new omggif.GifReader(bytes);
+  const width: number = reader.width, height: number = reader.height;
+  if (!(width > 0 && height > 0)) throw new ImageDecodeError(file, `bad size ${width}×${height}`);
+  if (reader.numFrames() < 1) throw new Error("no frame");
+  const rgba = new Uint8Array(width * height * 4);
+  reader.decodeAndBlitFrameRGBA(0, rgba);
+  return fromInterleaved(file, width, height, 4, rgba);
+}
+
 /**
- * Decodes PNG, JPEG or TIFF bytes to an 8-bit gray or RGB {@linkcode RawImage}.
+ * Decodes PNG, JPEG, TIFF, WebP, BMP, GIF or Netpbm bytes to an 8-bit gray or RGB
+ * {@linkcode RawImage}; the format is recognised from the bytes.
  * @param bytes the file contents.
  * @param file name used in error messages.
- * @throws ImageDecodeError naming `file` for empty, unrecognised, corrupt or truncated data.
+ * @throws ImageDecodeError naming `file` for empty, unrecognised (listing the supported formats),
+ *   corrupt or truncated data.
  */
-export function decodeImage(bytes: Uint8Array, file = "<bytes>"): RawImage {
+export async function decodeImage(bytes: Uint8Array, file = "<bytes>"): Promise<RawImage> {
   if (bytes.length === 0) throw new ImageDecodeError(file, "file is empty");
   const format = sniffFormat(bytes);
   if (!format) {
     const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0"));
     throw new ImageDecodeError(
       file,
-      `not a PNG, JPEG or TIFF file (starts with ${head.join(" ")})`,
+      `unsupported or unrecognised format (starts with ${head.join(" ")}; supported: ` +
+        `${SUPPORTED_FORMATS})`,
     );
   }
   try {
-    if (format === "png") return decodePng(bytes, file);
-    if (format === "jpeg") return decodeJpeg(bytes, file);
-    return decodeTiff(bytes, file);
+    let img: RawImage;
+    if (format === "png") img = decodePng(bytes, file);
+    else if (format === "jpeg") img = decodeJpeg(bytes, file);
+    else if (format === "tiff") img = decodeTiff(bytes, file);
+    else if (format === "webp") img = await decodeWebp(bytes, file);
+    else if (format === "bmp") img = decodeBmp(bytes, file);
+    else if (format === "gif") img = decodeGif(bytes, file);
+    else img = decodePnm(bytes);
+    if (!(img.width > 0 && img.height > 0)) {
+      throw new ImageDecodeError(file, `bad size ${img.width}×${img.height}`);
+    }
+    return img;
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    throw new ImageDecodeError(file, `corrupt or truncated ${format.toUpperCase()} (${msg})`);
+    const name = format === "pnm" ? "Netpbm" : format === "webp" ? "WebP" : format.toUpperCase();
+    throw new ImageDecodeError(file, `corrupt or truncated ${name} (${msg})`);
   }
 }
 
@@ -214,7 +293,7 @@ export async function readImage(path: string): Promise<RawImage> {
     const msg = e instanceof Deno.errors.NotFound ? "file not found" : String(e);
     throw new ImageDecodeError(path, msg);
   }
-  return decodeImage(bytes, path);
+  return await decodeImage(bytes, path);
 }
 
 /** Returns the image as 3-channel RGB (gray is replicated; RGB is returned as is). */

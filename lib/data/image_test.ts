@@ -12,12 +12,12 @@ import {
 } from "./image.ts";
 import { gradient, tinyTiff } from "./test_fixtures.ts";
 
-Deno.test("PNG round trip, gray and RGB", () => {
+Deno.test("PNG round trip, gray and RGB", async () => {
   for (const ch of [1, 3] as const) {
     const img = gradient(7, 5, ch);
     const bytes = encodePng(img);
     assert.equal(sniffFormat(bytes), "png");
-    const back = decodeImage(bytes, "x.png");
+    const back = await decodeImage(bytes, "x.png");
     assert.equal(back.width, 7);
     assert.equal(back.height, 5);
     assert.equal(back.channels, ch);
@@ -25,12 +25,12 @@ Deno.test("PNG round trip, gray and RGB", () => {
   }
 });
 
-Deno.test("PNG 16-bit is scaled to 8-bit and alpha is dropped", () => {
+Deno.test("PNG 16-bit is scaled to 8-bit and alpha is dropped", async () => {
   const w = 4, h = 3;
   const d16 = new Uint16Array(w * h * 4);
   for (let i = 0; i < w * h; i++) d16.set([i * 5000, 65535, 0, 1234], i * 4);
   const bytes = encodePngRaw({ width: w, height: h, data: d16, depth: 16, channels: 4 });
-  const img = decodeImage(bytes, "deep.png");
+  const img = await decodeImage(bytes, "deep.png");
   assert.equal(img.channels, 3);
   for (let i = 0; i < w * h; i++) {
     assert.equal(img.data[i * 3], Math.round((i * 5000) / 257));
@@ -39,21 +39,23 @@ Deno.test("PNG 16-bit is scaled to 8-bit and alpha is dropped", () => {
   }
   // gray + alpha -> gray
   const ga = new Uint8Array(w * h * 2).map((_, i) => (i % 2 ? 7 : i * 3));
-  const g = decodeImage(encodePngRaw({ width: w, height: h, data: ga, channels: 2, depth: 8 }));
+  const g = await decodeImage(
+    encodePngRaw({ width: w, height: h, data: ga, channels: 2, depth: 8 }),
+  );
   assert.equal(g.channels, 1);
   assert.equal(g.data[2], ga[4]);
 });
 
-Deno.test("JPEG decodes close to the source; TIFF decodes exactly", () => {
+Deno.test("JPEG decodes close to the source; TIFF decodes exactly", async () => {
   const img = gradient(16, 16, 3);
-  const back = decodeImage(encodeJpeg(img, 95), "a.jpg");
+  const back = await decodeImage(encodeJpeg(img, 95), "a.jpg");
   assert.equal(back.channels, 3);
   let err = 0;
   for (let i = 0; i < img.data.length; i++) err += Math.abs(back.data[i] - img.data[i]);
   assert.ok(err / img.data.length < 12, `mean abs error ${err / img.data.length}`);
   for (const ch of [1, 3] as const) {
     const src = gradient(5, 4, ch);
-    const t = decodeImage(tinyTiff(src), "a.tiff");
+    const t = await decodeImage(tinyTiff(src), "a.tiff");
     assert.equal(t.channels, ch);
     assert.deepEqual(Array.from(t.data), Array.from(src.data));
   }
@@ -72,7 +74,7 @@ Deno.test("corrupt, truncated, empty and unknown files give errors naming the fi
     ["text.png", new TextEncoder().encode("hello world")],
   ];
   for (const [name, bytes] of cases) {
-    assert.throws(() => decodeImage(bytes, name), (e: unknown) => {
+    await assert.rejects(() => decodeImage(bytes, name), (e: unknown) => {
       assert.ok(e instanceof ImageDecodeError, `${name}: ${e}`);
       assert.ok(e.message.includes(name), e.message);
       return true;

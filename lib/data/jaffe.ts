@@ -43,7 +43,7 @@ export async function loadJaffe(
   root?: string | null,
   opts: SplitOptions = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, "GREFEL_JAFFE");
+  const dir = await resolveRoot(root, "GREFEL_JAFFE", undefined, "jaffe");
   const samples: DatasetSample[] = [];
   const skipped: SkippedItem[] = [];
   const folders = ["", ...(await listDir(dir, "dir"))];
@@ -75,5 +75,7 @@ export async function loadJaffe(
   }
   if (samples.length === 0) throw new DatasetError(`no JAFFE images found in ${dir}`);
   assignSplitsFromOptions(samples, opts);
-  return fileDataset("jaffe", [...JAFFE_CLASSES], filterSplits(samples, opts.splits), skipped);
+  const ds = fileDataset("jaffe", [...JAFFE_CLASSES], filterSplits(samples, opts.splits), skipped);
+  if (!opts.splits) ds.reassignSplits = (subset) => assignSplitsFromOptions(subset, opts);
+  return ds;
 }

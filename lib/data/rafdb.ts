@@ -38,7 +38,7 @@ export async function loadRafDb(
   root?: string | null,
   opts: RafDbOptions = {},
 ): Promise<LoadedDataset> {
-  const dir = await resolveRoot(root, "GREFEL_RAFDB");
+  const dir = await resolveRoot(root, "GREFEL_RAFDB", undefined, "rafdb");
   const labelPath = join(dir, "EmoLabel", "list_patition_label.txt");
   const text = await readLabelFile(labelPath, "RAF-DB label file");
   const imgDir = join(dir, "Image", "aligned");

@@ -42,6 +42,12 @@ export interface SkippedItem {
   item: string;
   /** Why. */
   reason: string;
+  /**
+   * What kind of item: `"file"` for an image file that cannot be used (unreadable, corrupt,
+   * unsupported), counted against `data.maxSkippedFraction`; `"face"` for an image in which no
+   * face was detected; absent for rows, classes and other items.
+   */
+  kind?: "file" | "face";
 }
 
 /** A loaded data set: the samples of the requested splits and how to read their pixels. */
@@ -56,4 +62,10 @@ export interface LoadedDataset {
   skipped: SkippedItem[];
   /** Decodes one sample's image. @throws Error naming the file when it is corrupt. */
   loadImage(sample: DatasetSample): Promise<RawImage>;
+  /**
+   * For sets whose splits the loader assigns (folders, JAFFE, FERG-DB): assigns them again, in
+   * place, to a subset of the samples (the ones left after unusable files are skipped), so that
+   * the splits stay stratified. Absent for sets with their own splits.
+   */
+  reassignSplits?(samples: DatasetSample[]): void;
 }

@@ -127,4 +127,19 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.rb.auxWeight": 1.0,
   "model.rb.trustRampEpochs": 10,
   "train.earlyStop.minEpochs": 0,
+  // Data-section fields that only act on sets without their own splits, on folders, on class
+  // mapping, on skipped files or on face cropping; none changes a FER+ or synthetic run.
+  "data.validFraction": 0.1,
+  "data.testFraction": 0.2,
+  "data.splitSeed": 0,
+  "data.groupLevel": null,
+  "data.groupPattern": null,
+  "data.classNames": null,
+  "data.classMap": null,
+  "data.maxSkippedFraction": 0.05,
+  "data.faceCrop": "auto",
+  "data.faceMargin": 0.2,
+  "data.faceMinScore": 0.5,
+  "data.faceSize": 224,
+  "data.faceAlign": true,
 };

@@ -1,9 +1,17 @@
 /**
- * From a resolved config to what the trainer consumes ({@linkcode TrainData}): load the data set
- * (`data.dataset`, `data.root`), inject label noise into the training split only (`data.labelNoise`),
- * hold out a validation split when the set has none, run the frozen extractors
- * (`model.extractor`) once through the feature cache, and expose each split as a
- * {@linkcode FeatureSplit} reading cached features.
+ * From a resolved config to what the trainer consumes ({@linkcode TrainData}). First, before any
+ * feature extraction ({@linkcode planData}, also what `grefel data` shows): load the data set
+ * (`data.dataset`, `data.root`, split settings), map its classes (`data.classNames`,
+ * `data.classMap`), let `model.classes` follow it, scan every image (undecodable files skipped and
+ * listed; with face cropping, faces detected and aligned; lib/data/scan.ts), stop when too many
+ * files are unusable (`data.maxSkippedFraction`), hold out a validation split when the set has
+ * none, and inject label noise into the training split only (`data.labelNoise`). Then run the
+ * frozen extractors (`model.extractor`) once through the feature cache, and expose each split as
+ * a {@linkcode FeatureSplit} reading cached features.
+ *
+ * `model.classes` follows the data: left at its default (8) it becomes the data set's class
+ * count; any other value that differs from the data is an error, raised before extraction, that
+ * says what to set.
  *
  * The training split's cache holds `train.featureViews` views (view 0 the centre crop, the others
  * augmented with `data.augment`); the evaluation splits hold the centre view only.
@@ -14,7 +22,13 @@ import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { augmentParams } from "../data/config.ts";
 import { applyAugment, centreDraw, drawAugment } from "../data/augment.ts";
+import { faceCropOn } from "../data/config.ts";
 import { loadDataset } from "../data/datasets.ts";
+import { mapClasses } from "../data/classes.ts";
+import { scanDataset } from "../data/scan.ts";
+import { buildDataReport, checkSkippedFraction, type DataReport } from "../data/report.ts";
+import { type FaceDetector, loadBlazeFace } from "../extractors/blazeface.ts";
+import { resolveConfig } from "../config.ts";
 import { withLabelNoise } from "../data/noise.ts";
 import { epochIndices } from "../data/sampler.ts";
 import type { DatasetSample, LoadedDataset } from "../data/types.ts";
@@ -80,14 +94,43 @@ function cacheSplit(cache: FeatureCache, positions: number[]): FeatureSplit {
   };
 }
 
-/** Options of {@linkcode prepareData}. */
+/** The default of `model.classes`: the value that means "follow the data set". */
+export const MODEL_CLASSES_DEFAULT: number = resolveConfig({}).model.classes;
+
+/**
+ * `config` with `model.classes` following the data set's `classNames`: unchanged when they agree,
+ * set to the data's count when it is at its default.
+ * @throws Error, before any extraction, naming both counts and what to set, when an explicit
+ *   `model.classes` differs from the data.
+ */
+export function reconcileClasses(
+  config: GrefelConfig,
+  classNames: readonly string[],
+  dataset: string,
+): GrefelConfig {
+  const C = classNames.length;
+  if (config.model.classes === C) return config;
+  if (config.model.classes === MODEL_CLASSES_DEFAULT) {
+    return { ...config, model: { ...config.model, classes: C } };
+  }
+  throw new Error(
+    `model.classes is ${config.model.classes} but data set ${dataset} has ${C} classes ` +
+      `(${classNames.join(", ")}): leave model.classes unset (it follows the data set) or ` +
+      `--set model.classes=${C}; to train in another label space, map the classes with ` +
+      `data.classNames / data.classMap`,
+  );
+}
+
+/** Options of {@linkcode prepareData} and {@linkcode planData}. */
 export interface PrepareOptions {
-  /** Feature-cache parent directory (default `<resultsDir>/cache`). */
+  /** Feature-cache (and scan-cache) parent directory (default `<resultsDir>/cache`). */
   cacheDir?: string;
   /** Extractor to use instead of loading `model.extractor` (tests). */
   extractor?: FeatureExtractor;
   /** Data set to use instead of loading `data.dataset` (tests). */
   dataset?: LoadedDataset;
+  /** Face detector to use instead of loading BlazeFace (tests). */
+  detector?: FaceDetector;
   /** Show progress bars. */
   progress?: boolean;
   /** Where messages go. */
@@ -96,34 +139,84 @@ export interface PrepareOptions {
 
 /** What {@linkcode prepareData} returns. */
 export interface PreparedData {
+  /** The config as trained: `model.classes` following the data set. */
+  config: GrefelConfig;
   /** The splits as the trainer takes them. */
   data: TrainData;
   /** Epoch sampler over the training split (`data.sampler`). */
   sampler: EpochSampler;
+  /** What the loader saw (counts, skipped items, faces, warnings). */
+  report: DataReport;
+}
+
+/** What {@linkcode planData} returns: everything decided before feature extraction. */
+export interface DataPlan {
+  /** The config with `model.classes` following the data set. */
+  config: GrefelConfig;
+  /** The scanned, class-mapped data set (face crops when cropping is on). */
+  dataset: LoadedDataset;
+  /** Training samples (label noise applied). */
+  train: DatasetSample[];
+  /** Validation samples. */
+  val: DatasetSample[];
+  /** Test samples. */
+  test: DatasetSample[];
+  /** Training labels flipped by label noise. */
+  noisyFlipped: number;
+  /** The data report. */
+  report: DataReport;
 }
 
 /**
- * Loads, noises, splits and caches the data of `config`.
- * @throws Error naming the mismatch when the cached feature shapes differ from the model's
- *   `landmarkShape` / `imageShape`, or when a split is empty.
+ * Everything before feature extraction (see the module doc): load, map classes, reconcile
+ * `model.classes`, scan (decode, faces), split, report, and check the share of unusable files.
+ * @throws Error for a class-count mismatch, DatasetError when more than `data.maxSkippedFraction`
+ *   of the files are unusable (both before any extraction).
  */
-export async function prepareData(
+export async function planData(
   config: GrefelConfig,
-  opts: PrepareOptions = {},
-): Promise<PreparedData> {
+  opts: PrepareOptions & { checkSkipped?: boolean } = {},
+): Promise<DataPlan> {
   const d = config.data;
   const print = opts.print ?? ((l: string) => console.error(l));
-  const ds = opts.dataset ?? await loadDataset(d.dataset, d.root, {
+  const loaded = opts.dataset ?? await loadDataset(d.dataset, d.root, {
     labelMode: d.labelMode,
     validFromTrain: d.validFromTrain,
     synthetic: d.synthetic,
+    validFraction: d.validFraction,
+    testFraction: d.testFraction,
+    splitSeed: d.splitSeed,
+    groupLevel: d.groupLevel,
+    groupPattern: d.groupPattern,
   });
-  if (ds.skipped.length) {
+  const mapped = mapClasses(loaded, { classNames: d.classNames, classMap: d.classMap });
+  const reconciled = reconcileClasses(config, mapped.classNames, mapped.name);
+  if (reconciled !== config) {
     print(
-      `${ds.name}: skipped ${ds.skipped.length} item(s), e.g. ${ds.skipped[0].item}: ` +
-        ds.skipped[0].reason,
+      `model.classes follows the data set: ${mapped.classNames.length} ` +
+        `(${mapped.classNames.join(", ")})`,
     );
   }
+  config = reconciled;
+  const faces = faceCropOn(d);
+  const detector = faces ? opts.detector ?? await loadBlazeFace() : null;
+  let scan;
+  try {
+    scan = await scanDataset(mapped, {
+      cacheDir: opts.cacheDir ?? join(config.train.resultsDir, "cache"),
+      progress: opts.progress,
+      faces: detector
+        ? {
+          detector,
+          minScore: d.faceMinScore,
+          crop: { margin: d.faceMargin, size: d.faceSize, align: d.faceAlign },
+        }
+        : null,
+    });
+  } finally {
+    if (detector && !opts.detector) detector.dispose();
+  }
+  const ds = scan.dataset;
   let samples = ds.samples;
   if (!samples.some((s) => s.split === d.validSplit) && config.train.valFraction > 0) {
     samples = holdOutValidation(
@@ -134,6 +227,27 @@ export async function prepareData(
       config.seed,
     );
   }
+  const report = buildDataReport({
+    dataset: ds.name,
+    classNames: ds.classNames,
+    samples,
+    skipped: ds.skipped,
+    scan: scan.stats.images > 0 ? scan.stats : null,
+    faces: scan.facesKey,
+    splitNames: [d.trainSplit, d.validSplit, d.testSplit],
+  });
+  if (ds.skipped.length) {
+    print(
+      `${ds.name}: skipped ${ds.skipped.length} item(s), e.g. ${ds.skipped[0].item}: ` +
+        ds.skipped[0].reason,
+    );
+  }
+  if (scan.stats.faces) {
+    const f = scan.stats.faces;
+    print(`${ds.name}: a face was found in ${f.found} of ${f.searched} images`);
+  }
+  for (const w of report.warnings) print(`warning: ${w}`);
+  if (opts.checkSkipped !== false) checkSkippedFraction(report, d.maxSkippedFraction);
   const train = samples.filter((s) => s.split === d.trainSplit);
   let noisyFlipped = 0;
   let trainSamples = train;
@@ -144,6 +258,25 @@ export async function prepareData(
   }
   const val = samples.filter((s) => s.split === d.validSplit);
   const test = samples.filter((s) => s.split === d.testSplit);
+  return { config, dataset: ds, train: trainSamples, val, test, noisyFlipped, report };
+}
+
+/**
+ * Loads, noises, splits and caches the data of `config` ({@linkcode planData}, then the feature
+ * cache).
+ * @throws Error naming the mismatch when the cached feature shapes differ from the model's
+ *   `landmarkShape` / `imageShape`, or when a split is empty; whatever {@linkcode planData} throws.
+ */
+export async function prepareData(
+  config: GrefelConfig,
+  opts: PrepareOptions = {},
+): Promise<PreparedData> {
+  const plan = await planData(config, opts);
+  config = plan.config;
+  const d = config.data;
+  const ds = plan.dataset;
+  const { val, test, noisyFlipped, report } = plan;
+  const trainSamples = plan.train;
   for (const [name, part] of [[d.trainSplit, trainSamples], [d.testSplit, test]] as const) {
     if (!part.length) {
       throw new Error(
@@ -164,7 +297,9 @@ export async function prepareData(
   }
   const extractor = opts.extractor ?? await loadExtractor(m.extractor);
   try {
-    const pipeline = augmentPipeline(config, extractor.inputSize);
+    const base = augmentPipeline(config, extractor.inputSize);
+    // Face crops are part of the pre-processing, so their settings are part of the cache key.
+    const pipeline = report.faces ? { ...base, key: `${base.key}|${report.faces}` } : base;
     const views = d.augment.enabled ? config.train.featureViews : 1;
     const cacheDir = opts.cacheDir ?? join(config.train.resultsDir, "cache");
     const common = {
@@ -216,6 +351,10 @@ export async function prepareData(
       test: cacheSplit(evalCache, all(test.length).map((i) => i + val.length)),
       info: {
         skipped: ds.skipped.length,
+        skippedFiles: report.skipped.files,
+        ...(report.scan?.faces
+          ? { faces: report.faces, faceRate: report.scan.faces.rate, noFace: report.skipped.noFace }
+          : {}),
         labelNoise: { rate: d.labelNoise, flipped: noisyFlipped },
         extractor: { name: extractor.name, version: extractor.version ?? 0 },
         featureCache: { train: trainCache.dir, eval: evalCache.dir, views },
@@ -224,7 +363,87 @@ export async function prepareData(
     const items = trainSamples.map((s) => ({ label: s.label, group: s.group }));
     const sampler: EpochSampler = (epoch, seed) =>
       epochIndices(items, ds.classNames.length, d.sampler, seed, epoch);
-    return { data, sampler };
+    return { config, data, sampler, report };
+  } finally {
+    if (!opts.extractor) extractor.dispose();
+  }
+}
+
+/** What {@linkcode prepareEvalSplit} returns. */
+export interface EvalSplitData {
+  /** The config the data was planned with (`model.classes` reconciled). */
+  config: GrefelConfig;
+  /** Data-set name. */
+  name: string;
+  /** Class names in label order (after `data.classNames` / `data.classMap`). */
+  classNames: string[];
+  /** The split's features. */
+  split: FeatureSplit;
+  /** What the loader saw. */
+  report: DataReport;
+}
+
+/**
+ * The cached features of one split only (default `data.testSplit`), for evaluating a trained run
+ * on another data set: plans the data of `config` ({@linkcode planData}) and extracts the split's
+ * centre views, without touching the training split.
+ * @throws Error when the split is empty or the feature shapes differ from the model's.
+ */
+export async function prepareEvalSplit(
+  config: GrefelConfig,
+  opts: PrepareOptions & { split?: string } = {},
+): Promise<EvalSplitData> {
+  const plan = await planData(config, opts);
+  config = plan.config;
+  const d = config.data;
+  const want = opts.split ?? d.testSplit;
+  const all = [...plan.train, ...plan.val, ...plan.test];
+  const samples = want === d.trainSplit
+    ? plan.train
+    : want === d.validSplit
+    ? plan.val
+    : want === d.testSplit
+    ? plan.test
+    : all.filter((s) => s.split === want);
+  if (!samples.length) {
+    throw new Error(`data set ${plan.dataset.name} has no samples in split "${want}"`);
+  }
+  const m = config.model;
+  const grid = m.landmarkShape.map((s) => s[0]) as [number, number, number];
+  const extractor = opts.extractor ?? await loadExtractor(m.extractor);
+  try {
+    const base = augmentPipeline(config, extractor.inputSize);
+    const pipeline = plan.report.faces
+      ? { ...base, key: `${base.key}|${plan.report.faces}` }
+      : base;
+    const cache = await buildFeatureCache(
+      { ...plan.dataset, name: `${plan.dataset.name}-eval`, samples },
+      extractor,
+      {
+        dir: opts.cacheDir ?? join(config.train.resultsDir, "cache"),
+        grid,
+        pipeline: { ...pipeline, augments: false },
+        views: 1,
+        seed: config.seed,
+        progress: opts.progress,
+        workers: opts.extractor ? 0 : config.train.cacheWorkers,
+      },
+    );
+    const expect = JSON.stringify([m.landmarkShape, m.imageShape]);
+    const got = JSON.stringify([cache.landmarkShape, cache.imageShape]);
+    if (expect !== got) {
+      throw new Error(
+        `cached features of extractor ${extractor.name} have shapes ${got} but the model ` +
+          `expects ${expect} (model.landmarkShape / model.imageShape)`,
+      );
+    }
+    return {
+      config,
+      name: plan.dataset.name,
+      classNames: plan.dataset.classNames,
+      split: cacheSplit(cache, samples.map((_, i) => i)),
+      report: plan.report,
+    };
   } finally {
     if (!opts.extractor) extractor.dispose();
   }

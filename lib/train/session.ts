@@ -11,7 +11,7 @@ import { evaluatePredictions } from "../eval/metrics.ts";
 import { readJsonIfExists, writeJsonAtomic } from "./atomic.ts";
 import { revalidate } from "./experiments.ts";
 import { MODEL_FNS } from "./model_fns.ts";
-import { prepareData, type PreparedData } from "./prepare.ts";
+import { prepareData, type PreparedData, prepareEvalSplit, reconcileClasses } from "./prepare.ts";
 import { writeRunReport } from "./report.ts";
 import { checkCheckpointCompatible, configHash, loadCheckpoint } from "./run.ts";
 import {
@@ -76,6 +76,9 @@ export async function runTraining(
   );
   const prepared = opts.prepared ??
     await prepareData(config, { progress: config.train.progress !== "off", print });
+  // The data decides model.classes when it is left at its default (lib/train/prepare.ts); prepared
+  // data may be shared by several configs, so only the class count is taken from it.
+  config = reconcileClasses(config, prepared.data.classNames, prepared.data.name);
   const r = await trainRun(config, prepared.data, {
     model: MODEL_FNS,
     sampler: prepared.sampler,
@@ -85,6 +88,8 @@ export async function runTraining(
     print,
     evaluate: evaluatePredictions,
   });
+  // What the loader saw, skipped files with their reasons included.
+  if (prepared.report) await writeJsonAtomic(join(r.dir, "data.json"), prepared.report);
   let figures: string[] = [];
   if (r.test && opts.figures !== false) {
     const rep = await writeRunReport(r.dir, {
@@ -121,6 +126,16 @@ export interface EvaluateRunOptions {
    * goes to `eval-<weights>-bnrecal.json` and no figures are written. 0 or absent: off.
    */
   recalibrate?: number;
+  /**
+   * Evaluate on another data set instead of the run's test split: a partial `data` section
+   * (`dataset`, `root`, class mapping, face settings...) over the run's. Its classes are mapped
+   * into the run's label space (`data.classNames` defaults to the run's class names, matched by
+   * name or expression synonym), its `testSplit` is scored, and the result goes to
+   * `eval-<weights>-on-<dataset>.json` (no figures).
+   */
+  data?: Record<string, unknown>;
+  /** With `data`: the split to score (default its `data.testSplit`). */
+  split?: string;
 }
 
 /**
@@ -139,6 +154,7 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
   const which = opts.weights ?? "best";
   const ckpt = await loadCheckpoint(join(dir, "checkpoints", which));
   if (!ckpt) throw new Error(`${dir} has no ${which} checkpoint (checkpoints/${which})`);
+  if (opts.data) return await evaluateOnOtherData(dir, saved, config, ckpt, which, opts, print);
   const prepared = await prepareData(config, { progress: config.train.progress !== "off", print });
   const params = MODEL_FNS.initGrefel(config.model, 0);
   const held: { inputs: GrefelInputs | null } = { inputs: null }; // the last recalibration batch
@@ -212,6 +228,98 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
     return { path, figures, ...out };
   } finally {
     if (held.inputs) disposeInputs(held.inputs);
+    MODEL_FNS.disposeParams(params);
+  }
+}
+
+/** {@linkcode evaluateRun} on another data set (`opts.data`); see {@linkcode EvaluateRunOptions}. */
+async function evaluateOnOtherData(
+  dir: string,
+  saved: { config: unknown; dataset?: { classNames?: string[] } },
+  config: GrefelConfig,
+  ckpt: NonNullable<Awaited<ReturnType<typeof loadCheckpoint>>>,
+  which: "best" | "last",
+  opts: EvaluateRunOptions,
+  print: (line: string) => void,
+) {
+  const runClasses = saved.dataset?.classNames;
+  if (!runClasses) throw new Error(`${join(dir, "config.json")} records no class names`);
+  const over = opts.data!;
+  const evalConfig = revalidate(
+    {
+      ...config,
+      data: {
+        ...config.data,
+        // The other set's own split and class settings start from their defaults.
+        root: null,
+        classNames: runClasses,
+        classMap: null,
+        faceCrop: "auto",
+        ...over,
+      },
+    },
+    "evaluation data",
+  );
+  const ev = await prepareEvalSplit(evalConfig, {
+    progress: config.train.progress !== "off",
+    print,
+    split: opts.split,
+  });
+  if (ev.classNames.join() !== runClasses.join()) {
+    throw new Error(
+      `the evaluation data's classes (${ev.classNames.join(", ")}) are not the run's ` +
+        `(${runClasses.join(", ")}): set data.classNames to the run's`,
+    );
+  }
+  const params = MODEL_FNS.initGrefel(config.model, 0);
+  try {
+    checkCheckpointCompatible(
+      ckpt,
+      { configHash: configHash(config), datasetFingerprint: ckpt.state.datasetFingerprint },
+      new Map([...MODEL_FNS.flattenParams(params)].map(([k, v]) => [k, v.shape])),
+    );
+    MODEL_FNS.assignParams(
+      params,
+      new Map(ckpt.weights.map((w) => [w.name, w.data as Float32Array])),
+    );
+    const pred = await predictSplit(
+      MODEL_FNS,
+      params,
+      ev.split,
+      config.model,
+      config.train.batchSize,
+    );
+    const evaluation = evaluatePredictions({
+      labels: ev.split.labels,
+      primary: pred.primary,
+      final: pred.final,
+      classNames: runClasses,
+    });
+    const out = {
+      runId: ckpt.state.runId,
+      weights: which,
+      epoch: ckpt.state.epoch,
+      evaluatedOn: {
+        dataset: evalConfig.data.dataset,
+        root: evalConfig.data.root,
+        split: opts.split ?? evalConfig.data.testSplit,
+        trainedOn: config.data.dataset,
+        classNames: runClasses,
+        classMap: evalConfig.data.classMap,
+      },
+      evaluation,
+      cluster: null,
+      recalibration: null,
+      data: {
+        ...ev.report,
+        skipped: { ...ev.report.skipped, items: ev.report.skipped.items.slice(0, 200) },
+      },
+      evaluatedAt: new Date().toISOString(),
+    };
+    const path = join(dir, `eval-${which}-on-${ev.name}.json`);
+    await writeJsonAtomic(path, out);
+    return { path, figures: [] as string[], ...out };
+  } finally {
     MODEL_FNS.disposeParams(params);
   }
 }

@@ -270,7 +270,8 @@ Deno.test({
       assertTsneHover(committedHover, "committed t-SNE");
       console.log(`trusted: live, hover "${committedHover.text}" (${seconds(t0)})`);
 
-      // 3. Cell → Run All through the menu, in the smoke profile.
+      // 3. Cell → Run All through the menu, in the smoke profile (measured: 66 s with the smoke
+      // feature cache warm on the 2-core machine, 320 s when other jobs held both cores).
       const t1 = performance.now();
       await page.click("#celllink");
       await page.click("#run_all_cells > a");
@@ -285,7 +286,7 @@ Deno.test({
             !J.notebook.kernel_busy;
         },
         null,
-        { timeout: 480_000, polling: 500 },
+        { timeout: 900_000, polling: 500 },
       );
       const figures = await settledFigures(page, expects.figures.length);
       console.log(`Run All: ${seconds(t1)}`);

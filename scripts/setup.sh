@@ -9,9 +9,13 @@ cd "$(dirname "$0")/.."
 #   mesa-vulkan-drivers  software Vulkan (lavapipe): a real WebGPU adapter for Deno without a GPU
 #   jupyter-nbconvert    Jupyter (jupyter CLI, nbformat) for the notebooks in notebooks/
 #   python3-nbclient     headless notebook execution (scripts/run_notebooks.py, Debian's python3)
-#   chromium             headless browser for SVG/PNG figure export (lib/notebook/export.ts)
+#   jupyter-notebook     the classic Notebook front end (scripts/notebook.sh; Debian has no JupyterLab)
+#   jupyter-nbformat     `jupyter trust`, to show a committed notebook's interactive figures
+#   chromium             headless browser for SVG/PNG figure export (lib/notebook/export.ts) and
+#                        the browser test of the notebooks (lib/notebook/notebooks_ui_test.ts)
 #   fonts-liberation     fonts for the text in exported figures
-DEB_PACKAGES=(mesa-vulkan-drivers jupyter-nbconvert python3-nbclient chromium fonts-liberation)
+DEB_PACKAGES=(mesa-vulkan-drivers jupyter-nbconvert python3-nbclient jupyter-notebook jupyter-nbformat
+  chromium fonts-liberation)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -6,6 +6,8 @@ import {
   JUPYTER_DISPLAY,
   PLOTLY_MIME,
   plotlyBundle,
+  plotlyHtml,
+  plotlyInlineScript,
   show,
   tableBundle,
   toDataFrame,
@@ -28,10 +30,56 @@ Deno.test("plotlyBundle: plotly MIME JSON, text fallback, optional PNG, displaya
   assert.deepEqual(json.layout, { title: { text: "Accuracy" } });
   assert.match(String(b["text/plain"]), /"Accuracy".*1 trace.*bar/);
   assert.equal(b["image/png"], undefined);
-  assert.deepEqual(b[JUPYTER_DISPLAY](), { [PLOTLY_MIME]: json, "text/plain": b["text/plain"] });
+  assert.match(String(b["text/html"]), /class="grefel-plotly"/);
+  assert.deepEqual(b[JUPYTER_DISPLAY](), {
+    [PLOTLY_MIME]: json,
+    "text/html": b["text/html"],
+    "text/plain": b["text/plain"],
+  });
   const withPng = plotlyBundle(fig, { png: new Uint8Array([137, 80, 78, 71]) });
   assert.equal(withPng["image/png"], btoa("\x89PNG"));
+  // The HTML carries the same PNG, for front ends that strip its scripts.
+  assert.ok(
+    String(withPng["text/html"]).includes(`src="data:image/png;base64,${btoa("\x89PNG")}"`),
+  );
+  assert.deepEqual(Object.keys(plotlyBundle(fig, { html: false })), [PLOTLY_MIME, "text/plain"]);
+  const carrier = plotlyBundle(fig, { plotlyScript: "<script>/* lib */</script>\n" });
+  assert.ok(String(carrier["text/html"]).startsWith("<script>/* lib */</script>\n<div"));
   assert.throws(() => plotlyBundle({} as never), /data/);
+});
+
+Deno.test("plotlyHtml: script-safe figure JSON, PNG fallback, no network, unique ids", () => {
+  const fig = {
+    data: [{ type: "scatter", x: [1], y: [2], text: ["a</script><b>"] }],
+    layout: { title: { text: "t-SNE <br>with <i>RB</i>" }, width: 640 },
+  };
+  const html = plotlyHtml(fig, { png: "iVBORw0KGgo=", id: "fig-1" });
+  // Only the drawing script's own tag closes: the figure's "</script>" is escaped in its JSON.
+  assert.equal((html.match(/<\/script>/g) ?? []).length, 1);
+  assert.ok(html.includes("a\\u003c/script>\\u003cb>"));
+  assert.match(html, /<div id="fig-1" class="grefel-plotly" data-grefel-plotly="waiting"/);
+  assert.match(html, /<img class="grefel-plotly-png" alt="t-SNE with RB" width="640"/);
+  assert.doesNotMatch(html, /https?:\/\//);
+  // The JSON in the script is the figure, unchanged.
+  const json = html.match(/fig = (\{.*\}), tries/)![1];
+  assert.deepEqual(JSON.parse(json), { ...fig, config: {} });
+  assert.notEqual(
+    plotlyHtml(fig).match(/id="([^"]+)"/)![1],
+    plotlyHtml(fig).match(/id="([^"]+)"/)![1],
+  );
+  assert.match(plotlyHtml(fig), /needs JavaScript/, "without a PNG the fallback is a note");
+  assert.throws(() => plotlyHtml(fig, { id: 'x" onload="alert(1)' }), /bad element id/);
+});
+
+Deno.test("plotlyInlineScript: carries the source gzip-compressed, loads nothing", async () => {
+  const source = "window.Plotly = { newPlot() {} }; // " + "x".repeat(10_000);
+  const script = await plotlyInlineScript(source);
+  assert.ok(script.length < 2_000, `${script.length} characters for 10 kB of source`);
+  assert.doesNotMatch(script, /https?:\/\/|src=/);
+  const payload = script.match(/atob\("([A-Za-z0-9+/=]+)"\)/)![1];
+  const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+  const text = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  assert.equal(await new Response(text).text(), source);
 });
 
 Deno.test("tableBundle: HTML and aligned text from rows or a DataFrame, escaped, rounded", () => {

@@ -17,11 +17,20 @@
  */
 import { chromium } from "playwright-core";
 import type { BrowserContext, Page } from "playwright-core";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { writeFileAtomic } from "../train/atomic.ts";
-import { figureTitle, plotlyBundle, type PlotlyFigure, show } from "./display.ts";
-import { figuresDir } from "./profile.ts";
+import {
+  figureTitle,
+  JUPYTER_DISPLAY,
+  type MimeBundle,
+  plotlyBundle,
+  type PlotlyFigure,
+  plotlyInlineScript,
+  scriptJson,
+  show,
+} from "./display.ts";
+import { figuresDir, REPO_ROOT } from "./profile.ts";
 
 /** The pinned plotly.js bundle (npm `plotly.js-dist-min`). */
 export const PLOTLY_JS_PATH: string = fileURLToPath(
@@ -102,14 +111,6 @@ function checkName(name: string): void {
 /** Escapes text for HTML. */
 function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-/** JSON safe to put inside `<script>` (no `</script>` or `<!--` can end it early). */
-function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(
-    /\u2029/g,
-    "\\u2029",
-  );
 }
 
 /**
@@ -324,16 +325,55 @@ export async function closeFigureExporter(): Promise<void> {
   await s?.close();
 }
 
+/** The script inlining the pinned plotly.js ({@linkcode plotlyInlineScript}), made once per kernel. */
+let plotlyScript: Promise<string> | null = null;
+
+/** The name of the figure whose output carries plotly.js in this kernel, once one was shown. */
+let plotlyCarrier: string | null = null;
+
 /**
- * Exports `fig` under `name` (HTML, SVG, PNG) and shows it: plotly's interactive MIME bundle with
- * the PNG as fallback for viewers without the plotly renderer (GitHub). Returns the files.
+ * Whether the output of figure `name` must carry plotly.js: the kernel's first figure does, and
+ * so does that same figure shown again (its cell rerun replaces the output that carried it).
+ * Outputs are drawn in order when a saved notebook is opened, so the first figure's copy serves
+ * the figures after it. Exported for tests.
+ */
+export function carriesPlotly(name: string): boolean {
+  plotlyCarrier ??= name;
+  return plotlyCarrier === name;
+}
+
+/** The files {@linkcode showFigure} wrote: absolute paths, shown relative to the repository. */
+export type ShownFigure = Omit<ExportedFigure, "pngBytes"> & {
+  /** What a cell ending in `await showFigure(...)` shows: one path per line. */
+  [JUPYTER_DISPLAY](): MimeBundle;
+};
+
+/** A path relative to the repository root when it lies inside it, else as it is. */
+function repoRelative(path: string): string {
+  const r = relative(REPO_ROOT, path);
+  return r.startsWith("..") || isAbsolute(r) ? path : r;
+}
+
+/**
+ * Exports `fig` under `name` (HTML, SVG, PNG) and shows it: plotly's MIME bundle, a
+ * self-contained interactive `text/html` rendering (the kernel's first figure inlines the pinned
+ * plotly.js, once per notebook) and the PNG, so that every front end shows the figure, interactive
+ * wherever scripts run (see `display.ts`). Returns the files' absolute paths; shown as a cell's
+ * result they read relative to the repository, so saved notebooks carry no machine's paths.
  */
 export async function showFigure(
   fig: PlotlyFigure,
   name: string,
   opts: ExportOptions = {},
-): Promise<Omit<ExportedFigure, "pngBytes">> {
+): Promise<ShownFigure> {
   const { pngBytes, ...paths } = await exportFigure(fig, name, opts);
-  await show(plotlyBundle(fig, { png: pngBytes }));
-  return paths; // paths only: a cell ending in `await showFigure(...)` prints them, not bytes
+  let script: string | undefined;
+  if (carriesPlotly(name)) {
+    plotlyScript ??= Deno.readTextFile(PLOTLY_JS_PATH).then(plotlyInlineScript);
+    script = await plotlyScript;
+  }
+  await show(plotlyBundle(fig, { png: pngBytes, plotlyScript: script }));
+  // Paths only (a cell ending in `await showFigure(...)` shows them, not bytes), as text.
+  const text = Object.values(paths).map(repoRelative).join("\n");
+  return Object.assign(paths, { [JUPYTER_DISPLAY]: () => ({ "text/plain": text }) });
 }

@@ -1,7 +1,9 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { assert } from "../testing.ts";
+import { plotlyHtml, plotlyInlineScript } from "./display.ts";
 import {
+  carriesPlotly,
   chromiumPath,
   FigureExporter,
   figureHtml,
@@ -76,5 +78,59 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
     assert.equal(ex.running, false);
+  },
+});
+
+Deno.test("carriesPlotly: the kernel's first figure carries plotly.js, and so does its rerun", () => {
+  assert.equal(carriesPlotly("first"), true);
+  assert.equal(carriesPlotly("second"), false);
+  assert.equal(carriesPlotly("first"), true, "the first figure's cell was run again");
+});
+
+Deno.test({
+  name: "plotlyHtml in Chromium: one output loads plotly.js for all; without it the PNG stays",
+  ignore: !hasChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "grefel-html-test-" });
+    const ex = new FigureExporter();
+    try {
+      const script = await plotlyInlineScript(await Deno.readTextFile(PLOTLY_JS_PATH));
+      const png =
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+      const page = await ex.newPage();
+      // The second figure's script runs before plotly.js is decoded: it must wait for it.
+      const both = plotlyHtml(fig, { png, id: "a", plotlyScript: script }) +
+        plotlyHtml({ ...fig, data: [{ ...fig.data[0], y: [9, 9, 9] }] }, { png, id: "b" });
+      await Deno.writeTextFile(join(dir, "both.html"), `<!DOCTYPE html><body>${both}</body>`);
+      await page.goto(pathToFileURL(join(dir, "both.html")).href);
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll(".grefel-plotly")].every((e) =>
+            e.getAttribute("data-grefel-plotly") !== "waiting"
+          ),
+        null,
+        { timeout: 60_000 },
+      );
+      const states = await page.$$eval(
+        ".grefel-plotly",
+        (els) =>
+          els.map((e) => [e.getAttribute("data-grefel-plotly"), e.querySelectorAll("img").length]),
+      );
+      assert.deepEqual(states, [["live", 0], ["live", 0]], "both drawn, their PNGs removed");
+      assert.equal(await page.locator("#b .js-plotly-plot").count(), 1);
+      // Alone, without the output that carries plotly.js: the PNG stays, with a note.
+      const alone = plotlyHtml(fig, { png, id: "c", waitSeconds: 0.3 });
+      await Deno.writeTextFile(join(dir, "alone.html"), `<!DOCTYPE html><body>${alone}</body>`);
+      await page.goto(pathToFileURL(join(dir, "alone.html")).href);
+      await page.waitForSelector('#c[data-grefel-plotly="no-plotly"]', { timeout: 10_000 });
+      assert.equal(await page.locator("#c img.grefel-plotly-png").count(), 1);
+      assert.match((await page.locator("#c").textContent()) ?? "", /plotly\.js is not loaded/);
+      await page.close();
+    } finally {
+      await ex.close();
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

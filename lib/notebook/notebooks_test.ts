@@ -134,6 +134,42 @@ Deno.test({
   },
 });
 
+/**
+ * Asserts that every figure output carries the interactive `text/html` rendering beside plotly's
+ * JSON and the PNG, with the PNG inside it, and that exactly the first one inlines plotly.js.
+ */
+function assertFigureRenderings(name: string, plots: Output[]): void {
+  plots.forEach((o, i) => {
+    const html = join_(o.data!["text/html"] as string | string[]);
+    assert.match(html, /class="grefel-plotly"/, `${name}: figure ${i} has no text/html rendering`);
+    assert.ok(o.data!["image/png"], `${name}: figure ${i} has no PNG`);
+    assert.ok(html.includes("data:image/png;base64,"), `${name}: figure ${i}: no PNG in its HTML`);
+    assert.equal(
+      html.includes("DecompressionStream"),
+      i === 0,
+      `${name}: figure ${i} ${i === 0 ? "does not carry" : "carries"} plotly.js`,
+    );
+  });
+}
+
+Deno.test("committed notebooks: each figure as plotly JSON, interactive HTML and PNG", async () => {
+  for (const path of await listNotebooks([NOTEBOOKS])) {
+    const text = await Deno.readTextFile(path);
+    const nb: Notebook = JSON.parse(text);
+    const name = path.split("/").at(-1)!;
+    const outputs = nb.cells.flatMap((c) => c.outputs ?? []);
+    const plots = outputs.filter((o) => o.data?.["application/vnd.plotly.v1+json"]);
+    assert.ok(plots.length >= (nb.metadata.grefel?.expects?.figures ?? []).length, name);
+    assertFigureRenderings(name, plots);
+    const outputText = JSON.stringify(outputs);
+    assert.doesNotMatch(
+      outputText,
+      /\/(work|root|home|tmp)\//,
+      `${name}: a machine path in outputs`,
+    );
+  }
+});
+
 Deno.test("notebooks type-check (deno check of their code cells)", async () => {
   const notebooks = await listNotebooks([NOTEBOOKS]);
   assert.ok(notebooks.length > 0, "no notebooks found");
@@ -180,6 +216,7 @@ Deno.test({
           plots.length >= (expects.figures ?? []).length,
           `${name}: ${plots.length} plotly figures shown, ${expects.figures?.length} expected`,
         );
+        assertFigureRenderings(name, plots);
         for (const fig of expects.figures ?? []) {
           for (const ext of ["html", "svg", "png"]) {
             const file = join(results, "figures", `${fig}.${ext}`);

@@ -9,6 +9,7 @@ import { clusterScoresCommand } from "./commands/cluster_scores.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { summaryCommand } from "./commands/summary.ts";
+import { runIndexCommand } from "./commands/run_index.ts";
 import { sweepCommand } from "./commands/sweep.ts";
 import { trainCommand } from "./commands/train.ts";
 
@@ -18,6 +19,7 @@ export const COMMANDS: Command[] = [
   trainCommand,
   evalCommand,
   sweepCommand,
+  runIndexCommand,
   clusterScoresCommand,
   summaryCommand,
   baselineCommand,

@@ -97,6 +97,10 @@ start() {
     dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
   fi
   chmod 400 "$dir/munge/munge.key"
+  # MinJobAge=16: `sbatch --wait` polls at 2 s, then 8 s, growing ×4 while the interval is below
+  # half of MinJobAge (to 32 s with the default 300, adding up to half a minute to a submission).
+  # It must stay above the interval: a finished task's record is kept MinJobAge seconds, and
+  # `sbatch --wait` reports the exit codes of the records it still finds.
   cat >"$dir/slurm.conf" <<EOF
 ClusterName=grefel-local
 SlurmctldHost=$host(127.0.0.1)
@@ -127,7 +131,7 @@ ReturnToService=2
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 MessageTimeout=30
 KillWait=5
-MinJobAge=600
+MinJobAge=16
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF

@@ -52,8 +52,17 @@ export const sweepCommand: Command = {
   name: "sweep",
   summary: "run an experiment's variants × seeds in parallel processes (skips/resumes)",
   async run(args: string[]): Promise<number> {
+    // `--sbatch-args "--partition=gpu ..."`: its value starts with a dash, which parseArgs
+    // takes for a missing value; joined as `--sbatch-args=...` it is unambiguous.
+    const argv = args.flatMap((a, i) =>
+      a === "--sbatch-args" && i + 1 < args.length
+        ? []
+        : i > 0 && args[i - 1] === "--sbatch-args"
+        ? [`--sbatch-args=${a}`]
+        : [a]
+    );
     const { values, positionals } = parseArgs({
-      args,
+      args: argv,
       strict: true,
       allowPositionals: true,
       options: {

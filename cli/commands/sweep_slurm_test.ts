@@ -19,8 +19,8 @@ import { cli } from "./test_cli.ts";
 const SCRIPT = fileURLToPath(new URL("../../scripts/slurm_local.sh", import.meta.url));
 /** Epochs per run: enough (0.3–1 s each on wasm, by load) to kill a task between checkpoints. */
 const EPOCHS = 12;
-/** Longest a submission may take before the test cancels it. */
-const SUBMIT_TIMEOUT_MS = 150_000;
+/** Longest a submission may take before the test cancels it (a safety net: ≈ 40 s on 2 idle cores). */
+const SUBMIT_TIMEOUT_MS = 240_000;
 
 function onPath(cmd: string): boolean {
   try {
@@ -264,6 +264,15 @@ Deno.test({
           `first submission ${((tFirst - tStart) / 1000).toFixed(1)} s, resubmission ` +
           `${((tSecond - tFirst) / 1000).toFixed(1)} s`,
       );
+    } catch (e) {
+      // What the cluster and the tasks said, for the failure report.
+      for (const dir of [join(sw, "logs"), join(cluster, "log")]) {
+        for (const f of await Array.fromAsync(Deno.readDir(dir)).catch(() => [])) {
+          const t = await Deno.readTextFile(join(dir, f.name)).catch(() => "");
+          console.error(`--- ${join(dir, f.name)} (tail)\n${t.split("\n").slice(-15).join("\n")}`);
+        }
+      }
+      throw e;
     } finally {
       if (oldResults === undefined) Deno.env.delete("GREFEL_RESULTS");
       else Deno.env.set("GREFEL_RESULTS", oldResults);

@@ -19,7 +19,7 @@ import { cli } from "./test_cli.ts";
 const SCRIPT = fileURLToPath(new URL("../../scripts/slurm_local.sh", import.meta.url));
 /** Epochs per run: enough (0.3–1 s each on wasm, by load) to kill a task between checkpoints. */
 const EPOCHS = 12;
-/** Longest a submission may take before the test cancels it (a safety net: ≈ 40 s on 2 idle cores). */
+/** Longest a submission may take before the test cancels it (a safety net against a hung cluster). */
 const SUBMIT_TIMEOUT_MS = 240_000;
 
 function onPath(cmd: string): boolean {

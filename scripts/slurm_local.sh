@@ -99,8 +99,9 @@ start() {
   chmod 400 "$dir/munge/munge.key"
   # MinJobAge=16: `sbatch --wait` polls at 2 s, then 8 s, growing ×4 while the interval is below
   # half of MinJobAge (to 32 s with the default 300, adding up to half a minute to a submission).
-  # It must stay above the interval: a finished task's record is kept MinJobAge seconds, and
-  # `sbatch --wait` reports the exit codes of the records it still finds.
+  # A finished task's record is kept MinJobAge seconds, and `sbatch --wait` reports the exit codes
+  # of the records it still finds at the end: a task that failed long before the array ended does
+  # not show in its exit code (with any MinJobAge, on any cluster; `grefel sweep --status` does).
   cat >"$dir/slurm.conf" <<EOF
 ClusterName=grefel-local
 SlurmctldHost=$host(127.0.0.1)

@@ -207,8 +207,12 @@ Deno.test({
       };
       const first = await submitAndWait(["bash", join(sw, "submit.sh"), "--wait"], env, killVictim);
       const tFirst = performance.now();
+      console.error(
+        `sweep_slurm_test: first submission ${((tFirst - tStart) / 1000).toFixed(1)} s`,
+      );
       assert.ok(killedAt >= 1, `task 1 was never seen mid-run:\n${first.out}`);
-      assert.notEqual(first.code, 0, "the array reported success although a task was killed");
+      // sbatch --wait's exit code is no evidence here: it covers only the task records Slurm still
+      // holds when the array ends (MinJobAge), and the killed task may have been purged by then.
       const afterKill = await readTaskEvents(manifestPath, 1);
       assert.deepEqual(afterKill.map((e) => e.event), ["start"]);
       await assert.rejects(() => Deno.stat(join(victim.dir, "metrics.json")), Deno.errors.NotFound);

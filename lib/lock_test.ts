@@ -154,3 +154,31 @@ Deno.test("lock: release removes only its own lock; releaseHeldLocksSync frees a
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   });
 });
+
+Deno.test("lock: another host's lock is stale once Slurm no longer runs its job", async () => {
+  await withTmp(async (dir) => {
+    // A stand-in squeue on PATH: job 7 is running, job 8 has ended (and been purged).
+    const bin = join(dir, "bin");
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(
+      join(bin, "squeue"),
+      `#!/bin/sh\ncase "$*" in *" 7 "*) echo RUNNING ;; *) echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1 ;; esac\n`,
+    );
+    await Deno.chmod(join(bin, "squeue"), 0o755);
+    const path = Deno.env.get("PATH") ?? "";
+    Deno.env.set("PATH", `${bin}:${path}`);
+    try {
+      const host = `not-${Deno.hostname()}`;
+      assert.equal(await ownerAlive(owner({ host, slurmJob: "7" })), true);
+      assert.equal(await ownerAlive(owner({ host, slurmJob: "8" })), false);
+      const lock = join(dir, "run.lock");
+      await Deno.writeTextFile(lock, JSON.stringify(owner({ host, slurmJob: "7" })));
+      await heldError(() => acquireLock(lock));
+      await Deno.writeTextFile(lock, JSON.stringify(owner({ host, slurmJob: "8" })));
+      const l = await acquireLock(lock);
+      await l.release();
+    } finally {
+      Deno.env.set("PATH", path);
+    }
+  });
+});

@@ -10,6 +10,7 @@ import { dataCommand } from "./commands/data.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { summaryCommand } from "./commands/summary.ts";
+import { runIndexCommand } from "./commands/run_index.ts";
 import { sweepCommand } from "./commands/sweep.ts";
 import { trainCommand } from "./commands/train.ts";
 
@@ -20,6 +21,7 @@ export const COMMANDS: Command[] = [
   evalCommand,
   dataCommand,
   sweepCommand,
+  runIndexCommand,
   clusterScoresCommand,
   summaryCommand,
   baselineCommand,

@@ -28,6 +28,11 @@
  * byte size and SHA-256, so an interrupted build resumes from the finished shards and never sees a
  * half-written one; a shard whose size or checksum does not match is rebuilt.
  *
+ * **Writers.** One process at a time writes a cache: before computing a shard, or rewriting the
+ * index, a build takes the lock file `<dir>.lock` (lib/lock.ts); a second writer is refused with
+ * `LockHeldError` (lib/lock.ts), naming the holder. Loading a complete cache writes nothing and takes
+ * no lock, so any number of runs may read it at once.
+ *
  * **Memory.** A built cache is held in memory (one `Uint8Array` per shard); `readBatch` decodes the
  * requested records into float32 tensors synchronously.
  *
@@ -43,6 +48,7 @@ import type { FeatureExtractor, FeatureMaps, StreamShape } from "../extractors/t
 import type { GrefelInputs } from "../model/types.ts";
 import { applyAugment, type AugmentParams, centreDraw, drawAugment } from "./augment.ts";
 import { fnv1a } from "../random.ts";
+import { acquireLock, type FileLock, tryAcquireLock } from "../lock.ts";
 
 /** Version of the on-disk format; part of the key. */
 export const CACHE_FORMAT = 1;
@@ -574,7 +580,16 @@ export async function buildFeatureCache(
   const dir = join(opts.dir ?? join("results", "cache"), `${dataset.name}-${key}`);
   await Deno.mkdir(dir, { recursive: true });
   const indexPath = join(dir, "index.json");
+  const oldText = await Deno.readTextFile(indexPath).catch(() => null);
   const old = await readJson<CacheIndex>(indexPath);
+  // Taken before the first write (see Writers in the module doc), released at the end.
+  const writer: { lock: FileLock | null } = { lock: null };
+  const lockOpts = {
+    purpose: `feature cache ${dir}`,
+    hint: "one process at a time builds a cache: let that build finish, or build the caches " +
+      "before starting parallel runs (grefel run-index MANIFEST --build-cache; a local " +
+      "grefel sweep builds them first)",
+  };
   const done = new Map<string, ShardEntry>();
   if (old && old.key === key) { for (const e of old.shards) done.set(e.file, e); }
 
@@ -635,6 +650,7 @@ export async function buildFeatureCache(
             `feature cache: stopped after ${computedShards} shards (stopAfterShards)`,
           );
         }
+        writer.lock ??= await acquireLock(`${dir}.lock`, lockOpts);
         bytes = await computeShard(dataset, part, extractor, layout, pipeline, views, seed, {
           batchSize,
           pool,
@@ -661,17 +677,26 @@ export async function buildFeatureCache(
       opts.onShard?.({ shard: s, computed });
     }
     index.shards = finished;
-    await writeAtomic(indexPath, JSON.stringify(index, null, 1));
-    // Remove stale shards (content changed) and leftovers of interrupted writes.
+    const text = JSON.stringify(index, null, 1);
+    // Stale shards (content changed) and leftovers of interrupted writes.
     const keep = new Set(index.shards.map((e) => e.file));
+    const extra: string[] = [];
     for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && e.name !== "index.json" && !keep.has(e.name)) {
-        await Deno.remove(join(dir, e.name)).catch(() => {});
+      if (e.isFile && e.name !== "index.json" && !keep.has(e.name)) extra.push(e.name);
+    }
+    // A complete, tidy cache is only read. Otherwise rewrite and tidy it, unless it computed
+    // nothing and another process is writing it now (that process will).
+    if (writer.lock || text !== oldText || extra.length) {
+      writer.lock ??= await tryAcquireLock(`${dir}.lock`, lockOpts);
+      if (writer.lock) {
+        await writeAtomic(indexPath, text);
+        for (const name of extra) await Deno.remove(join(dir, name)).catch(() => {});
       }
     }
   } finally {
     bar?.stop();
     pool?.close();
+    await writer.lock?.release();
   }
   return new FeatureCache(dir, index, dataset, shards, seed);
 }

@@ -415,3 +415,59 @@ Deno.test("worker-thread build equals the in-thread build (real npm-face-fast, 3
     await Deno.remove(dirB, { recursive: true });
   }
 });
+
+Deno.test("a second writer is refused by the cache's lock; a complete cache loads while locked, writing nothing", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const ds = fakeDataset(6);
+  const ex = fakeExtractor();
+  // Another live process on this host holds the lock of a cache that is not built yet.
+  const other = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  try {
+    const first = await buildFeatureCache(fakeDataset(2), ex, opts(dir));
+    const lockPath = `${first.dir}.lock`;
+    await assert.rejects(() => Deno.stat(lockPath), Deno.errors.NotFound, "lock left behind");
+    await Deno.remove(first.dir, { recursive: true });
+    const holder = {
+      pid: other.pid,
+      host: Deno.hostname(),
+      token: "other",
+      createdAt: new Date().toISOString(),
+    };
+    await Deno.writeTextFile(lockPath, JSON.stringify(holder));
+    ex.seen = 0;
+    await assert.rejects(
+      () => buildFeatureCache(ds, ex, opts(dir)),
+      new RegExp(`feature cache .* is locked by pid ${other.pid} on ${Deno.hostname()}`),
+    );
+    assert.equal(ex.seen, 0, "nothing computed while another process writes");
+    // The holder goes away: its lock is stale, the build proceeds and releases its own lock.
+    other.kill("SIGKILL");
+    await other.status;
+    const built = await buildFeatureCache(ds, ex, opts(dir));
+    assert.equal(ex.seen, 6);
+    await assert.rejects(() => Deno.stat(lockPath), Deno.errors.NotFound);
+    // A complete cache is only read: it loads while someone holds the lock, and no file changes.
+    await Deno.writeTextFile(lockPath, JSON.stringify({ ...holder, pid: Deno.pid }));
+    const before = [...Deno.readDirSync(built.dir)].map((e) => {
+      const st = Deno.statSync(join(built.dir, e.name));
+      return `${e.name}:${st.mtime?.getTime()}`;
+    }).sort();
+    const again = await buildFeatureCache(ds, ex, opts(dir));
+    assert.equal(ex.seen, 6);
+    assert.equal(again.size, 6);
+    const after = [...Deno.readDirSync(built.dir)].map((e) => {
+      const st = Deno.statSync(join(built.dir, e.name));
+      return `${e.name}:${st.mtime?.getTime()}`;
+    }).sort();
+    assert.deepEqual(after, before);
+    assert.equal(JSON.parse(Deno.readTextFileSync(lockPath)).token, "other");
+  } finally {
+    try {
+      other.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await other.status;
+    ex.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

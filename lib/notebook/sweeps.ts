@@ -15,6 +15,7 @@ import type { EvaluationReport } from "../eval/metrics.ts";
 import { readJsonIfExists } from "../train/atomic.ts";
 import { runDir, runId } from "../train/run.ts";
 import { childLauncher, runSweep, type SweepRun } from "../train/sweep.ts";
+import { prepareCaches } from "../train/caches.ts";
 import { byProfile, notebookProfile, type Profile, resultsDir } from "./profile.ts";
 import {
   ensureRun,
@@ -146,6 +147,8 @@ export async function ensureRuns(
       root,
       "--no-figures", // the notebooks draw their own figures; a run's t-SNE costs ~15 s
     ];
+    // The shared feature caches first, here: a cache has one writer at a time.
+    await prepareCaches(missing.map((m) => m.config), { cacheDir: notebookCacheDir(), print });
     print(`training ${missing.length} missing run(s), ${parallel} at a time`);
     const s = await runSweep(missing, { parallel, launch: childLauncher(experiment, args), print });
     if (s.failed.length) {

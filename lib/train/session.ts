@@ -8,12 +8,13 @@ import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { type BackendInfo, selectBackend } from "../backend.ts";
 import { evaluatePredictions } from "../eval/metrics.ts";
-import { readJsonIfExists, writeJsonAtomic } from "./atomic.ts";
+import { exists, readJsonIfExists, writeJsonAtomic } from "./atomic.ts";
 import { revalidate } from "./experiments.ts";
 import { MODEL_FNS } from "./model_fns.ts";
 import { prepareData, type PreparedData, prepareEvalSplit, reconcileClasses } from "./prepare.ts";
 import { writeRunReport } from "./report.ts";
-import { checkCheckpointCompatible, configHash, loadCheckpoint } from "./run.ts";
+import { checkCheckpointCompatible, configHash, loadCheckpoint, runDir } from "./run.ts";
+import { acquireLock } from "../lock.ts";
 import {
   assertFinitePredictions,
   disposeInputs,
@@ -62,10 +63,38 @@ export interface RunTrainingOptions {
   prepared?: PreparedData;
 }
 
-/** Trains (or resumes, or skips) the run of `config` end to end and writes its figures. */
+/** The lock file of a run directory: `<run dir>.lock`, beside it (`--force` deletes the dir). */
+export function runLockPath(dir: string): string {
+  return `${dir}.lock`;
+}
+
+/**
+ * Trains (or resumes, or skips) the run of `config` end to end and writes its figures. A run
+ * that is not finished is trained by one process at a time: it holds the run's lock
+ * ({@linkcode runLockPath}) while it trains.
+ * @throws LockHeldError (lib/lock.ts) when another live process trains the same run.
+ */
 export async function runTraining(
   config: GrefelConfig,
   opts: RunTrainingOptions = {},
+): Promise<TrainResult & { backend: BackendInfo; figures: string[] }> {
+  const dir = runDir(config);
+  const finished = !opts.force && await exists(join(dir, "metrics.json"));
+  const lock = finished ? null : await acquireLock(runLockPath(dir), {
+    purpose: `run ${dir}`,
+    hint: "it is being trained by that process; a finished run is skipped, so start this one " +
+      "again when that one is done",
+  });
+  try {
+    return await trainLocked(config, opts);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function trainLocked(
+  config: GrefelConfig,
+  opts: RunTrainingOptions,
 ): Promise<TrainResult & { backend: BackendInfo; figures: string[] }> {
   const print = opts.print ?? ((l: string) => console.error(l));
   const backend = await selectRunBackend(config, opts.backend);

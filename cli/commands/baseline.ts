@@ -6,7 +6,6 @@
  * @module
  */
 import cliProgress from "cli-progress";
-import { dirname } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { Command } from "../command.ts";
@@ -20,6 +19,7 @@ import { evaluateFaceApiExpressionOn } from "../../lib/baselines/faceapi_express
 import { DATASET_KINDS } from "../../lib/data/datasets.ts";
 import { configFrom } from "../../lib/train/experiments.ts";
 import { planData } from "../../lib/train/prepare.ts";
+import { writeFileAtomic } from "../../lib/train/atomic.ts";
 import { flagOverrides } from "./train.ts";
 
 /** Baseline models this command knows. */
@@ -156,10 +156,7 @@ export const baselineCommand: Command = {
     const out = { ...report, backendInfo, createdAt: new Date().toISOString() };
     const text = JSON.stringify(out, (_k, v) => (Number.isNaN(v) ? null : v), 2);
     if (values.out) {
-      await Deno.mkdir(dirname(values.out), { recursive: true });
-      const tmp = `${values.out}.tmp-${Deno.pid}`;
-      await Deno.writeTextFile(tmp, text + "\n");
-      await Deno.rename(tmp, values.out);
+      await writeFileAtomic(values.out, text + "\n");
     }
     if (values.json) {
       console.log(text);
@@ -212,10 +209,7 @@ async function otherData(
   };
   const text = JSON.stringify(out, (_k, v) => (Number.isNaN(v) ? null : v), 2);
   if (values.out) {
-    await Deno.mkdir(dirname(values.out), { recursive: true });
-    const tmp = `${values.out}.tmp-${Deno.pid}`;
-    await Deno.writeTextFile(tmp, text + "\n");
-    await Deno.rename(tmp, values.out);
+    await writeFileAtomic(values.out, text + "\n");
   }
   if (values.json) {
     console.log(text);

@@ -324,27 +324,15 @@ export async function evaluateFaceApiExpressionFerPlus(
   const decodeErrors: { item: string; reason: string }[] = [];
   const t0 = performance.now();
   try {
-    for (let b = 0; b < todo.length; b += batchSize) {
-      const batch: DatasetSample[] = [];
-      const images: RawImage[] = [];
-      for (const s of todo.slice(b, b + batchSize)) {
-        try {
-          images.push(await loader.loadImage(s));
-          batch.push(s);
-        } catch (e) {
-          decodeErrors.push({ item: s.id, reason: (e as Error).message });
-        }
-      }
-      if (batch.length > 0) {
-        const x = imagesToInput(images);
-        const y = net.predict(x);
-        x.dispose();
-        const p = (await y.data()) as Float32Array;
-        y.dispose();
-        batch.forEach((s, i) => probs.set(s.id, p.slice(i * 7, i * 7 + 7)));
-      }
-      opts.onProgress?.(Math.min(b + batchSize, todo.length), todo.length);
-    }
+    await predictInBatches(
+      net,
+      todo,
+      batchSize,
+      (s) => loader.loadImage(s),
+      (s, reason) => decodeErrors.push({ item: s.id, reason }),
+      (batch, p) => batch.forEach((s, i) => probs.set(s.id, p.slice(i * 7, i * 7 + 7))),
+      opts.onProgress,
+    );
   } finally {
     if (!opts.net) net.dispose();
   }
@@ -461,23 +449,13 @@ export async function evaluateFaceApiExpressionOn(
   const decodeErrors: { item: string; reason: string }[] = [];
   const t0 = performance.now();
   try {
-    for (let b = 0; b < todo.length; b += batchSize) {
-      const batch: DatasetSample[] = [];
-      const images: RawImage[] = [];
-      for (const s of todo.slice(b, b + batchSize)) {
-        try {
-          images.push(await ds.loadImage(s));
-          batch.push(s);
-        } catch (e) {
-          decodeErrors.push({ item: s.path ?? s.id, reason: (e as Error).message });
-        }
-      }
-      if (batch.length) {
-        const x = imagesToInput(images);
-        const y = net.predict(x);
-        x.dispose();
-        const p = (await y.data()) as Float32Array;
-        y.dispose();
+    await predictInBatches(
+      net,
+      todo,
+      batchSize,
+      (s) => ds.loadImage(s),
+      (s, reason) => decodeErrors.push({ item: s.path ?? s.id, reason }),
+      (batch, p) =>
         batch.forEach((s, i) => {
           const d = new Array(C).fill(0);
           map.forEach((to, j) => {
@@ -485,10 +463,9 @@ export async function evaluateFaceApiExpressionOn(
           });
           dists.push(...d);
           kept.push(s);
-        });
-      }
-      opts.onProgress?.(Math.min(b + batchSize, todo.length), todo.length);
-    }
+        }),
+      opts.onProgress,
+    );
   } finally {
     if (!opts.net) net.dispose();
   }
@@ -523,4 +500,41 @@ export async function evaluateFaceApiExpressionOn(
     all: scores(labels, all, [...ds.classNames]),
     shared: scores(sharedLabels, sharedDists, sharedClasses.map((c) => ds.classNames[c])),
   };
+}
+
+/**
+ * Runs face-api's expression net over `samples` in batches of `batchSize`: `load` reads each image
+ * (a failure goes to `onError` and the image is skipped), `onBatch` receives the loaded samples and
+ * their 7-class probabilities (row-major), `onProgress` the samples done so far.
+ */
+async function predictInBatches(
+  net: FaceApiExpressionNet,
+  samples: readonly DatasetSample[],
+  batchSize: number,
+  load: (s: DatasetSample) => Promise<RawImage>,
+  onError: (s: DatasetSample, reason: string) => void,
+  onBatch: (batch: DatasetSample[], probs: Float32Array) => void,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
+  for (let b = 0; b < samples.length; b += batchSize) {
+    const batch: DatasetSample[] = [];
+    const images: RawImage[] = [];
+    for (const s of samples.slice(b, b + batchSize)) {
+      try {
+        images.push(await load(s));
+        batch.push(s);
+      } catch (e) {
+        onError(s, (e as Error).message);
+      }
+    }
+    if (batch.length) {
+      const x = imagesToInput(images);
+      const y = net.predict(x);
+      x.dispose();
+      const p = (await y.data()) as Float32Array;
+      y.dispose();
+      onBatch(batch, p);
+    }
+    onProgress?.(Math.min(b + batchSize, samples.length), samples.length);
+  }
 }

@@ -26,6 +26,19 @@ export function gradGroupOf(path: string): GradGroup {
   return "backbone";
 }
 
+const GROUPS_BY_PARAMS = new WeakMap<ParamTree, Map<string, GradGroup>>();
+
+/** Variable name → gradient group of a weight tree, computed once per tree. */
+function groupsOf(model: ModelFns, params: ParamTree): Map<string, GradGroup> {
+  let m = GROUPS_BY_PARAMS.get(params);
+  if (!m) {
+    m = new Map();
+    for (const [path, v] of model.flattenParams(params)) m.set(v.name, gradGroupOf(path));
+    GROUPS_BY_PARAMS.set(params, m);
+  }
+  return m;
+}
+
 /** A mini-batch. */
 export interface StepBatch {
   /** Model inputs (the caller disposes them). */
@@ -101,8 +114,7 @@ export async function trainStep(
     kept = [losses, ...branches.map((t) => t ?? tf.zeros([0]))].map((t) => tf.keep(t));
     return total;
   }, vars);
-  const groupOf = new Map<string, GradGroup>();
-  for (const [path, v] of model.flattenParams(params)) groupOf.set(v.name, gradGroupOf(path));
+  const groupOf = groupsOf(model, params);
   const gradSqT = tf.tidy(() =>
     tf.stack(GRAD_GROUPS.map((g) => {
       const parts = Object.entries(grads)

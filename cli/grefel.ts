@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { adoptCommand } from "./commands/adopt.ts";
 import { baselineCommand } from "./commands/baseline.ts";
 import { clusterScoresCommand } from "./commands/cluster_scores.ts";
 import { dataCommand } from "./commands/data.ts";
@@ -21,6 +22,7 @@ export const COMMANDS: Command[] = [
   evalCommand,
   dataCommand,
   sweepCommand,
+  adoptCommand,
   runIndexCommand,
   clusterScoresCommand,
   summaryCommand,

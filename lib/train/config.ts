@@ -23,6 +23,12 @@ export const earlyStopSchema = z.strictObject({
    * every epoch). Guards against stopping on an early, noisy validation peak.
    */
   minEpochs: z.number().int().min(0).default(0),
+  /**
+   * Early stopping compares the mean of the last `window` validation values (fewer at the start)
+   * instead of single values, so that one lucky or unlucky epoch neither resets nor exhausts the
+   * patience. 1 compares single values. The best checkpoint is still the single best epoch.
+   */
+  window: z.number().int().min(1).default(1),
 });
 
 /** Schema of the `train` section; every field has a documented default. */
@@ -100,6 +106,9 @@ export const trainConfigSchema = z.strictObject({
 /** The resolved `train` section. */
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 
+/** Early stopping, with defaults applied. */
+export type EarlyStopConfig = z.output<typeof earlyStopSchema>;
+
 /**
  * Dotted config paths that do not change what a run computes; they are recorded in `config.json`
  * but left out of the run id, so changing them never forks a run.
@@ -127,6 +136,7 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.rb.auxWeight": 1.0,
   "model.rb.trustRampEpochs": 10,
   "train.earlyStop.minEpochs": 0,
+  "train.earlyStop.window": 1,
   // Data-section fields that only act on sets without their own splits, on folders, on class
   // mapping, on skipped files or on face cropping; none changes a FER+ or synthetic run.
   "data.validFraction": 0.1,

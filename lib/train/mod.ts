@@ -7,6 +7,7 @@
  */
 export * from "./config.ts";
 export * from "./step.ts";
+export * from "./early_stop.ts";
 export * from "./train.ts";
 export * from "./run.ts";
 export * from "./atomic.ts";

@@ -174,6 +174,10 @@ export interface StopInfo {
   bestEpoch: number | null;
   /** Early-stopping patience in evaluations (null when early stopping is off). */
   patience: number | null;
+  /** Moving-mean window of early stopping, when it is above 1. */
+  window?: number;
+  /** Epoch of the best moving mean, when `window` is above 1. */
+  smoothedBestEpoch?: number;
 }
 
 /** Serialises epoch logs as JSON lines. */

@@ -40,6 +40,7 @@ import {
   branchReport,
 } from "../eval/branches.ts";
 import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.ts";
+import { earlyStopStatus, shouldStopEarly } from "./early_stop.ts";
 
 /** Version of this library, recorded in every run's config.json. */
 export const GREFEL_VERSION = "0.1.0";
@@ -395,7 +396,21 @@ async function snapshot(
       data: dtype === "int32" ? Int32Array.from(raw) : Float32Array.from(raw),
     });
   }
+  // Adam's bias-correction powers β^t: tfjs's setWeights recomputes them as pow(β, t + 1), which
+  // differs in the last bits from the running product the optimiser keeps, so they are saved too
+  // and a resumed run continues bit for bit.
+  for (const [name, v] of adamPowers(opt)) {
+    optimizer.push({ name, shape: [], dtype: "float32", data: Float32Array.from(await v.data()) });
+  }
   return { weights, optimizer };
+}
+
+/** Adam's running bias-correction powers (`accBeta1`, `accBeta2`), where the optimiser has them. */
+function adamPowers(opt: tf.Optimizer): [string, tf.Variable][] {
+  const o = opt as unknown as Record<string, unknown>;
+  return (["accBeta1", "accBeta2"] as const).flatMap((k) =>
+    o[k] instanceof tf.Variable ? [[k, o[k] as tf.Variable] as [string, tf.Variable]] : []
+  );
 }
 
 /** Restores Adam state saved by {@linkcode snapshot} into a fresh optimiser. */
@@ -428,6 +443,11 @@ async function restoreOptimizer(
   }
   await opt.setWeights(named);
   tf.dispose(named.map((n) => n.tensor));
+  // Checkpoints written before the powers were saved resume with tfjs's pow(β, t + 1).
+  for (const [name, v] of adamPowers(opt)) {
+    const saved = byName.get(name);
+    if (saved) tf.tidy(() => v.assign(tf.scalar(saved.data[0], "float32")));
+  }
 }
 
 function modelShapes(model: ModelFns, params: ParamTree): Map<string, number[]> {
@@ -553,8 +573,11 @@ export async function trainRun(
       if (lines) print(epochLine(entry, tc.epochs, perEpoch * (tc.epochs - entry.epoch)));
       await opts.hooks?.onEpochEnd?.(entry, tf.memory().numTensors);
       if ((state.stopped as StopInfo | null | undefined)?.reason === "early-stop") {
+        const w = tc.earlyStop.window;
         print(
-          `early stop after epoch ${entry.epoch}: no improvement for ${state.sinceBest} evaluations`,
+          `early stop after epoch ${entry.epoch}: no improvement ` +
+            (w > 1 ? `of the mean of the last ${w} validation values ` : "") +
+            `for ${state.sinceBest} evaluations`,
         );
       }
     }
@@ -884,6 +907,19 @@ async function validate(ctx: EpochContext, epoch: number): Promise<BranchReport 
   return branchReport(data.val.labels, p, data.classNames.length, config.model.rb.entropyEpsilon);
 }
 
+/** The selection metric of each validated epoch in `log`, in order. */
+function validationValues(log: readonly EpochLog[], metric: string): number[] {
+  return log.map((e) => metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy)
+    .filter((v): v is number => v !== null && v !== undefined);
+}
+
+/** The epochs of {@linkcode validationValues}. */
+function validationEpochs(log: readonly EpochLog[], metric: string): number[] {
+  return log.filter((e) =>
+    (metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy) != null
+  ).map((e) => e.epoch);
+}
+
 /**
  * Appends `entry` to the log, updates the best checkpoint and early stopping, and writes
  * checkpoints: `best` when the validation metric improved, `last` on the checkpoint cadence,
@@ -903,17 +939,25 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
   if (!data.val) improved = true;
   else if (value !== null) {
     improved = !state.best || value > state.best.value + tc.earlyStop.minDelta;
-    state.sinceBest = improved ? 0 : state.sinceBest + 1;
   }
   if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
-  const early = tc.earlyStop.enabled && state.sinceBest >= tc.earlyStop.patience &&
-    epoch >= tc.earlyStop.minEpochs;
+  // Early stopping reads the whole validation history (a moving mean when window > 1).
+  const values = validationValues(state.log, metric);
+  const es = earlyStopStatus(values, tc.earlyStop);
+  if (data.val) state.sinceBest = es.since;
+  const early = shouldStopEarly(values, epoch, tc.earlyStop);
   if (early || epoch === tc.epochs) {
     state.stopped = {
       reason: early ? "early-stop" : "epoch-cap",
       epoch,
       bestEpoch: data.val ? state.best?.epoch ?? null : null,
       patience: tc.earlyStop.enabled ? tc.earlyStop.patience : null,
+      ...(tc.earlyStop.window > 1 && es.best >= 0
+        ? {
+          window: tc.earlyStop.window,
+          smoothedBestEpoch: validationEpochs(state.log, metric)[es.best],
+        }
+        : {}),
     };
   }
   const writeLast = epoch % tc.checkpointEvery === 0 || !!state.stopped;

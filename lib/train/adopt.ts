@@ -1,0 +1,294 @@
+/**
+ * Adopting a run under a changed stopping rule. Early stopping and the epoch cap decide only when
+ * training ends, never what an epoch computes (every random draw derives from the seed, the epoch
+ * and the step; the learning rate from the epoch). So a run recorded under one stopping rule is,
+ * epoch for epoch, the run another rule would have trained, up to the epoch where either stops.
+ * {@linkcode adoptRun} copies such a run into the directory of the new config, with its checkpoints
+ * re-labelled, so a sweep resumes it instead of training the same epochs again. It refuses when the
+ * configs differ in anything else, or when the new rule would have stopped before the last epoch
+ * on record (that epoch's weights are not kept).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { GrefelConfig } from "../config.ts";
+import { acquireLock, LockHeldError } from "../lock.ts";
+import { exists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
+import { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
+import { earlyStopStatus, shouldStopEarly } from "./early_stop.ts";
+import {
+  canonicalJson,
+  type CheckpointState,
+  configHash,
+  type EpochLog,
+  formatLog,
+  loadCheckpoint,
+  runDir,
+  runId,
+  saveCheckpoint,
+  type StopInfo,
+  withoutPaths,
+} from "./run.ts";
+import { runLockPath } from "./session.ts";
+
+/** Config paths that decide when training stops but not what any epoch computes. */
+export const STOPPING_PATHS: readonly string[] = ["train.earlyStop", "train.epochs"];
+
+/** Dotted paths of the leaves in which two JSON values differ. */
+export function differingPaths(a: unknown, b: unknown, prefix = ""): string[] {
+  const isObj = (x: unknown): x is Record<string, unknown> =>
+    !!x && typeof x === "object" && !Array.isArray(x);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => differingPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return canonicalJson(a ?? null) === canonicalJson(b ?? null) ? [] : [prefix || "(root)"];
+}
+
+/** Paths where two configs differ beyond the run-id exclusions and the stopping rule. */
+export function trajectoryDifferences(a: GrefelConfig, b: GrefelConfig): string[] {
+  const strip = (c: GrefelConfig) =>
+    withoutPaths(c, [...RUN_ID_EXCLUDED, ...STOPPING_PATHS, "preset"]) as Record<string, unknown>;
+  const legacy = (c: Record<string, unknown>) => {
+    // A field added after a run was recorded is absent from its config: at its legacy value it
+    // computes what the older run computed.
+    const copy = structuredClone(c);
+    for (const [path, value] of Object.entries(RUN_ID_LEGACY_VALUES)) {
+      const parts = path.split(".");
+      let node = copy as Record<string, unknown> | undefined;
+      for (let i = 0; i < parts.length - 1 && node; i++) {
+        node = node[parts[i]] as Record<string, unknown> | undefined;
+      }
+      if (node && canonicalJson(node[parts.at(-1)!] ?? null) === canonicalJson(value)) {
+        delete node[parts.at(-1)!];
+      }
+    }
+    return copy;
+  };
+  return differingPaths(legacy(strip(a)), legacy(strip(b)));
+}
+
+/** The selection metric's value after each validated epoch of `log`, with its epoch. */
+function validated(log: readonly EpochLog[], metric: string): { epoch: number; value: number }[] {
+  return log.flatMap((e) => {
+    const v = metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy;
+    return v === null || v === undefined ? [] : [{ epoch: e.epoch, value: v }];
+  });
+}
+
+/**
+ * Why a run with `config` stops after the last epoch of `log`, or null when it goes on; the same
+ * decision the epoch loop takes.
+ */
+export function stoppedAfter(log: readonly EpochLog[], config: GrefelConfig): StopInfo | null {
+  const tc = config.train;
+  const epoch = log.at(-1)?.epoch ?? 0;
+  const vals = validated(log, tc.selectMetric);
+  const values = vals.map((v) => v.value);
+  const early = shouldStopEarly(values, epoch, tc.earlyStop);
+  if (!early && epoch !== tc.epochs) return null;
+  let best: { epoch: number; value: number } | null = null;
+  for (const v of vals) if (!best || v.value > best.value + tc.earlyStop.minDelta) best = v;
+  const es = earlyStopStatus(values, tc.earlyStop);
+  return {
+    reason: early ? "early-stop" : "epoch-cap",
+    epoch,
+    bestEpoch: vals.length ? best?.epoch ?? null : null,
+    patience: tc.earlyStop.enabled ? tc.earlyStop.patience : null,
+    ...(tc.earlyStop.window > 1 && es.best >= 0
+      ? { window: tc.earlyStop.window, smoothedBestEpoch: vals[es.best].epoch }
+      : {}),
+  };
+}
+
+/** What {@linkcode adoptRun} did. */
+export interface AdoptResult {
+  /** The run adopted. */
+  from: string;
+  /** The new run's directory. */
+  to: string;
+  /** Epochs carried over. */
+  epochs: number;
+  /** Set when the new rule stops after those epochs (only the test split is left to run). */
+  stopped: StopInfo | null;
+}
+
+/** An adoption that would not give the run the new config trains. */
+export class AdoptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AdoptError";
+  }
+}
+
+/**
+ * Copies the run in `fromDir` to the directory of `config` (a config that differs from the run's
+ * only in {@linkcode STOPPING_PATHS}): config.json describing `config` with `adoptedFrom`, the
+ * epoch log, and the `last` and `best` checkpoints with their run id, config hash and
+ * early-stopping state recomputed under the new rule. The old run is left as it was. Both run
+ * locks are held while copying.
+ * @throws AdoptError when the configs differ elsewhere, the target already holds a run, there is
+ *   no checkpoint, or the new rule would have stopped before the last recorded epoch.
+ */
+export async function adoptRun(
+  fromDir: string,
+  config: GrefelConfig,
+  toDir: string = runDir(config),
+): Promise<AdoptResult> {
+  const record = await readJsonIfExists<Record<string, unknown> & { config: GrefelConfig }>(
+    join(fromDir, "config.json"),
+  );
+  if (!record) throw new AdoptError(`${fromDir} has no config.json`);
+  const diff = trajectoryDifferences(record.config, config);
+  if (diff.length) {
+    throw new AdoptError(
+      `${fromDir} trained another computation, not only another stopping rule: ${diff.join(", ")}`,
+    );
+  }
+  if (await exists(join(toDir, "config.json"))) {
+    throw new AdoptError(`${toDir} already holds a run; remove it first to adopt ${fromDir}`);
+  }
+  const purpose = `adopting ${fromDir} into ${toDir}`;
+  const locks = [
+    await acquireLock(runLockPath(fromDir), { purpose }),
+    await acquireLock(runLockPath(toDir), { purpose }),
+  ];
+  try {
+    const last = await loadCheckpoint(join(fromDir, "checkpoints", "last"));
+    if (!last) throw new AdoptError(`${fromDir} has no checkpoints/last to adopt`);
+    const log = last.state.log;
+    const epochs = last.state.epoch;
+    if (epochs > config.train.epochs) {
+      throw new AdoptError(
+        `${fromDir} trained ${epochs} epochs, more than the new cap of ${config.train.epochs}`,
+      );
+    }
+    for (let e = 1; e < log.length; e++) {
+      const stop = stoppedAfter(log.slice(0, e), config);
+      if (stop) {
+        throw new AdoptError(
+          `under the new stopping rule ${fromDir} would have stopped after epoch ${stop.epoch} ` +
+            `(${stop.reason}), before its last recorded epoch ${epochs}: that epoch's weights ` +
+            `are not kept, so the run has to be trained again`,
+        );
+      }
+    }
+    const relabel = (s: CheckpointState): CheckpointState => ({
+      ...s,
+      runId: runId(config),
+      configHash: configHash(config),
+      sinceBest: earlyStopStatus(
+        validated(s.log, config.train.selectMetric).map((v) => v.value),
+        config.train.earlyStop,
+      ).since,
+      stopped: stoppedAfter(s.log, config),
+    });
+    await Deno.mkdir(join(toDir, "checkpoints"), { recursive: true });
+    const best = await loadCheckpoint(join(fromDir, "checkpoints", "best"));
+    if (best) {
+      await saveCheckpoint(
+        join(toDir, "checkpoints", "best"),
+        relabel(best.state),
+        best.weights,
+        best.optimizer,
+      );
+    }
+    const state = relabel(last.state);
+    await saveCheckpoint(join(toDir, "checkpoints", "last"), state, last.weights, last.optimizer);
+    await writeFileAtomic(join(toDir, "log.jsonl"), formatLog(log));
+    const trainLog = await Deno.readTextFile(join(fromDir, "train.log")).catch(() => "");
+    await writeFileAtomic(
+      join(toDir, "train.log"),
+      trainLog + `adopted from ${fromDir} after epoch ${epochs} (only the stopping rule differs)\n`,
+    );
+    await writeJsonAtomic(join(toDir, "config.json"), {
+      ...record,
+      runId: runId(config),
+      configHash: configHash(config),
+      config,
+      adoptedFrom: {
+        runId: record.runId,
+        dir: fromDir,
+        epochs,
+        earlyStop: record.config.train.earlyStop,
+        epochCap: record.config.train.epochs,
+      },
+    });
+    return { from: fromDir, to: toDir, epochs, stopped: state.stopped ?? null };
+  } finally {
+    for (const l of locks) await l.release();
+  }
+}
+
+/** One planned run and what adoption found for it. */
+export interface AdoptOutcome {
+  /** The planned run (`variant seed N`). */
+  run: string;
+  /** Its directory. */
+  dir: string;
+  /** The run it was (or would be) adopted from, if one matches. */
+  from: string | null;
+  /** The adoption, when it ran. */
+  result?: AdoptResult;
+  /** Why a matching run could not be adopted. */
+  error?: string;
+}
+
+/**
+ * For each new run of a sweep plan, looks in `fromDir` (default: the runs' own experiment folder)
+ * for a recorded run that differs from it only in the stopping rule, and adopts it (or, with
+ * `dryRun`, only reports the match). Runs already present, and runs with no match, are left alone.
+ */
+export async function adoptIntoPlan(
+  plan: readonly {
+    variant: string;
+    seed: number;
+    config: GrefelConfig;
+    dir: string;
+    status: string;
+    sameAs?: string;
+  }[],
+  opts: { fromDir?: string; dryRun?: boolean } = {},
+): Promise<AdoptOutcome[]> {
+  const out: AdoptOutcome[] = [];
+  const candidates = new Map<string, { dir: string; config: GrefelConfig }[]>();
+  const listed = async (folder: string) => {
+    if (!candidates.has(folder)) {
+      const found: { dir: string; config: GrefelConfig }[] = [];
+      try {
+        for await (const e of Deno.readDir(folder)) {
+          if (!e.isDirectory) continue;
+          const dir = join(folder, e.name);
+          const rec = await readJsonIfExists<{ config: GrefelConfig }>(join(dir, "config.json"));
+          if (rec?.config) found.push({ dir, config: rec.config });
+        }
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      candidates.set(folder, found.sort((a, b) => a.dir.localeCompare(b.dir)));
+    }
+    return candidates.get(folder)!;
+  };
+  for (const r of plan) {
+    if (r.status !== "new" || r.sameAs) continue;
+    const folder = opts.fromDir ?? join(r.dir, "..");
+    const match = (await listed(folder)).find((c) =>
+      c.dir !== r.dir && trajectoryDifferences(c.config, r.config).length === 0
+    );
+    const o: AdoptOutcome = {
+      run: `${r.variant} seed ${r.seed}`,
+      dir: r.dir,
+      from: match?.dir ?? null,
+    };
+    if (match && !opts.dryRun) {
+      try {
+        o.result = await adoptRun(match.dir, r.config, r.dir);
+      } catch (e) {
+        if (!(e instanceof AdoptError || e instanceof LockHeldError)) throw e;
+        o.error = e.message;
+      }
+    }
+    out.push(o);
+  }
+  return out;
+}

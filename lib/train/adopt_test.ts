@@ -1,0 +1,119 @@
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { assert } from "../testing.ts";
+import { type GrefelConfig, presetConfig } from "../config.ts";
+import { AdoptError, adoptRun, stoppedAfter, trajectoryDifferences } from "./adopt.ts";
+import { type EpochLog, loadCheckpoint, readLog, runDir, runId } from "./run.ts";
+import { trainRun } from "./train.ts";
+import { TOY_MODEL, toyData } from "./test_helpers.ts";
+
+await tf.setBackend("cpu");
+
+function cfg(resultsDir: string, train: Record<string, unknown> = {}): GrefelConfig {
+  return presetConfig("tiny", {
+    model: { classes: 3 },
+    train: { epochs: 3, batchSize: 8, progress: "off", resultsDir, lr: 0.01, ...train },
+  });
+}
+
+const adoptError = (re: RegExp) => (e: unknown) => e instanceof AdoptError && re.test(e.message);
+const quiet = { model: TOY_MODEL, print: () => {} };
+const strip = (l: EpochLog[]) => l.map(({ seconds: _s, ...rest }) => rest);
+
+async function withTmp(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("an adopted run resumed under a new stopping rule equals that rule's run from scratch", async () => {
+  await withTmp(async (tmp) => {
+    // Old rule: 3 epochs, no early stopping. New rule: 5 epochs, a windowed early stop that
+    // cannot trigger in 5 epochs.
+    const late = { epochs: 5, earlyStop: { enabled: true, patience: 10, window: 2 } };
+    const old = await trainRun(cfg(tmp), toyData(), quiet);
+    const fresh = await trainRun(cfg(join(tmp, "fresh"), late), toyData(), quiet);
+    const config = cfg(tmp, late);
+    assert.notEqual(runId(config), old.runId);
+    const r = await adoptRun(old.dir, config);
+    assert.equal(r.to, runDir(config));
+    assert.equal(r.epochs, 3);
+    assert.equal(r.stopped, null);
+    const record = JSON.parse(await Deno.readTextFile(join(r.to, "config.json")));
+    assert.equal(record.runId, runId(config));
+    assert.equal(record.adoptedFrom.runId, old.runId);
+    const ck = (await loadCheckpoint(join(r.to, "checkpoints", "last")))!;
+    assert.equal(ck.state.runId, runId(config));
+    const resumed = await trainRun(config, toyData(), quiet);
+    assert.equal(resumed.status, "resumed");
+    assert.deepEqual(strip(resumed.log), strip(fresh.log));
+    assert.equal(
+      await Deno.readTextFile(join(resumed.dir, "predictions.csv")),
+      await Deno.readTextFile(join(fresh.dir, "predictions.csv")),
+    );
+    // The old run is untouched.
+    assert.equal((await readLog(old.dir)).length, 3);
+    // A second adoption into the same directory is refused.
+    await assert.rejects(() => adoptRun(old.dir, config), adoptError(/already holds a run/));
+  });
+});
+
+Deno.test("adoption is refused when anything but the stopping rule differs", async () => {
+  await withTmp(async (tmp) => {
+    const old = await trainRun(cfg(tmp, { epochs: 1 }), toyData(), quiet);
+    await assert.rejects(
+      () => adoptRun(old.dir, cfg(tmp, { epochs: 2, lr: 0.02 })),
+      adoptError(/another computation.*train\.lr/),
+    );
+    assert.deepEqual(trajectoryDifferences(cfg(tmp), cfg(tmp, { epochs: 9 })), []);
+    // A cap below the epochs already trained is refused.
+    const two = await trainRun(cfg(join(tmp, "b"), { epochs: 2 }), toyData(), quiet);
+    await assert.rejects(
+      () => adoptRun(two.dir, cfg(join(tmp, "b"), { epochs: 1 })),
+      adoptError(/more than the new cap/),
+    );
+  });
+});
+
+Deno.test("adoption is refused when the new rule would have stopped before the last epoch", async () => {
+  await withTmp(async (tmp) => {
+    const old = await trainRun(cfg(tmp, { epochs: 4 }), toyData(), quiet);
+    const log = await readLog(old.dir);
+    const vals = log.map((e) => e.valAccuracy!);
+    // The earliest epoch after which patience 1 (window 1) would stop this run, if any.
+    let stopAt = 0;
+    for (let e = 2; e <= 4 && !stopAt; e++) {
+      const best = Math.max(...vals.slice(0, e - 1));
+      if (vals[e - 1] <= best) stopAt = e;
+    }
+    const strict = cfg(tmp, { epochs: 4, earlyStop: { enabled: true, patience: 1 } });
+    if (stopAt && stopAt < 4) {
+      await assert.rejects(() => adoptRun(old.dir, strict), adoptError(/would have stopped/));
+    } else {
+      const r = await adoptRun(old.dir, strict);
+      assert.equal(r.stopped?.epoch, 4);
+    }
+  });
+});
+
+Deno.test("stoppedAfter: the loop's decision, from a log", () => {
+  const entry = (epoch: number, v: number) => ({ epoch, valAccuracy: v }) as EpochLog;
+  const log = [entry(1, 0.5), entry(2, 0.7), entry(3, 0.6), entry(4, 0.65)];
+  const c = (train: Record<string, unknown>) => cfg("unused", { epochs: 10, ...train });
+  assert.equal(stoppedAfter(log, c({})), null);
+  const s = stoppedAfter(log, c({ earlyStop: { enabled: true, patience: 2 } }))!;
+  assert.equal(s.reason, "early-stop");
+  assert.equal(s.bestEpoch, 2);
+  // Mean of two: 0.5, 0.6, 0.65, 0.625 → best at epoch 3, one evaluation since: goes on.
+  assert.equal(
+    stoppedAfter(log, c({ earlyStop: { enabled: true, patience: 2, window: 2 } })),
+    null,
+  );
+  const w = stoppedAfter(log, c({ earlyStop: { enabled: true, patience: 1, window: 2 } }))!;
+  assert.equal(w.smoothedBestEpoch, 3);
+  assert.equal(w.bestEpoch, 2);
+  assert.equal(stoppedAfter(log, c({ epochs: 4 }))!.reason, "epoch-cap");
+});

@@ -1,0 +1,62 @@
+/**
+ * Early stopping as a pure function of the validation history, so that a resumed run, a finished
+ * run read back from its log and a run in progress all reach the same decision.
+ *
+ * @module
+ */
+import type { EarlyStopConfig } from "./config.ts";
+
+/** Where early stopping stands after a sequence of validation evaluations. */
+export interface EarlyStopStatus {
+  /** The compared value after each evaluation: the mean of the last `window` values. */
+  smoothed: number[];
+  /** Index (into the evaluations) of the best compared value, or -1 before any evaluation. */
+  best: number;
+  /** Evaluations since the best compared value. */
+  since: number;
+}
+
+/**
+ * The moving mean of the last `window` values at each position (over fewer values at the start).
+ * @throws RangeError when `window` is not an integer ≥ 1.
+ */
+export function movingMean(values: readonly number[], window: number): number[] {
+  if (!Number.isInteger(window) || window < 1) {
+    throw new RangeError(`window ${window}: expected an integer ≥ 1`);
+  }
+  return values.map((_, i) => {
+    const from = Math.max(0, i - window + 1);
+    let s = 0;
+    for (let j = from; j <= i; j++) s += values[j];
+    return s / (i - from + 1);
+  });
+}
+
+/**
+ * Early-stopping state after the validation values `values` (one per evaluation, in order): a
+ * compared value improves on the best when it exceeds it by more than `minDelta`.
+ */
+export function earlyStopStatus(
+  values: readonly number[],
+  es: Pick<EarlyStopConfig, "window" | "minDelta">,
+): EarlyStopStatus {
+  const smoothed = movingMean(values, es.window);
+  let best = -1;
+  for (let i = 0; i < smoothed.length; i++) {
+    if (best < 0 || smoothed[i] > smoothed[best] + es.minDelta) best = i;
+  }
+  return { smoothed, best, since: best < 0 ? 0 : smoothed.length - 1 - best };
+}
+
+/**
+ * Whether training stops after `epoch`, given the validation values so far: early stopping is on,
+ * the run has trained at least `minEpochs` and the compared value has not improved for `patience`
+ * evaluations.
+ */
+export function shouldStopEarly(
+  values: readonly number[],
+  epoch: number,
+  es: EarlyStopConfig,
+): boolean {
+  return es.enabled && epoch >= es.minEpochs && earlyStopStatus(values, es).since >= es.patience;
+}

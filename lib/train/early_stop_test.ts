@@ -1,0 +1,52 @@
+import { assert } from "../testing.ts";
+
+const near = (a: number, b: number, tol = 1e-12) =>
+  assert.ok(Math.abs(a - b) <= tol, `${a} is not within ${tol} of ${b}`);
+import { earlyStopStatus, movingMean, shouldStopEarly } from "./early_stop.ts";
+import { earlyStopSchema } from "./config.ts";
+
+Deno.test("movingMean: means over the last window values, fewer at the start", () => {
+  const m = movingMean([1, 3, 5, 7], 3);
+  assert.deepEqual(m.length, 4);
+  near(m[0], 1);
+  near(m[1], 2);
+  near(m[2], 3);
+  near(m[3], 5);
+  assert.deepEqual(movingMean([2, 4], 1), [2, 4]);
+  assert.throws(() => movingMean([1], 0), /window 0/);
+});
+
+Deno.test("earlyStopStatus: window 1 counts evaluations since the single best value", () => {
+  const es = { window: 1, minDelta: 0 };
+  assert.deepEqual(earlyStopStatus([], es), { smoothed: [], best: -1, since: 0 });
+  // Best 0.6 at index 1; an equal value later is not an improvement.
+  assert.deepEqual(earlyStopStatus([0.5, 0.6, 0.55, 0.6], es).best, 1);
+  assert.deepEqual(earlyStopStatus([0.5, 0.6, 0.55, 0.6], es).since, 2);
+  // minDelta: 0.61 does not beat 0.6 by more than 0.02.
+  assert.deepEqual(earlyStopStatus([0.5, 0.6, 0.61], { window: 1, minDelta: 0.02 }).since, 1);
+});
+
+Deno.test("earlyStopStatus: a single lucky epoch does not reset a windowed patience", () => {
+  // Values as in a noisy run: a spike at index 3, then a slow rise.
+  const v = [0.01, 0.15, 0.22, 0.54, 0.34, 0.40, 0.39, 0.43, 0.40, 0.37, 0.48, 0.54];
+  const single = earlyStopStatus(v, { window: 1, minDelta: 0 });
+  assert.deepEqual(single.best, 3);
+  assert.deepEqual(single.since, 8);
+  const mean3 = earlyStopStatus(v, { window: 3, minDelta: 0 });
+  // Means of the last three: the best is the last one, (0.37 + 0.48 + 0.54) / 3.
+  assert.deepEqual(mean3.best, 11);
+  near(mean3.smoothed[11], (0.37 + 0.48 + 0.54) / 3);
+  assert.deepEqual(mean3.since, 0);
+});
+
+Deno.test("shouldStopEarly: patience, minEpochs and enabled all apply", () => {
+  const base = earlyStopSchema.parse({ enabled: true, patience: 2 });
+  const v = [0.5, 0.6, 0.55, 0.58];
+  assert.deepEqual(shouldStopEarly(v, 4, base), true);
+  assert.deepEqual(shouldStopEarly(v.slice(0, 3), 3, base), false);
+  assert.deepEqual(shouldStopEarly(v, 4, { ...base, minEpochs: 5 }), false);
+  assert.deepEqual(shouldStopEarly(v, 4, { ...base, enabled: false }), false);
+  // Mean of 2: 0.5, 0.55, 0.575, 0.565 → best at index 2, one evaluation since.
+  assert.deepEqual(shouldStopEarly(v, 4, { ...base, window: 2 }), false);
+  assert.deepEqual(earlyStopSchema.parse({}).window, 1);
+});

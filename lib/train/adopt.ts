@@ -206,6 +206,7 @@ export async function adoptRun(
       runId: runId(config),
       configHash: configHash(config),
       config,
+      experiment: config.train.experiment,
       adoptedFrom: {
         runId: record.runId,
         dir: fromDir,

@@ -108,6 +108,11 @@ export const headSchema = z.strictObject({
  *   `rb.trustRampEpochs` epochs.
  * - `aux-primary`: adds λ_aux·L_cls(l) (`rb.auxWeight`), so the primary head is always trained on
  *   the labels directly (deep supervision; not in the paper or ARBEx).
+ * - `aux-branches`: adds λ_aux·(L_cls(l) + L_cls(t_g) + L_cls(t_a)) (the branches that are on), so
+ *   every branch is itself a classifier of the labels and the confidences compare classifiers that
+ *   all learn; the corrections then cannot collapse to uniform when l leads, the mirror image of
+ *   the primary head being switched off (deep supervision of every branch; not in the paper or
+ *   ARBEx). Includes `aux-primary`'s term, so the two do not combine.
  * - `detach-confidence`: the confidence weights of eqs. 18–19 are stop-gradient constants, so
  *   L_cls cannot lower a branch's confidence to favour another (the mixture-of-experts remedy of
  *   not back-propagating through the gate; not in the paper or ARBEx).
@@ -116,6 +121,7 @@ export const RB_TRAINING_VARIANTS = [
   "paper",
   "trust-ramp",
   "aux-primary",
+  "aux-branches",
   "detach-confidence",
 ] as const;
 
@@ -132,6 +138,9 @@ export function rbTrainingProblem(value: string): string | null {
     }
   }
   if (new Set(parts).size !== parts.length) return `"${value}" names a variant twice`;
+  if (parts.includes("aux-primary") && parts.includes("aux-branches")) {
+    return `"aux-branches" already trains l on the labels; it does not combine with "aux-primary"`;
+  }
   if (parts.includes("paper") && parts.length > 1) {
     return `"paper" is the literal variant and combines with nothing (got "${value}")`;
   }
@@ -180,7 +189,10 @@ export const rbSchema = z.strictObject({
     const problem = rbTrainingProblem(v);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   }),
-  /** λ_aux of the `aux-primary` variant: weight of the auxiliary L_cls on the primary l. */
+  /**
+   * λ_aux of the `aux-primary` and `aux-branches` variants: weight of the auxiliary L_cls on the
+   * primary l (and, for `aux-branches`, on each correction).
+   */
   auxWeight: z.number().min(0).default(1.0),
   /**
    * Epochs over which the `trust-ramp` variant's trust τ rises linearly from 0 to 1 (ARBEx:

@@ -119,6 +119,8 @@ export interface LossOptions {
  * - `paper`: L_cls on L_final (eq. 20).
  * - `trust-ramp`: L_cls on (1 − τ)·l + τ·L_final, and λ_a, λ_c multiplied by τ ({@linkcode trustAt}).
  * - `aux-primary`: plus λ_aux·L_cls(l), reported as `aux`.
+ * - `aux-branches`: plus λ_aux·(L_cls(l) + L_cls(t_g) + L_cls(t_a)) over the branches that are on,
+ *   reported as `aux`.
  * A term whose λ is 0 is switched off (not computed, reported as 0); L_a and L_c are 0 when the
  * anchors are off. With reliability balancing off, L_final = l and the variants change nothing
  * but the λ_a, λ_c ramp.
@@ -148,7 +150,14 @@ export function grefelLoss(
     ? tf.add(tf.mul(1 - trust, outputs.primary), tf.mul(trust, outputs.final)) as tf.Tensor2D
     : outputs.final;
   const cls = l.cls > 0 ? classLoss(prediction, target, l.logClamp) : zero();
-  const aux = switches.has("aux-primary") && cfg.rb.auxWeight > 0 && rbOn(cfg)
+  const auxOn = cfg.rb.auxWeight > 0 && rbOn(cfg);
+  const aux = auxOn && switches.has("aux-branches")
+    ? tf.addN(
+      [outputs.primary, outputs.geometric, outputs.attentive]
+        .filter((p): p is tf.Tensor2D => p !== null)
+        .map((p) => classLoss(p, target, l.logClamp)),
+    ) as tf.Scalar
+    : auxOn && switches.has("aux-primary")
     ? classLoss(outputs.primary, target, l.logClamp)
     : zero();
   const anchors = anchorsOn(cfg) ? leaf(sub(params, "rb"), "anchors") as tf.Tensor3D : null;

@@ -172,3 +172,39 @@ Deno.test("head order: dropout-bn and bn-dropout agree in evaluation mode and di
   disposeInputs(x);
   for (const v of flattenParams(params).values()) v.dispose();
 });
+
+Deno.test("aux-branches adds L_cls of l, t_g and t_a; it does not combine with aux-primary", async () => {
+  assert.match(rbTrainingProblem("aux-primary+aux-branches")!, /does not combine/);
+  assert.equal(rbTrainingProblem("aux-branches+detach-confidence"), null);
+  await assertNoLeak(() => {
+    const cfg = microConfig({ rb: { training: "aux-branches", auxWeight: 0.5 } });
+    const paperCfg = microConfig({ rb: { training: "paper" } });
+    const params = initGrefel(cfg, 4);
+    const x = randomInputs(cfg, 4, 3);
+    const target = tf.tidy(() =>
+      tf.oneHot(tf.tensor1d([0, 1, 2, 1], "int32"), 3).toFloat() as tf.Tensor2D
+    );
+    const v = tf.tidy(() => {
+      const o = grefelForward(params, x, cfg, { training: false });
+      const mine = grefelLoss(params, o, target, cfg);
+      const paper = grefelLoss(params, o, target, paperCfg);
+      const byHand = [o.primary, o.geometric!, o.attentive!]
+        .map((p) => classLoss(p, target, cfg.loss.logClamp).arraySync() as number)
+        .reduce((a, b) => a + b, 0);
+      return {
+        aux: mine.aux.arraySync() as number,
+        total: mine.total.arraySync() as number,
+        paper: paper.total.arraySync() as number,
+        byHand,
+      };
+    });
+    assert.ok(Math.abs(v.aux - v.byHand) < 1e-5, `aux ${v.aux} vs by hand ${v.byHand}`);
+    assert.ok(
+      Math.abs(v.total - (v.paper + 0.5 * v.byHand)) < 1e-5,
+      `total ${v.total} vs paper + λ_aux·aux ${v.paper + 0.5 * v.byHand}`,
+    );
+    tf.dispose(target);
+    disposeInputs(x);
+    for (const p of flattenParams(params).values()) p.dispose();
+  });
+});

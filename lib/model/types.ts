@@ -45,7 +45,7 @@ export interface GrefelLosses {
   anchor: tf.Scalar;
   /** L_c (eq. 22). */
   center: tf.Scalar;
-  /** The `aux-primary` variant's L_cls on the primary l (0 when off). */
+  /** The auxiliary L_cls of `aux-primary` (on l) or `aux-branches` (on l, t_g and t_a); 0 when off. */
   aux: tf.Scalar;
   /** Trust τ of the `trust-ramp` variant at this step (1 when off). */
   trust: number;

@@ -146,7 +146,7 @@ export interface EpochLog {
   steps: number;
   /** Wall seconds of the epoch (training + validation). */
   seconds: number;
-  /** Mean auxiliary L_cls on l (`aux-primary`; 0 otherwise). Absent in older runs. */
+  /** Mean auxiliary L_cls (`aux-primary`, `aux-branches`; 0 otherwise). Absent in older runs. */
   aux?: number;
   /** Trust τ at the epoch's last step (`trust-ramp`; 1 otherwise). Absent in older runs. */
   trust?: number;

@@ -316,7 +316,21 @@ export function grefelForward(
   cfg: ModelConfig,
   opts: ForwardOptions,
 ): GrefelOutputs {
-  const embedding = grefelEmbedding(params, inputs, cfg);
+  return grefelFromEmbedding(params, grefelEmbedding(params, inputs, cfg), cfg, opts);
+}
+
+/**
+ * Everything after the embedding e `[B, D]`: the primary distribution l (eq. 9) and reliability
+ * balancing (eqs. 10–19). {@linkcode grefelForward} is `grefelFromEmbedding(grefelEmbedding(…))`;
+ * on its own it trains the head and RB on given embeddings (controlled experiments).
+ * Synchronous; wrap in `tf.tidy`.
+ */
+export function grefelFromEmbedding(
+  params: ParamTree,
+  embedding: tf.Tensor2D,
+  cfg: ModelConfig,
+  opts: ForwardOptions,
+): GrefelOutputs {
   const primary = grefelHead(params, embedding, cfg, opts);
   const eps = cfg.rb.entropyEpsilon;
   let geometric: tf.Tensor2D | null = null;

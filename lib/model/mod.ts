@@ -16,6 +16,7 @@ export {
   type ForwardOptions,
   grefelEmbedding,
   grefelForward,
+  grefelFromEmbedding,
   grefelHead,
   initAnchorsFromEmbeddings,
   initGrefel,

@@ -125,6 +125,11 @@ export interface StudyRow {
   stops: string[];
   /** Whether RB is active on validation: it changes predictions and fixes more than it breaks. */
   rbActive: boolean;
+  /**
+   * Runs still training, as `s<seed> ep <epoch>: val <L_final>% (primary <l>%, RB +fixed/−broken)`
+   * at their last evaluated epoch.
+   */
+  progress: string[];
 }
 
 /** The study table: one row per variant, over its finished runs. */
@@ -157,8 +162,18 @@ export function studyRows(runs: readonly StudyRun[]): StudyRow[] {
         return s ? `${s.reason}@${s.epoch} (best ${s.bestEpoch ?? "-"})` : "unrecorded";
       }),
       rbActive: done.length > 0 && valChanged > 0 && valFixed > valBroken,
+      progress: rs.filter((r) => !r.metrics).map(progressOf),
     };
   });
+}
+
+/** Where a running run stands at its last evaluated epoch. */
+function progressOf(r: StudyRun): string {
+  const last = r.log.filter((e) => e.val).at(-1);
+  if (!last?.val) return `s${r.seed} ep ${r.log.at(-1)?.epoch ?? 0}`;
+  const v = last.val, pct = (x: number | null) => (x === null ? "-" : (100 * x).toFixed(1));
+  return `s${r.seed} ep ${last.epoch}: val ${pct(v.accuracy.final)}% (primary ` +
+    `${pct(v.accuracy.primary)}%, RB +${v.changes.fixed}/−${v.changes.broken})`;
 }
 
 function mean(xs: readonly number[]): number {
@@ -228,5 +243,70 @@ export function displayRow(r: StudyRow): Record<string, string | number> {
     "std l / L_final": r.seeds ? `${f3(r.stdPrimary)} / ${f3(r.stdFinal)}` : "",
     "RB active (val)": r.seeds ? (r.rbActive ? "yes" : "no") : "",
     stopped: r.stops.join("; "),
+    "still training": r.progress.join("; "),
   };
+}
+
+/** One configuration of the controlled synthetic experiment (`bench/rb_synthetic.ts`). */
+export interface SyntheticResult {
+  /** `model.rb.training`. */
+  variant: string;
+  /** Head order and dropout, e.g. `bn-dropout-0.5`. */
+  head: string;
+  /** Seed. */
+  seed: number;
+  /** Held-out accuracy of each branch (null: off). */
+  accuracy: Record<string, number | null>;
+  /** Held-out predictions RB changes. */
+  changed: number;
+  /** … of which it fixes. */
+  fixed: number;
+  /** … and breaks. */
+  broken: number;
+  /** McNemar p of primary vs L_final. */
+  mcnemarP: number;
+  /** Median c_l. */
+  medianPrimaryConfidence: number | null;
+}
+
+/** The synthetic experiment's results file, or null when it has not been run. */
+export async function readSynthetic(
+  path: string,
+): Promise<{ args: Record<string, unknown>; results: SyntheticResult[] } | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/** One display row per variant × head of the synthetic experiment: mean ± std over seeds. */
+export function syntheticRows(results: readonly SyntheticResult[]): Record<string, string>[] {
+  const groups = new Map<string, SyntheticResult[]>();
+  for (const r of results) {
+    const k = `${r.variant}\u0000${r.head}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups.values()].map((rs) => {
+    const acc = (b: string) => {
+      const xs = rs.map((r) => r.accuracy[b]).filter((x): x is number => x !== null);
+      return xs.length ? formatMeanStd(meanStd(xs)) : "off";
+    };
+    const avg = (f: (r: SyntheticResult) => number) => mean(rs.map(f));
+    return {
+      variant: rs[0].variant,
+      head: rs[0].head,
+      seeds: String(rs.length),
+      "l %": acc("primary"),
+      "t_g %": acc("geometric"),
+      "t_a %": acc("attentive"),
+      "L_final %": acc("final"),
+      "changed / fixed / broken": `${avg((r) => r.changed).toFixed(0)} / ${
+        avg((r) => r.fixed).toFixed(0)
+      } / ${avg((r) => r.broken).toFixed(0)}`,
+      "McNemar p": rs.map((r) => r.mcnemarP.toPrecision(2)).join(", "),
+      "median c_l": avg((r) => r.medianPrimaryConfidence ?? NaN).toFixed(2),
+    };
+  });
 }

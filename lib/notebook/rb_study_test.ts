@@ -1,7 +1,14 @@
 import { join } from "node:path";
 import { assert } from "../testing.ts";
 import { branchReport } from "../eval/branches.ts";
-import { chooseDefault, pairedAgainst, readStudy, studyRows } from "./rb_study.ts";
+import {
+  chooseDefault,
+  pairedAgainst,
+  readStudy,
+  studyRows,
+  type SyntheticResult,
+  syntheticRows,
+} from "./rb_study.ts";
 
 const C = 2;
 /** Writes one fake run: `primaryRight`/`finalRight` say which of 6 test images each head gets. */
@@ -107,4 +114,49 @@ Deno.test("rb study: rows per variant, the default rule, and paired differences"
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("rb study: a running run shows where it stands", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const d = join(root, "r1");
+    await Deno.mkdir(d);
+    await Deno.writeTextFile(join(d, "config.json"), JSON.stringify({ variant: "v", seed: 2 }));
+    const val = {
+      accuracy: { primary: 0.5, geometric: null, attentive: null, correction: 0.6, final: 0.625 },
+      changes: { fixed: 7, broken: 3, changed: 12 },
+    };
+    await Deno.writeTextFile(
+      join(d, "log.jsonl"),
+      [{ epoch: 1, val }, { epoch: 2, val: null }].map((e) => JSON.stringify(e)).join("\n"),
+    );
+    const [row] = studyRows(await readStudy(root));
+    assert.equal(row.seeds, 0);
+    assert.equal(row.running, 1);
+    assert.deepEqual(row.progress, ["s2 ep 1: val 62.5% (primary 50.0%, RB +7/−3)"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("rb study: synthetic results aggregate per variant × head", () => {
+  const r = (variant: string, seed: number, l: number, f: number): SyntheticResult => ({
+    variant,
+    head: "dropout-0",
+    seed,
+    accuracy: { primary: l, geometric: null, attentive: 0.5, correction: 0.5, final: f },
+    changed: 10 + seed,
+    fixed: 6,
+    broken: 4,
+    mcnemarP: 0.75,
+    medianPrimaryConfidence: 0.2 + 0.1 * seed,
+  });
+  const rows = syntheticRows([r("a", 0, 0.6, 0.7), r("a", 1, 0.8, 0.9), r("b", 0, 0.5, 0.5)]);
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0].variant, "a");
+  assert.equal(rows[0].seeds, "2");
+  assert.match(rows[0]["l %"], /^70\.00 ± 14\.1/);
+  assert.equal(rows[0]["t_g %"], "off");
+  assert.equal(rows[0]["changed / fixed / broken"], "11 / 6 / 4");
+  assert.equal(rows[0]["median c_l"], "0.25");
 });

@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { patchWasmBatchMatMul, patchWasmIdentity } from "./wasm_matmul.ts";
+import { registerWasmConvFilterGradients } from "./wasm_conv_grad.ts";
 
 /** The backends this project knows, in order of preference. */
 export const BACKENDS = ["webgpu", "wasm", "cpu"] as const;
@@ -143,10 +144,12 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
       ok = false;
     }
     if (ok && tf.getBackend() === name) {
-      // tfjs-wasm's transposed matMul is 10-20x slower than transpose + matMul (lib/wasm_matmul.ts).
+      // tfjs-wasm's transposed matMul is 10-20x slower than transpose + matMul (lib/wasm_matmul.ts);
+      // it has no filter gradients for conv2d and depthwise conv (lib/wasm_conv_grad.ts).
       if (name === "wasm") {
         patchWasmBatchMatMul();
         patchWasmIdentity();
+        registerWasmConvFilterGradients();
       }
       return {
         backend: name,

@@ -1,0 +1,168 @@
+import * as tf from "@tensorflow/tfjs";
+import { assert, assertClose } from "./testing.ts";
+import { selectBackend } from "./backend.ts";
+import { registerWasmConvFilterGradients, setConvGradChunkElements } from "./wasm_conv_grad.ts";
+
+/** Seeded values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+interface Case {
+  name: string;
+  depthwise: boolean;
+  x: number[];
+  filter: number[];
+  strides: number;
+  dilations: number;
+  pad: "same" | "valid" | number;
+}
+
+const CASES: Case[] = [
+  {
+    name: "3×3 same s1",
+    depthwise: false,
+    x: [2, 7, 7, 5],
+    filter: [3, 3, 5, 4],
+    strides: 1,
+    dilations: 1,
+    pad: "same",
+  },
+  {
+    name: "3×3 same s2",
+    depthwise: false,
+    x: [2, 8, 7, 3],
+    filter: [3, 3, 3, 6],
+    strides: 2,
+    dilations: 1,
+    pad: "same",
+  },
+  {
+    name: "3×3 valid s2",
+    depthwise: false,
+    x: [1, 9, 9, 4],
+    filter: [3, 3, 4, 2],
+    strides: 2,
+    dilations: 1,
+    pad: "valid",
+  },
+  {
+    name: "1×1 valid",
+    depthwise: false,
+    x: [3, 5, 5, 16],
+    filter: [1, 1, 16, 8],
+    strides: 1,
+    dilations: 1,
+    pad: "valid",
+  },
+  {
+    name: "2×3 pad 1",
+    depthwise: false,
+    x: [2, 6, 5, 3],
+    filter: [2, 3, 3, 2],
+    strides: 1,
+    dilations: 1,
+    pad: 1,
+  },
+  {
+    name: "dw 3×3 same s1",
+    depthwise: true,
+    x: [2, 7, 7, 3],
+    filter: [3, 3, 3, 1],
+    strides: 1,
+    dilations: 1,
+    pad: "same",
+  },
+  {
+    name: "dw 3×3 same s2 m2",
+    depthwise: true,
+    x: [2, 8, 8, 4],
+    filter: [3, 3, 4, 2],
+    strides: 2,
+    dilations: 1,
+    pad: "same",
+  },
+  {
+    name: "dw 3×3 valid s1",
+    depthwise: true,
+    x: [1, 9, 9, 2],
+    filter: [3, 3, 2, 1],
+    strides: 1,
+    dilations: 1,
+    pad: "valid",
+  },
+  {
+    name: "dw 5×5 pad 2",
+    depthwise: true,
+    x: [2, 6, 6, 3],
+    filter: [5, 5, 3, 1],
+    strides: 1,
+    dilations: 1,
+    pad: 2,
+  },
+];
+
+/** The filter gradient of Σ w ⊙ conv(x, f) on the current backend. */
+async function filterGrad(c: Case, seed: number): Promise<Float32Array> {
+  const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const g = tf.tidy(() => {
+    const x = tf.tensor4d(values(n(c.x), seed), c.x as [number, number, number, number]);
+    const f = tf.tensor4d(
+      values(n(c.filter), seed + 1),
+      c.filter as [number, number, number, number],
+    );
+    const conv = (ff: tf.Tensor4D) =>
+      c.depthwise
+        ? tf.depthwiseConv2d(x, ff, c.strides, c.pad, "NHWC", c.dilations)
+        : tf.conv2d(x, ff, c.strides, c.pad, "NHWC", c.dilations);
+    const w = tf.tensor(values(n(conv(f).shape), seed + 2), conv(f).shape);
+    return tf.grad((ff: tf.Tensor) => tf.sum(tf.mul(conv(ff as tf.Tensor4D), w)))(f);
+  });
+  const d = await g.data() as Float32Array;
+  g.dispose();
+  return d;
+}
+
+Deno.test("wasm conv2d / depthwise filter gradients equal the cpu backend's to 1e-5", async () => {
+  const expected: Float32Array[] = [];
+  await tf.setBackend("cpu");
+  for (const [i, c] of CASES.entries()) expected.push(await filterGrad(c, 10 * i + 1));
+  await selectBackend("wasm");
+  assert.ok(registerWasmConvFilterGradients());
+  assert.ok(tf.getKernel("Conv2DBackpropFilter", "wasm"));
+  assert.ok(tf.getKernel("DepthwiseConv2dNativeBackpropFilter", "wasm"));
+  const before = tf.memory().numTensors;
+  for (const [i, c] of CASES.entries()) {
+    const got = await filterGrad(c, 10 * i + 1);
+    await assertClose(got, expected[i], 1e-5, 1e-5, c.name);
+  }
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});
+
+Deno.test("wasm conv filter gradient: an im2col built in several chunks gives the same sum", async () => {
+  // N = 2·9·9 = 162 rows of K = 3·3·4 = 36 columns, in chunks of 10 rows (17 chunks).
+  const c: Case = {
+    name: "chunked",
+    depthwise: false,
+    x: [2, 9, 9, 4],
+    filter: [3, 3, 4, 3],
+    strides: 1,
+    dilations: 1,
+    pad: "same",
+  };
+  await tf.setBackend("cpu");
+  const expected = await filterGrad(c, 7);
+  await selectBackend("wasm");
+  registerWasmConvFilterGradients();
+  const prev = setConvGradChunkElements(360);
+  try {
+    await assertClose(await filterGrad(c, 7), expected, 1e-5, 1e-5, "chunked");
+  } finally {
+    setConvGradChunkElements(prev);
+  }
+  assert.throws(() => setConvGradChunkElements(0), /chunk size 0/);
+});

@@ -126,10 +126,11 @@ export const sweepCommand: Command = {
     });
     const parallel = posInt(values.parallel, "--parallel") ?? plan[0]?.config.train.parallel ?? 2;
     const counts = { finished: 0, partial: 0, new: 0 };
-    for (const r of plan) if (!r.sameAs) counts[r.status]++;
+    const conflicts = plan.filter((r) => r.conflict && !r.sameAs).length;
+    for (const r of plan) if (!r.sameAs && !r.conflict) counts[r.status]++;
     console.log(
       `${exp.name}: ${plan.length} runs (${counts.finished} finished, ${counts.partial} ` +
-        `interrupted, ${counts.new} new${
+        `interrupted, ${counts.new} new${conflicts ? `, ${conflicts} of other data` : ""}${
           plan.some((r) => r.sameAs) ? ", duplicates shared" : ""
         })` +
         `, ${parallel} in parallel`,
@@ -158,7 +159,9 @@ export const sweepCommand: Command = {
     if (values["dry-run"]) {
       for (const r of plan) {
         console.log(
-          `  ${r.variant} seed ${r.seed}  ${r.sameAs ? `= ${r.sameAs}` : r.status}  ${r.dir}`,
+          `  ${r.variant} seed ${r.seed}  ${
+            r.sameAs ? `= ${r.sameAs}` : r.conflict ? `other data: ${r.conflict}` : r.status
+          }  ${r.dir}`,
         );
       }
       return 0;
@@ -174,7 +177,7 @@ export const sweepCommand: Command = {
     extra.push("--no-figures");
     // Build the shared feature caches once here: children that found one missing would all try
     // to write it, and all but one would be refused by its lock.
-    const todo = plan.filter((r) => r.status !== "finished" && !r.sameAs);
+    const todo = plan.filter((r) => r.status !== "finished" && !r.sameAs && !r.conflict);
     if (todo.length > 1 && parallel > 1) {
       await prepareCaches(todo.map((r) => r.config), {
         backend: values.backend,

@@ -17,6 +17,7 @@ Deno.test("wasm batch check: the largest batch from a linear fit; a trap becomes
   const config = presetConfig("tiny", { train: { batchSize: 1024 } });
   const trap = new WebAssembly.RuntimeError("memory access out of bounds");
   assert.ok(isOutOfMemory(trap));
+  assert.ok(isOutOfMemory(new WebAssembly.RuntimeError("Aborted(). Build with -sASSERTIONS")));
   const e = explainOutOfMemory(trap, config, "wasm");
   assert.ok(e instanceof BatchTooLargeError);
   assert.match((e as Error).message, /out of memory .* at train\.batchSize=1024: lower/);

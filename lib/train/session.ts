@@ -87,7 +87,23 @@ export async function runTraining(
   config: GrefelConfig,
   opts: RunTrainingOptions = {},
 ): Promise<TrainResult & { backend: BackendInfo; figures: string[] }> {
-  const dir = runDir(config);
+  const print = opts.print ?? ((l: string) => console.error(l));
+  const backend = await selectRunBackend(config, opts.backend);
+  print(
+    `backend ${backend.backend}${
+      backend.adapter ? ` (${Object.values(backend.adapter).filter(Boolean).join(" ")})` : ""
+    }`,
+  );
+  // The run directory is known once model.classes follows the data (lib/train/prepare.ts): the
+  // data is planned (loaded, scanned, split; nothing extracted) before the run's lock is taken.
+  const plan = opts.prepared ? null : await planData(config, {
+    progress: config.train.progress !== "off",
+    print,
+  });
+  const dir = runDir(
+    plan?.config ??
+      reconcileClasses(config, opts.prepared!.data.classNames, opts.prepared!.data.name),
+  );
   const finished = !opts.force && await exists(join(dir, "metrics.json"));
   const lock = finished ? null : await acquireLock(runLockPath(dir), {
     purpose: `run ${dir}`,
@@ -95,7 +111,7 @@ export async function runTraining(
       "again when that one is done",
   });
   try {
-    return await trainLocked(config, opts);
+    return await trainLocked(config, opts, backend, plan, print);
   } finally {
     await lock?.release();
   }
@@ -104,28 +120,26 @@ export async function runTraining(
 async function trainLocked(
   config: GrefelConfig,
   opts: RunTrainingOptions,
+  backend: BackendInfo,
+  plan: DataPlan | null,
+  print: (line: string) => void,
 ): Promise<TrainResult & { backend: BackendInfo; figures: string[] }> {
-  const print = opts.print ?? ((l: string) => console.error(l));
-  const backend = await selectRunBackend(config, opts.backend);
-  print(
-    `backend ${backend.backend}${
-      backend.adapter ? ` (${Object.values(backend.adapter).filter(Boolean).join(" ")})` : ""
-    }`,
-  );
   let prepared = opts.prepared;
   if (!prepared) {
     // Everything that can be checked before feature extraction is checked here, before it.
-    const progress = config.train.progress !== "off";
-    const plan = await planData(config, { progress, print });
-    const dir = runDir(plan.config);
-    if (!opts.force) await checkRunData(dir, plan);
-    await checkBatchFits(MODEL_FNS, plan.config, backend.backend);
+    const dir = runDir(plan!.config);
+    if (!opts.force) await checkRunData(dir, plan!);
+    await checkBatchFits(MODEL_FNS, plan!.config, backend.backend);
     // Saved before training, so that a run that fails later still lists what it skipped
     // (--force deletes the directory first: then it is written after training).
     if (!opts.force && !await exists(join(dir, "metrics.json"))) {
-      await writeSkipped(dir, plan.report);
+      await writeSkipped(dir, plan!.report);
     }
-    prepared = await prepareData(config, { progress, print, plan });
+    prepared = await prepareData(config, {
+      progress: config.train.progress !== "off",
+      print,
+      plan: plan!,
+    });
   }
   // The data decides model.classes when it is left at its default (lib/train/prepare.ts); prepared
   // data may be shared by several configs, so only the class count is taken from it.

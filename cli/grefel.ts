@@ -3,7 +3,7 @@
  * `cli/commands/<name>.ts` and is registered in {@linkcode COMMANDS}.
  * @module
  */
-import type { Command } from "./command.ts";
+import { type Command, UsageError } from "./command.ts";
 import { adoptCommand } from "./commands/adopt.ts";
 import { baselineCommand } from "./commands/baseline.ts";
 import { clusterScoresCommand } from "./commands/cluster_scores.ts";
@@ -77,7 +77,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     console.error(`grefel ${name}: ${e instanceof Error ? e.message : e}`);
     if (Deno.env.get("GREFEL_DEBUG")) console.error(e);
-    return 1;
+    return e instanceof UsageError ? 2 : 1;
   }
 }
 

@@ -4,12 +4,11 @@
  * same epochs again (lib/train/adopt.ts).
  * @module
  */
-import { parseArgs } from "node:util";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { adoptIntoPlan } from "../../lib/train/adopt.ts";
 import { loadExperiment } from "../../lib/train/experiments.ts";
 import { planSweep } from "../../lib/train/sweep.ts";
-import { CONFIG_OPTIONS, flagOverrides } from "./train.ts";
+import { CONFIG_OPTIONS, configArg, flagOverrides } from "./train.ts";
 
 const HELP = `usage: deno task grefel adopt [--experiment] NAME [options]
 
@@ -35,7 +34,7 @@ export const adoptCommand: Command = {
   name: "adopt",
   summary: "carry recorded runs over to an experiment's changed stopping rule",
   async run(args: string[]): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandArgs({
       args,
       strict: true,
       allowPositionals: true,
@@ -65,12 +64,12 @@ export const adoptCommand: Command = {
     }
     const plan = await planSweep(loadExperiment(name), {
       seeds,
-      preset: values.config,
+      preset: configArg(values.config),
       overrides: flagOverrides(values),
       variants: values.variant,
     });
     const outcomes = await adoptIntoPlan(plan, {
-      fromDir: values.from,
+      fromDir: values.from === undefined ? undefined : cliPath(values.from),
       dryRun: values["dry-run"],
     });
     let failed = 0;

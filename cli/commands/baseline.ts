@@ -7,8 +7,7 @@
  */
 import cliProgress from "cli-progress";
 import process from "node:process";
-import { parseArgs } from "node:util";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { selectBackend } from "../../lib/backend.ts";
 import {
   type BaselineScores,
@@ -72,7 +71,7 @@ export const baselineCommand: Command = {
   name: "baseline",
   summary: "score a pretrained off-the-shelf expression net (face-api) on any data set",
   async run(args: string[]): Promise<number> {
-    const { values } = parseArgs({
+    const { values } = parseCommandArgs({
       args,
       strict: true,
       options: {
@@ -95,6 +94,7 @@ export const baselineCommand: Command = {
       console.log(HELP);
       return 0;
     }
+    if (values.out !== undefined) values.out = cliPath(values.out);
     if (!values.model) {
       console.error(`baseline: --model is required\n\n${HELP}`);
       return 2;

@@ -1,6 +1,7 @@
 import { assert, assertClose } from "../../lib/testing.ts";
 import { clusterScores } from "../../lib/eval/cluster.ts";
 import { clusterScoresFromFiles, parseEmbeddingsCsv, parseLabelsCsv } from "./cluster_scores.ts";
+import { cli } from "./test_cli.ts";
 
 const golden = JSON.parse(
   await Deno.readTextFile(new URL("../../lib/eval/testdata/golden.json", import.meta.url)),
@@ -114,4 +115,41 @@ Deno.test("cluster-scores: every bad input names the problem", async () => {
   } finally {
     await Deno.remove(one.dir, { recursive: true });
   }
+});
+
+Deno.test("cluster-scores reads a run's embeddings.csv: header, id and label columns", async () => {
+  const g = golden.cluster.find((c) => c.name === "blobs16")!;
+  const head = ["id", "label", ...g.x[0].map((_, j) => `e${j}`)].join(",");
+  const rows = g.x.map((r, i) => [`FER2013Test/img${i}.png`, g.labels[i], ...r].join(","));
+  const t = parseEmbeddingsCsv([head, ...rows].join("\n") + "\n", "embeddings.csv");
+  assert.equal(t.n, g.x.length);
+  assert.equal(t.dim, g.x[0].length);
+  assert.deepEqual([...t.labels!], g.labels);
+  assert.equal(t.ids![1], "FER2013Test/img1.png");
+  const preds = ["id,label,primary,final", ...g.labels.map((l, i) => `img${i},${l},0,1`)];
+  assert.deepEqual([...parseLabelsCsv(preds.join("\n"), "predictions.csv")], g.labels);
+  const dir = await Deno.makeTempDir({ prefix: "grefel-cluster-run-" });
+  try {
+    await Deno.writeTextFile(`${dir}/embeddings.csv`, [head, ...rows].join("\n") + "\n");
+    const s = await clusterScoresFromFiles(`${dir}/embeddings.csv`);
+    await assertClose(s.daviesBouldin, g.daviesBouldin, 0, 1e-6);
+    await assertClose(s.calinskiHarabasz, g.calinskiHarabasz, 0, 1e-6);
+    const r = await cli(["cluster-scores", "--run", dir, "--json"]);
+    assert.equal(r.code, 0, r.err);
+    await assertClose(JSON.parse(r.out).daviesBouldin, g.daviesBouldin, 0, 1e-6);
+    // Without a label column and without --labels: an error that says what to pass.
+    await Deno.writeTextFile(`${dir}/plain.csv`, g.x.map((x) => x.join(",")).join("\n"));
+    await assert.rejects(clusterScoresFromFiles(`${dir}/plain.csv`), /no "label" column.*--labels/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // A mistyped number on the first row is no header: it is named.
+  assert.throws(
+    () => parseEmbeddingsCsv("0.1x,2\n3,4\n"),
+    /line 1, column 1: not a number: "0.1x"/,
+  );
+  assert.throws(
+    () => parseLabelsCsv("id,primary\na,1\n", "p.csv"),
+    /p\.csv: the header .* no "label"/,
+  );
 });

@@ -5,15 +5,14 @@
  * (`planData` in lib/train/prepare.ts), so its scan cache is reused by the run.
  * @module
  */
-import { parseArgs } from "node:util";
 import { dirname } from "node:path";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { selectBackend } from "../../lib/backend.ts";
 import { faceCropOn } from "../../lib/data/config.ts";
 import { checkSkippedFraction, formatDataReport } from "../../lib/data/report.ts";
 import { configFrom } from "../../lib/train/experiments.ts";
 import { planData } from "../../lib/train/prepare.ts";
-import { CONFIG_OPTIONS, flagOverrides } from "./train.ts";
+import { CONFIG_OPTIONS, configArg, flagOverrides } from "./train.ts";
 
 const HELP = `usage: deno task grefel data --data KIND [--data-root DIR] [options]
 
@@ -41,7 +40,7 @@ export const dataCommand: Command = {
   name: "data",
   summary: "what the loader sees: counts per split and class, skipped files, face rate",
   async run(args: string[]): Promise<number> {
-    const { values } = parseArgs({
+    const { values } = parseCommandArgs({
       args,
       strict: true,
       options: {
@@ -62,7 +61,8 @@ export const dataCommand: Command = {
       console.error(`data: --items must be a whole number, got "${values.items}"`);
       return 2;
     }
-    const config = configFrom(values.config ?? "compact", flagOverrides(values));
+    const config = configFrom(configArg(values.config) ?? "compact", flagOverrides(values));
+    const outPath = values.out === undefined ? undefined : cliPath(values.out);
     if (faceCropOn(config.data)) await selectBackend(values.backend);
     const lines: string[] = [];
     const plan = await planData(config, {
@@ -82,11 +82,11 @@ export const dataCommand: Command = {
       maxSkippedFraction: config.data.maxSkippedFraction,
       stopsRun: stops,
     };
-    if (values.out) {
-      await Deno.mkdir(dirname(values.out), { recursive: true });
-      const tmp = `${values.out}.tmp-${Deno.pid}`;
+    if (outPath) {
+      await Deno.mkdir(dirname(outPath), { recursive: true });
+      const tmp = `${outPath}.tmp-${Deno.pid}`;
       await Deno.writeTextFile(tmp, JSON.stringify(out, null, 1) + "\n");
-      await Deno.rename(tmp, values.out);
+      await Deno.rename(tmp, outPath);
     }
     if (values.json) {
       console.log(JSON.stringify(out));
@@ -95,7 +95,7 @@ export const dataCommand: Command = {
     for (const l of formatDataReport(plan.report, items)) console.log(l);
     console.log(`model.classes: ${plan.config.model.classes}`);
     if (stops) console.log(`a training run would stop: ${stops}`);
-    if (values.out) console.log(`wrote ${values.out}`);
+    if (outPath) console.log(`wrote ${outPath}`);
     return 0;
   },
 };

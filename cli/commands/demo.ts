@@ -15,8 +15,7 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { parseArgs } from "node:util";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { type PartialConfig, presetConfig } from "../../lib/config.ts";
 import { parseSets } from "../../lib/train/experiments.ts";
 import { mergeConfig } from "../../lib/config.ts";
@@ -63,7 +62,7 @@ export const demoCommand: Command = {
   name: "demo",
   summary: "train + evaluate the compact model on the embedded synthetic data (results/demo/)",
   async run(args: string[]): Promise<number> {
-    const { values } = parseArgs({
+    const { values } = parseCommandArgs({
       args,
       strict: true,
       options: {
@@ -85,7 +84,9 @@ export const demoCommand: Command = {
       if (!Number.isInteger(n) || n < 1) throw new Error(`--epochs ${values.epochs}: expected ≥ 1`);
       over = mergeConfig(over, { train: { epochs: n } });
     }
-    if (values.results) over = mergeConfig(over, { train: { resultsDir: values.results } });
+    if (values.results) {
+      over = mergeConfig(over, { train: { resultsDir: cliPath(values.results) } });
+    }
     over = mergeConfig(over, parseSets(values.set ?? []));
     const config = presetConfig("compact", over);
     const t0 = performance.now();

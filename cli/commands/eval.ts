@@ -3,8 +3,7 @@
  * writes `eval-<weights>.json` and the figures into the run directory.
  * @module
  */
-import { parseArgs } from "node:util";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { evaluateRun } from "../../lib/train/session.ts";
 import { parseSets } from "../../lib/train/experiments.ts";
 
@@ -36,7 +35,7 @@ export const evalCommand: Command = {
   name: "eval",
   summary: "re-evaluate a run's checkpoint on its test split (metrics, figures)",
   async run(args: string[]): Promise<number> {
-    const { values } = parseArgs({
+    const { values } = parseCommandArgs({
       args,
       strict: true,
       options: {
@@ -84,9 +83,10 @@ export const evalCommand: Command = {
       }
       data = { ...(sets.data as Record<string, unknown> ?? {}) };
       if (values.data) data.dataset = values.data;
-      if (values["data-root"]) data.root = values["data-root"];
+      if (values["data-root"]) data.root = cliPath(values["data-root"]);
+      if (typeof data.root === "string") data.root = cliPath(data.root);
     }
-    const r = await evaluateRun(values.run, {
+    const r = await evaluateRun(cliPath(values.run), {
       data,
       split: values.split,
       recalibrate,

@@ -4,8 +4,7 @@
  * caches of all entries instead.
  * @module
  */
-import { parseArgs } from "node:util";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { releaseHeldLocksSync } from "../../lib/lock.ts";
 import { buildManifestCaches, runManifestEntry } from "../../lib/train/slurm.ts";
 
@@ -30,7 +29,7 @@ export const runIndexCommand: Command = {
   name: "run-index",
   summary: "one task of a Slurm sweep: train entry INDEX of a sweep manifest (skips/resumes)",
   async run(args: string[]): Promise<number> {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandArgs({
       args,
       strict: true,
       allowPositionals: true,
@@ -44,11 +43,12 @@ export const runIndexCommand: Command = {
       console.log(HELP);
       return 0;
     }
-    const [manifest, indexArg, ...rest] = positionals;
-    if (!manifest || rest.length) {
+    const [manifestArg, indexArg, ...rest] = positionals;
+    if (!manifestArg || rest.length) {
       console.error(`run-index: expected MANIFEST [INDEX]\n\n${HELP}`);
       return 2;
     }
+    const manifest = cliPath(manifestArg);
     const raw = indexArg ?? Deno.env.get("SLURM_ARRAY_TASK_ID");
     let index: number | undefined;
     if (raw !== undefined) {

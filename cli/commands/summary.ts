@@ -11,8 +11,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { configFrom, parseSets } from "../../lib/train/experiments.ts";
 import {
   type ModelConfig,
@@ -168,7 +167,7 @@ export const summaryCommand: Command = {
   summary: "parameters and FLOPs of a configuration's model (with/without RB)",
   // deno-lint-ignore require-await
   async run(args: string[]): Promise<number> {
-    const { values } = parseArgs({
+    const { values } = parseCommandArgs({
       args,
       options: {
         config: { type: "string" },
@@ -184,7 +183,8 @@ export const summaryCommand: Command = {
       return 0;
     }
     const name = values.config ?? "compact";
-    const config = configFrom(name, parseSets(values.set ?? []));
+    const file = name.endsWith(".json") ? cliPath(name) : name;
+    const config = configFrom(file, parseSets(values.set ?? []));
     const report = summaryReport(name, config.model);
     console.log(values.json ? JSON.stringify(report, null, 2) : human(report));
     return 0;

@@ -4,8 +4,7 @@
  * sweep as a Slurm job array instead (lib/train/slurm.ts); `--status DIR` reports on one.
  * @module
  */
-import { parseArgs } from "node:util";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { loadExperiment } from "../../lib/train/experiments.ts";
 import { childLauncher, planSweep, runSweep } from "../../lib/train/sweep.ts";
 import { prepareCaches } from "../../lib/train/caches.ts";
@@ -16,7 +15,7 @@ import {
   sweepStatus,
   writeSlurmSweep,
 } from "../../lib/train/slurm.ts";
-import { CONFIG_OPTIONS, flagOverrides, parseSeed } from "./train.ts";
+import { CONFIG_OPTIONS, configArg, flagOverrides, parseSeed } from "./train.ts";
 
 const HELP = `usage: deno task grefel sweep [--experiment] NAME [options]
        deno task grefel sweep NAME --slurm DIR [--sbatch-args "..."] [options]
@@ -61,7 +60,7 @@ export const sweepCommand: Command = {
         ? [`--sbatch-args=${a}`]
         : [a]
     );
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandArgs({
       args: argv,
       strict: true,
       allowPositionals: true,
@@ -89,6 +88,8 @@ export const sweepCommand: Command = {
       return 2;
     }
     const name = values.experiment ?? positionals[0];
+    if (values.status !== undefined) values.status = cliPath(values.status);
+    if (values.slurm !== undefined) values.slurm = cliPath(values.slurm);
     if (values.status) {
       const path = `${values.status.replace(/\/$/, "")}/manifest.json`;
       const m = await readManifest(path);
@@ -119,16 +120,17 @@ export const sweepCommand: Command = {
     if (seed !== undefined) overrides = { ...overrides, seed };
     const plan = await planSweep(exp, {
       seeds: posInt(values.seeds, "--seeds"),
-      preset: values.config,
+      preset: configArg(values.config),
       overrides,
       variants: values.variant,
     });
     const parallel = posInt(values.parallel, "--parallel") ?? plan[0]?.config.train.parallel ?? 2;
     const counts = { finished: 0, partial: 0, new: 0 };
-    for (const r of plan) if (!r.sameAs) counts[r.status]++;
+    const conflicts = plan.filter((r) => r.conflict && !r.sameAs).length;
+    for (const r of plan) if (!r.sameAs && !r.conflict) counts[r.status]++;
     console.log(
       `${exp.name}: ${plan.length} runs (${counts.finished} finished, ${counts.partial} ` +
-        `interrupted, ${counts.new} new${
+        `interrupted, ${counts.new} new${conflicts ? `, ${conflicts} of other data` : ""}${
           plan.some((r) => r.sameAs) ? ", duplicates shared" : ""
         })` +
         `, ${parallel} in parallel`,
@@ -157,23 +159,25 @@ export const sweepCommand: Command = {
     if (values["dry-run"]) {
       for (const r of plan) {
         console.log(
-          `  ${r.variant} seed ${r.seed}  ${r.sameAs ? `= ${r.sameAs}` : r.status}  ${r.dir}`,
+          `  ${r.variant} seed ${r.seed}  ${
+            r.sameAs ? `= ${r.sameAs}` : r.conflict ? `other data: ${r.conflict}` : r.status
+          }  ${r.dir}`,
         );
       }
       return 0;
     }
     // Children rebuild each run's config from the same flags.
     const extra: string[] = [];
-    if (values.config) extra.push("--config", values.config);
+    if (values.config) extra.push("--config", configArg(values.config)!);
     for (const s of values.set ?? []) extra.push("--set", s);
     if (values.data) extra.push("--data", values.data);
-    if (values["data-root"]) extra.push("--data-root", values["data-root"]);
-    if (values.results) extra.push("--results", values.results);
+    if (values["data-root"]) extra.push("--data-root", cliPath(values["data-root"]));
+    if (values.results) extra.push("--results", cliPath(values.results));
     if (values.backend) extra.push("--backend", values.backend);
     extra.push("--no-figures");
     // Build the shared feature caches once here: children that found one missing would all try
     // to write it, and all but one would be refused by its lock.
-    const todo = plan.filter((r) => r.status !== "finished" && !r.sameAs);
+    const todo = plan.filter((r) => r.status !== "finished" && !r.sameAs && !r.conflict);
     if (todo.length > 1 && parallel > 1) {
       await prepareCaches(todo.map((r) => r.config), {
         backend: values.backend,

@@ -3,8 +3,7 @@
  * `<resultsDir>/<experiment>/<run-id>/`; a finished run is skipped, an interrupted one resumed.
  * @module
  */
-import { parseArgs } from "node:util";
-import type { Command } from "../command.ts";
+import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import type { GrefelConfig } from "../../lib/config.ts";
 import { mergeConfig } from "../../lib/config.ts";
 import {
@@ -47,7 +46,11 @@ export const CONFIG_OPTIONS = {
   progress: { type: "string" },
 } as const;
 
-/** Turns the config-shaping flags into overrides (applied after the preset/variant). */
+/**
+ * Turns the config-shaping flags into overrides (applied after the preset/variant). Paths
+ * (`--data-root`, `--results`, and `data.root` / `train.resultsDir` given with `--set`) are made
+ * absolute against the caller's directory ({@linkcode cliPath}).
+ */
 export function flagOverrides(values: {
   set?: string[];
   data?: string;
@@ -56,11 +59,24 @@ export function flagOverrides(values: {
   progress?: string;
 }): Record<string, unknown> {
   let o = parseSets(values.set ?? []);
-  if (values.data) o = mergeConfig(o, { data: { dataset: values.data } });
-  if (values["data-root"]) o = mergeConfig(o, { data: { root: values["data-root"] } });
-  if (values.results) o = mergeConfig(o, { train: { resultsDir: values.results } });
-  if (values.progress) o = mergeConfig(o, { train: { progress: values.progress } });
+  const d = o.data as Record<string, unknown> | undefined;
+  if (typeof d?.root === "string" && d.root) d.root = cliPath(d.root);
+  const t = o.train as Record<string, unknown> | undefined;
+  if (typeof t?.resultsDir === "string" && t.resultsDir) t.resultsDir = cliPath(t.resultsDir);
+  if (values.data !== undefined) o = mergeConfig(o, { data: { dataset: values.data } });
+  if (values["data-root"] !== undefined) {
+    o = mergeConfig(o, { data: { root: cliPath(values["data-root"]) } });
+  }
+  if (values.results !== undefined) {
+    o = mergeConfig(o, { train: { resultsDir: cliPath(values.results) } });
+  }
+  if (values.progress !== undefined) o = mergeConfig(o, { train: { progress: values.progress } });
   return o;
+}
+
+/** `--config NAME|FILE`: a preset name as given, a `.json` file relative to the caller's directory. */
+export function configArg(value: string | undefined): string | undefined {
+  return value?.endsWith(".json") ? cliPath(value) : value;
 }
 
 /** Parses `--seed`. @throws Error naming a value that is not a non-negative integer. */
@@ -78,9 +94,8 @@ export const trainCommand: Command = {
   name: "train",
   summary: "train one run (preset, config file or experiment variant); resumes or skips",
   async run(args: string[]): Promise<number> {
-    const { values } = parseArgs({
+    const { values } = parseCommandArgs({
       args,
-      strict: true,
       options: {
         ...CONFIG_OPTIONS,
         experiment: { type: "string" },
@@ -108,7 +123,7 @@ export const trainCommand: Command = {
         return 2;
       }
       config = variantConfig(exp, values.variant, {
-        preset: values.config,
+        preset: configArg(values.config),
         overrides,
         seed,
       });
@@ -119,7 +134,7 @@ export const trainCommand: Command = {
         return 2;
       }
       config = configFrom(
-        values.config ?? "compact",
+        configArg(values.config) ?? "compact",
         seed === undefined ? overrides : mergeConfig(overrides, { seed }),
       );
     }

@@ -20,6 +20,7 @@ import {
   fileDataset,
   join,
   listDir,
+  numberField,
   readLabelFile,
   resolveRoot,
 } from "./common.ts";
@@ -108,9 +109,9 @@ export async function loadAffectNet(
       const row = rows[i];
       const where = `${file} row ${i + 1}`;
       const rel = row[col.subDirectory_filePath];
-      const expr = Number(row[col.expression]);
+      const expr = numberField(row[col.expression]);
       const box = [col.face_x, col.face_y, col.face_width, col.face_height].map((c) =>
-        Number(row[c])
+        numberField(row[c])
       );
       if (!rel || !Number.isInteger(expr) || box.some((v) => !Number.isFinite(v))) {
         skipped.push({ item: where, reason: "malformed row" });

@@ -4,8 +4,10 @@
  * training runs and ablation sweeps skip extraction.
  *
  * **Key.** A cache lives in `<dir>/<dataset>-<key>/`, where `key` hashes the extractor's name and
- * version, its input side, the token grids, the storage type, the number of views, the seed and the
- * view pipeline's own key (pre-processing and augmentation parameters). Inside, each shard's file
+ * version, its input side, the token grids, the storage type, the number of views, the seed, the
+ * view pipeline's own key (pre-processing and augmentation parameters) and, where the data set's
+ * name does not identify its images, their source (`FeatureCacheOptions.source`: the data root and
+ * file list of a data set not at its kind's default root). Inside, each shard's file
  * name carries a hash of that key plus the ids and **content hashes** of its images (SHA-1 of the
  * file bytes, or of the decoded pixels when a sample has no file), so a changed image invalidates
  * exactly its shard.
@@ -157,6 +159,48 @@ export interface FeatureCacheOptions {
   onShard?: (info: { shard: number; computed: boolean }) => void;
   /** Stop (throw) after computing this many shards (tests of resumption). */
   stopAfterShards?: number;
+  /**
+   * What the images are beyond their ids, for data sets whose folder name alone does not say it
+   * (another root of the same kind, other generator settings): part of the key when given, so two
+   * such data sets get two cache folders instead of deleting each other's shards. Absent for a
+   * kind at its default root, which keeps the folder names caches were built under.
+   */
+  source?: string;
+}
+
+/** The extractor properties a cache key depends on. */
+export type CacheKeyExtractor = Pick<
+  FeatureExtractor,
+  "name" | "version" | "inputSize" | "landmarkShape" | "imageShape"
+>;
+
+/**
+ * The key of a feature cache and what it is made of (`params`, recorded in `index.json`): the
+ * cache folder is `<dir>/<dataset name>-<key>`. See the module doc.
+ */
+export function featureCacheKey(
+  extractor: CacheKeyExtractor,
+  opts: Pick<
+    FeatureCacheOptions,
+    "grid" | "storage" | "views" | "pipeline" | "seed" | "shardSize" | "source"
+  > = {},
+): { key: string; params: Record<string, unknown> } {
+  const views = opts.views ?? 1;
+  const params: Record<string, unknown> = {
+    format: CACHE_FORMAT,
+    extractor: extractor.name,
+    extractorVersion: extractor.version ?? 0,
+    inputSize: extractor.inputSize,
+    shapes: shapesOf(extractor),
+    grid: opts.grid ?? [7, 7, 7],
+    storage: opts.storage ?? "uint8",
+    views,
+    seed: views > 1 ? opts.seed ?? 0 : 0,
+    pipeline: (opts.pipeline ?? CENTRE_VIEW).key,
+    shardSize: opts.shardSize ?? 512,
+  };
+  if (opts.source !== undefined) params.source = opts.source;
+  return { key: sha256(JSON.stringify(params)).slice(0, 16), params };
 }
 
 /** Layout of one record: the six pooled maps. */
@@ -523,7 +567,7 @@ export class FeatureCache {
   }
 }
 
-function shapesOf(x: FeatureExtractor): string {
+function shapesOf(x: Pick<FeatureExtractor, "landmarkShape" | "imageShape">): string {
   return JSON.stringify([x.landmarkShape, x.imageShape]);
 }
 
@@ -563,20 +607,15 @@ export async function buildFeatureCache(
     throw new Error(`feature cache: shardSize must be an integer ≥ 1, got ${shardSize}`);
   }
   const layout = recordLayout(extractor.landmarkShape, extractor.imageShape, grid, storage);
-  const params = {
-    format: CACHE_FORMAT,
-    extractor: extractor.name,
-    extractorVersion: extractor.version ?? 0,
-    inputSize: extractor.inputSize,
-    shapes: shapesOf(extractor),
+  const { key, params } = featureCacheKey(extractor, {
     grid,
     storage,
     views,
-    seed: views > 1 ? seed : 0,
-    pipeline: pipeline.key,
+    pipeline,
+    seed,
     shardSize,
-  };
-  const key = sha256(JSON.stringify(params)).slice(0, 16);
+    source: opts.source,
+  });
   const dir = join(opts.dir ?? join("results", "cache"), `${dataset.name}-${key}`);
   await Deno.mkdir(dir, { recursive: true });
   const indexPath = join(dir, "index.json");

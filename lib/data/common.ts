@@ -24,7 +24,7 @@ export const REPO_ROOT: string = resolve(fileURLToPath(new URL("../../", import.
 export const DATA_DIR: string = resolve(REPO_ROOT, "data");
 
 /** Whether `dir` holds anything besides a README (the `data/<kind>/` folders ship one). */
-function holdsData(dir: string): boolean {
+export function holdsData(dir: string): boolean {
   try {
     for (const e of Deno.readDirSync(dir)) {
       if (!/^(README(\.md)?|\.gitkeep)$/i.test(e.name)) return true;
@@ -81,6 +81,58 @@ export async function resolveRoot(
   }
   if (!info.isDirectory) throw new DatasetError(`data-set path ${path} is not a directory`);
   return path;
+}
+
+/**
+ * A numeric field of a label file: `Number(field)`, except that an empty or blank field (which
+ * `Number` reads as 0) and a missing one are NaN, so that callers reject them.
+ */
+export function numberField(field: string | undefined): number {
+  return field === undefined || field.trim() === "" ? NaN : Number(field);
+}
+
+/**
+ * Removes the samples whose id a label file lists more than once, and lists them in `skipped`:
+ * repeated with the same split and label, the first is kept ("duplicate entry"); repeated with
+ * different ones, none is kept ("conflicting duplicate entries"), since either could be wrong.
+ */
+export function dropDuplicateIds(ds: LoadedDataset): void {
+  const byId = new Map<string, DatasetSample[]>();
+  for (const s of ds.samples) {
+    const l = byId.get(s.id);
+    if (l) l.push(s);
+    else byId.set(s.id, [s]);
+  }
+  if (byId.size === ds.samples.length) return;
+  const keep: DatasetSample[] = [];
+  for (const s of ds.samples) {
+    const all = byId.get(s.id)!;
+    if (all.length === 1) {
+      keep.push(s);
+      continue;
+    }
+    const first = all[0] === s;
+    const labels = [...new Set(all.map((x) => `${x.split} ${ds.classNames[x.label] ?? x.label}`))];
+    if (labels.length > 1) {
+      if (first) {
+        ds.skipped.push({
+          item: s.id,
+          reason: `conflicting duplicate entries (listed ${all.length} times: ${
+            labels.join("; ")
+          }): none is used`,
+        });
+      }
+      continue;
+    }
+    if (first) keep.push(s);
+    else {
+      ds.skipped.push({
+        item: s.id,
+        reason: `duplicate entry (listed ${all.length} times, same label): the first is used`,
+      });
+    }
+  }
+  ds.samples = keep;
 }
 
 /** Whether a path exists. */
@@ -303,14 +355,17 @@ export function assignSplitsFromOptions(
   assignStratifiedSplits(samples, { valid, test }, opts.splitSeed ?? 0, unit === "group");
 }
 
-/** Builds a {@linkcode LoadedDataset} whose samples are files read by {@linkcode readImage}. */
+/**
+ * Builds a {@linkcode LoadedDataset} whose samples are files read by {@linkcode readImage}; a
+ * sample id listed more than once is dropped and listed ({@linkcode dropDuplicateIds}).
+ */
 export function fileDataset(
   name: string,
   classNames: string[],
   samples: DatasetSample[],
   skipped: SkippedItem[],
 ): LoadedDataset {
-  return {
+  const ds: LoadedDataset = {
     name,
     classNames,
     samples,
@@ -326,6 +381,8 @@ export function fileDataset(
       }
     },
   };
+  dropDuplicateIds(ds);
+  return ds;
 }
 
 /** Keeps only samples of the requested splits (all when `splits` is undefined). */

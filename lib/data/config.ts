@@ -66,7 +66,7 @@ export const dataConfigSchema = z.strictObject({
   /** Data-set kind (see `lib/data/datasets.ts`); `"synthetic"` is embedded and needs no files. */
   dataset: z.enum(DATASET_KINDS).default("synthetic"),
   /** Data-set root; `null` = the kind's environment variable (e.g. GREFEL_FERPLUS) or default path. */
-  root: z.string().nullable().default(null),
+  root: z.string().min(1, "empty path (null = the default root)").nullable().default(null),
   /** Split used for training. */
   trainSplit: z.string().default("train"),
   /** Split used for model selection / early evaluation. */

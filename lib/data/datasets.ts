@@ -7,11 +7,21 @@
  * without one (RAF-DB, AffectNet, Aff-Wild2).
  * @module
  */
-import { assignSplits, DatasetError, filterSplits } from "./common.ts";
+import { resolve } from "node:path";
+import {
+  assignSplits,
+  DATA_DIR,
+  DatasetError,
+  dropDuplicateIds,
+  filterSplits,
+  holdsData,
+  REPO_ROOT,
+  resolveRoot,
+} from "./common.ts";
 import { loadAffectNet } from "./affectnet.ts";
 import { loadAffWild2 } from "./affwild2.ts";
 import { loadFer2013 } from "./fer2013.ts";
-import { type FerPlusLabelMode, loadFerPlus } from "./ferplus.ts";
+import { FERPLUS_DEFAULT, FERPLUS_ENV, type FerPlusLabelMode, loadFerPlus } from "./ferplus.ts";
 import { loadFerg } from "./ferg.ts";
 import { loadFolder } from "./folder.ts";
 import { loadJaffe } from "./jaffe.ts";
@@ -105,10 +115,68 @@ export async function loadDataset(
         `unknown data-set kind "${kind}" (known: ${DATASET_KINDS.join(", ")})`,
       );
   }
+  // A label file that lists an image twice: listed, never both used (lib/data/common.ts).
+  dropDuplicateIds(ds);
   if (moveValid) {
     const train = ds.samples.filter((s) => s.split === "train");
     assignSplits(train, { valid: opts.validFromTrain!, test: 0 }, opts.splitSeed ?? 0);
     ds.samples = filterSplits(ds.samples, opts.splits);
   }
   return ds;
+}
+
+/** Where each file-based kind's root comes from when `data.root` is null (see `resolveRoot`). */
+export const DATA_ROOT_SOURCES: Readonly<
+  Record<Exclude<DatasetKind, "synthetic">, { env: string; fallback?: string }>
+> = {
+  ferplus: { env: FERPLUS_ENV, fallback: FERPLUS_DEFAULT },
+  fer2013: { env: "GREFEL_FER2013" },
+  rafdb: { env: "GREFEL_RAFDB" },
+  affectnet: { env: "GREFEL_AFFECTNET" },
+  jaffe: { env: "GREFEL_JAFFE" },
+  ferg: { env: "GREFEL_FERG" },
+  affwild2: { env: "GREFEL_AFFWILD2" },
+  folder: { env: "GREFEL_FOLDER" },
+};
+
+async function realOrResolved(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/**
+ * The data root a `data` section reads, as an absolute path with links resolved: `root`, else the
+ * kind's environment variable, else `data/<kind>/`, else the kind's fallback (the loaders' order).
+ * `null` for the synthetic set (no files).
+ * @throws DatasetError when no root is given and the kind has none (as the loader would).
+ */
+export async function resolveDataRoot(
+  kind: string,
+  root: string | null,
+): Promise<string | null> {
+  if (kind === "synthetic") return null;
+  const src = DATA_ROOT_SOURCES[kind as Exclude<DatasetKind, "synthetic">];
+  if (!src) {
+    throw new DatasetError(`unknown data-set kind "${kind}" (known: ${DATASET_KINDS.join(", ")})`);
+  }
+  if (root && kind === "fer2013" && root.toLowerCase().endsWith(".csv")) {
+    return await realOrResolved(root);
+  }
+  return await realOrResolved(await resolveRoot(root, src.env, src.fallback, kind));
+}
+
+/**
+ * The kind's default root, the one that needs no configuration: `data/<kind>/` when it holds
+ * data, else the kind's fallback (FER+: `../shared/data/ferplus`); absolute, links resolved.
+ * `null` when the kind has none (or for the synthetic set).
+ */
+export async function defaultDataRoot(kind: string): Promise<string | null> {
+  if (kind === "synthetic") return null;
+  const src = DATA_ROOT_SOURCES[kind as Exclude<DatasetKind, "synthetic">];
+  if (!src) return null;
+  if (holdsData(resolve(DATA_DIR, kind))) return await realOrResolved(resolve(DATA_DIR, kind));
+  return src.fallback ? await realOrResolved(resolve(REPO_ROOT, src.fallback)) : null;
 }

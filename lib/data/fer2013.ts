@@ -14,7 +14,7 @@
  * @module
  */
 import { parse } from "csv-parse/sync";
-import { DatasetError, exists, join, readLabelFile, resolveRoot } from "./common.ts";
+import { DatasetError, exists, join, numberField, readLabelFile, resolveRoot } from "./common.ts";
 import { FERPLUS_CLASSES, ferPlusLabel, type FerPlusLabelMode } from "./ferplus.ts";
 import type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "./types.ts";
 
@@ -138,7 +138,7 @@ export async function loadFer2013(
         skipped.push({ item: id, reason: "no FER+ image name (removed by the FER+ authors)" });
         return;
       }
-      const votes = p.slice(2, 12).map(Number);
+      const votes = p.slice(2, 12).map(numberField);
       if (votes.length !== 10 || votes.some((v) => !(v >= 0))) {
         skipped.push({ item: `${plusPath} row ${i + 2}`, reason: "malformed FER+ votes" });
         return;
@@ -153,7 +153,7 @@ export async function loadFer2013(
       const total = emo.reduce((a, b) => a + b, 0);
       soft = emo.map((x) => x / total);
     } else {
-      label = Number(row[cEmo]);
+      label = numberField(row[cEmo]);
       if (!(Number.isInteger(label) && label >= 0 && label < FER2013_CLASSES.length)) {
         skipped.push({ item: where, reason: `unknown emotion code "${row[cEmo]}"` });
         return;

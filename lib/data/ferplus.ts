@@ -32,6 +32,7 @@ import {
   fileDataset,
   join,
   listDir,
+  numberField,
   readLabelFile,
   resolveRoot,
 } from "./common.ts";
@@ -144,7 +145,15 @@ export async function loadFerPlus(
         skipped.push({ item: where, reason: `expected 12 columns, got ${row.length}` });
         return;
       }
-      const votes = row.slice(2).map(Number);
+      const blank = row.slice(2).flatMap((f, j) => f.trim() === "" ? [j + 3] : []);
+      if (blank.length) {
+        skipped.push({
+          item: where,
+          reason: `blank vote field(s) in column(s) ${blank.join(", ")}`,
+        });
+        return;
+      }
+      const votes = row.slice(2).map(numberField);
       if (votes.some((x) => !Number.isFinite(x) || x < 0)) {
         skipped.push({
           item: where,

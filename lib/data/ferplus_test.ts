@@ -41,6 +41,10 @@ async function fixture(): Promise<string> {
       'd.png,"(0, 0, 48, 48)",1,2', // too few columns
       'e.png,"(0, 0, 48, 48)",x,0,0,0,0,0,0,0,0,0', // not a number
       'f.png,"(0, 0, 48, 48)",0,0,0,0,0,0,0,10,0,0',
+      'a.png,"(0, 0, 48, 48)",6,0,0,1,3,0,0,0,0,0', // a repeated row: listed, the first used
+      'i.png,"(0, 0, 48, 48)",6,,0,1,3,0,0,0,0,0', // a blank vote is not a 0
+      'j.png,"(0, 0, 48, 48)",10,0,0,0,0,0,0,0,0,0',
+      'j.png,"(0, 0, 48, 48)",0,10,0,0,0,0,0,0,0,0', // the same image, two labels: neither used
     ],
     FER2013Valid: ['g.png,"(0, 0, 48, 48)",0,0,8,0,0,0,0,0,0,2'],
     FER2013Test: ['h.png,"(0, 0, 48, 48)",0,0,0,0,0,0,0,0,0,10'],
@@ -76,7 +80,18 @@ Deno.test("loadFerPlus: labels, soft votes, skipped rows counted and listed", as
     assert.ok(Math.abs(soft.reduce((a, b) => a + b) - 1) < 1e-9);
     assert.ok(Math.abs(soft[4] - 0.3) < 1e-9);
     const reasons = Object.fromEntries(ds.skipped.map((s) => [s.item, s.reason]));
-    assert.equal(ds.skipped.length, 5, JSON.stringify(ds.skipped));
+    assert.equal(ds.skipped.length, 8, JSON.stringify(ds.skipped));
+    assert.match(reasons["FER2013Train/label.csv row 9"], /blank vote field\(s\) in column\(s\) 4/);
+    const dup = ds.skipped.filter((s) => s.item === "FER2013Train/a.png");
+    assert.equal(dup.length, 1);
+    assert.match(
+      dup[0].reason,
+      /duplicate entry \(listed 2 times, same label\): the first is used/,
+    );
+    assert.match(
+      reasons["FER2013Train/j.png"],
+      /conflicting duplicate entries \(listed 2 times: train neutral; train happiness\): none/,
+    );
     assert.match(reasons["FER2013Train/c.png"], /no majority/);
     assert.match(reasons["FER2013Train/missing.png"], /missing/);
     assert.match(reasons["FER2013Train/label.csv row 5"], /12 columns/);

@@ -205,6 +205,11 @@ export function parseSets(sets: readonly string[]): Record<string, unknown> {
       throw new ConfigError([`--set ${s}: expected path.to.key=value`]);
     }
     const text = s.slice(eq + 1);
+    if (text.trim() === "") {
+      throw new ConfigError([
+        `--set ${s}: empty value for ${path} (give a value, or null where the key takes null)`,
+      ]);
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);

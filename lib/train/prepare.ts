@@ -18,12 +18,13 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
-import { augmentParams } from "../data/config.ts";
+import { augmentParams, type DataConfig } from "../data/config.ts";
 import { applyAugment, centreDraw, drawAugment } from "../data/augment.ts";
 import { faceCropOn } from "../data/config.ts";
-import { loadDataset } from "../data/datasets.ts";
+import { defaultDataRoot, loadDataset, resolveDataRoot } from "../data/datasets.ts";
 import { mapClasses } from "../data/classes.ts";
 import { scanDataset } from "../data/scan.ts";
 import { buildDataReport, checkSkippedFraction, type DataReport } from "../data/report.ts";
@@ -121,6 +122,34 @@ export function reconcileClasses(
   );
 }
 
+/** The `data.synthetic` defaults: the generator settings that need no cache source. */
+const SYNTHETIC_DEFAULT = canonicalJson(resolveConfig({}).data.synthetic);
+
+/**
+ * The feature-cache source of the data of `d` (lib/data/cache.ts, `FeatureCacheOptions.source`):
+ * the data-set kind, its resolved root (the synthetic set: its generator settings) and a
+ * fingerprint of the cached samples' ids and files. `undefined` for a kind at its default root
+ * ({@linkcode defaultDataRoot}; the synthetic set at its default settings), which keeps the cache
+ * folder names caches were built under before the source was part of the key.
+ */
+export async function cacheSource(
+  d: Pick<DataConfig, "dataset" | "root" | "synthetic">,
+  samples: readonly DatasetSample[],
+): Promise<string | undefined> {
+  let where: string;
+  if (d.dataset === "synthetic") {
+    const settings = canonicalJson(d.synthetic);
+    if (settings === SYNTHETIC_DEFAULT) return undefined;
+    where = `synthetic ${settings}`;
+  } else {
+    const root = await resolveDataRoot(d.dataset, d.root);
+    if (root === await defaultDataRoot(d.dataset)) return undefined;
+    where = `${d.dataset} ${root}`;
+  }
+  const files = samples.map((s) => `${s.id}\t${s.path ?? ""}`).sort().join("\n");
+  return `${where} files ${createHash("sha256").update(files).digest("hex").slice(0, 16)}`;
+}
+
 /** Options of {@linkcode prepareData} and {@linkcode planData}. */
 export interface PrepareOptions {
   /** Feature-cache (and scan-cache) parent directory (default `<resultsDir>/cache`). */
@@ -165,6 +194,13 @@ export interface DataPlan {
   noisyFlipped: number;
   /** The data report. */
   report: DataReport;
+  /**
+   * The data root read, absolute with links resolved (`resolveDataRoot`); null for the synthetic
+   * set and for an injected data set.
+   */
+  root: string | null;
+  /** The data set fingerprint of the planned splits (what a run records and checks). */
+  fingerprint: string;
 }
 
 /**
@@ -237,9 +273,12 @@ export async function planData(
     splitNames: [d.trainSplit, d.validSplit, d.testSplit],
   });
   if (ds.skipped.length) {
+    // Every reason with its count; the items themselves go to the run's skipped.json.
+    const reasons = Object.entries(report.skipped.byReason).sort((a, b) => b[1] - a[1]);
     print(
-      `${ds.name}: skipped ${ds.skipped.length} item(s), e.g. ${ds.skipped[0].item}: ` +
-        ds.skipped[0].reason,
+      `${ds.name}: skipped ${ds.skipped.length} item(s): ` +
+        reasons.map(([r, n]) => `${n} ${r}`).join("; ") +
+        ` (each listed in the run's skipped.json; \`grefel data\` shows them)`,
     );
   }
   if (scan.stats.faces) {
@@ -258,20 +297,32 @@ export async function planData(
   }
   const val = samples.filter((s) => s.split === d.validSplit);
   const test = samples.filter((s) => s.split === d.testSplit);
-  return { config, dataset: ds, train: trainSamples, val, test, noisyFlipped, report };
+  const root = opts.dataset ? null : await resolveDataRoot(d.dataset, d.root);
+  const fingerprint = datasetFingerprint([...trainSamples, ...val, ...test]);
+  return {
+    config,
+    dataset: ds,
+    train: trainSamples,
+    val,
+    test,
+    noisyFlipped,
+    report,
+    root,
+    fingerprint,
+  };
 }
 
 /**
- * Loads, noises, splits and caches the data of `config` ({@linkcode planData}, then the feature
- * cache).
+ * Loads, noises, splits and caches the data of `config` ({@linkcode planData}, or the plan given
+ * as `opts.plan`, then the feature cache).
  * @throws Error naming the mismatch when the cached feature shapes differ from the model's
  *   `landmarkShape` / `imageShape`, or when a split is empty; whatever {@linkcode planData} throws.
  */
 export async function prepareData(
   config: GrefelConfig,
-  opts: PrepareOptions = {},
+  opts: PrepareOptions & { plan?: DataPlan } = {},
 ): Promise<PreparedData> {
-  const plan = await planData(config, opts);
+  const plan = opts.plan ?? await planData(config, opts);
   config = plan.config;
   const d = config.data;
   const ds = plan.dataset;
@@ -318,13 +369,17 @@ export async function prepareData(
       name: `${ds.name}-${name}`,
       samples: s,
     });
+    // Injected data sets (tests) are keyed by their name, as they always were.
+    const source = (s: DatasetSample[]) => opts.dataset ? undefined : cacheSource(d, s);
     const trainCache = await buildFeatureCache(sub(d.trainSplit, trainSamples), extractor, {
       ...common,
+      source: await source(trainSamples),
       views,
       pipeline: views > 1 ? pipeline : { ...pipeline, augments: false },
     });
     const evalCache = await buildFeatureCache(sub("eval", [...val, ...test]), extractor, {
       ...common,
+      source: await source([...val, ...test]),
       views: 1,
       pipeline: { ...pipeline, augments: false },
     });
@@ -341,15 +396,12 @@ export async function prepareData(
     const data: TrainData = {
       name: ds.name,
       classNames: ds.classNames,
-      fingerprint: datasetFingerprint([
-        ...trainSamples,
-        ...val,
-        ...test,
-      ]),
+      fingerprint: plan.fingerprint,
       train: cacheSplit(trainCache, all(trainSamples.length)),
       val: val.length ? cacheSplit(evalCache, all(val.length)) : null,
       test: cacheSplit(evalCache, all(test.length).map((i) => i + val.length)),
       info: {
+        ...(plan.root ? { root: plan.root } : {}),
         skipped: ds.skipped.length,
         skippedFiles: report.skipped.files,
         ...(report.scan?.faces
@@ -417,13 +469,16 @@ export async function prepareEvalSplit(
       ? { ...base, key: `${base.key}|${plan.report.faces}` }
       : base;
     const cache = await buildFeatureCache(
-      { ...plan.dataset, name: `${plan.dataset.name}-eval`, samples },
+      // Not `<name>-eval`: that is a training run's cache of its validation and test splits
+      // together, and two sample lists in one folder would delete each other's shards.
+      { ...plan.dataset, name: `${plan.dataset.name}-only-${want}`, samples },
       extractor,
       {
         dir: opts.cacheDir ?? join(config.train.resultsDir, "cache"),
         grid,
         pipeline: { ...pipeline, augments: false },
         views: 1,
+        source: opts.dataset ? undefined : await cacheSource(d, samples),
         seed: config.seed,
         progress: opts.progress,
         workers: opts.extractor ? 0 : config.train.cacheWorkers,

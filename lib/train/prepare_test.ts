@@ -1,7 +1,14 @@
 import { assert } from "../testing.ts";
 import { presetConfig } from "../config.ts";
 import type { DatasetSample } from "../data/types.ts";
-import { augmentPipeline, holdOutValidation } from "./prepare.ts";
+import { join } from "node:path";
+import { augmentPipeline, cacheSource, holdOutValidation } from "./prepare.ts";
+import { featureCacheKey } from "../data/cache.ts";
+import { exists, REPO_ROOT } from "../data/common.ts";
+import { FERPLUS_DEFAULT } from "../data/ferplus.ts";
+import { LANDMARK68_INPUT, LANDMARK68_SHAPE } from "../extractors/face_landmark68.ts";
+import { FACERES_SHAPE } from "../extractors/faceres.ts";
+import { NPM_FACE_VERSION } from "../extractors/npm_face.ts";
 
 Deno.test("validation hold-out: stratified, seeded, only from train", () => {
   const samples: DatasetSample[] = [];
@@ -35,4 +42,55 @@ Deno.test("augment pipeline: key follows the settings; view 0 is the centre crop
   assert.equal(c1.length, 16 * 16 * 3);
   assert.deepEqual(c1, c2, "centre view does not depend on augmentation or seed");
   assert.notDeepEqual(on.render(img, 16, 1, 1), c1);
+});
+
+Deno.test("feature-cache key: FER+ at its default root keeps its folder; other roots get their own", async () => {
+  const config = presetConfig("compact", { data: { dataset: "ferplus" } });
+  // npm-face-fast as the registry loads it: faceres at 160 px (maps 20², 10², 5²).
+  const extractor = {
+    name: "npm-face-fast",
+    version: NPM_FACE_VERSION,
+    inputSize: LANDMARK68_INPUT,
+    landmarkShape: LANDMARK68_SHAPE,
+    imageShape: FACERES_SHAPE.map((
+      [, c],
+      i,
+    ) => [Math.ceil(160 / (8 << i)), c]) as typeof FACERES_SHAPE,
+  };
+  const pipeline = { ...augmentPipeline(config, extractor.inputSize), augments: false };
+  const key = (source?: string) =>
+    featureCacheKey(extractor, { grid: [7, 7, 7], pipeline, views: 1, seed: 0, source }).key;
+  // The folders results/cache/ferplus-train-05b849e21edf6b86 and ferplus-eval-… were built under.
+  assert.equal(key(), "05b849e21edf6b86");
+  const ferplus = join(REPO_ROOT, FERPLUS_DEFAULT);
+  if (await exists(ferplus) && !Deno.env.get("GREFEL_FERPLUS")) {
+    assert.equal(await cacheSource(config.data, []), undefined, "FER+ at its default root");
+    assert.equal(
+      await cacheSource({ ...config.data, root: ferplus }, []),
+      undefined,
+      "the default root given explicitly",
+    );
+  }
+  const a = await Deno.makeTempDir({ prefix: "grefel-root-a-" });
+  const b = await Deno.makeTempDir({ prefix: "grefel-root-b-" });
+  try {
+    const folder = (root: string) => ({ ...config.data, dataset: "folder" as const, root });
+    const s = [{ id: "x/1.png", split: "train", label: 0 }];
+    const sa = await cacheSource(folder(a), s.map((x) => ({ ...x, path: join(a, x.id) })));
+    const sb = await cacheSource(folder(b), s.map((x) => ({ ...x, path: join(b, x.id) })));
+    assert.ok(sa && sb && sa !== sb, `${sa} vs ${sb}`);
+    assert.match(sa!, /^folder \/.*grefel-root-a-.* files [0-9a-f]{16}$/);
+    assert.notEqual(key(sa), key(sb));
+    assert.notEqual(key(sa), key());
+    // The synthetic set: its default settings need no source, other settings get one.
+    const syn = presetConfig("tiny").data;
+    assert.equal(await cacheSource(syn, []), undefined);
+    assert.match(
+      (await cacheSource({ ...syn, synthetic: { ...syn.synthetic, train: 48 } }, []))!,
+      /^synthetic \{.*"train":48/,
+    );
+  } finally {
+    await Deno.remove(a, { recursive: true });
+    await Deno.remove(b, { recursive: true });
+  }
 });

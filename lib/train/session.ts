@@ -11,7 +11,16 @@ import { evaluatePredictions } from "../eval/metrics.ts";
 import { exists, readJsonIfExists, writeJsonAtomic } from "./atomic.ts";
 import { revalidate } from "./experiments.ts";
 import { MODEL_FNS } from "./model_fns.ts";
-import { prepareData, type PreparedData, prepareEvalSplit, reconcileClasses } from "./prepare.ts";
+import {
+  type DataPlan,
+  planData,
+  prepareData,
+  type PreparedData,
+  prepareEvalSplit,
+  reconcileClasses,
+} from "./prepare.ts";
+import { checkBatchFits, explainOutOfMemory } from "./memory.ts";
+import type { DataReport } from "../data/report.ts";
 import { writeRunReport } from "./report.ts";
 import { checkCheckpointCompatible, configHash, loadCheckpoint, runDir } from "./run.ts";
 import { acquireLock } from "../lock.ts";
@@ -78,7 +87,23 @@ export async function runTraining(
   config: GrefelConfig,
   opts: RunTrainingOptions = {},
 ): Promise<TrainResult & { backend: BackendInfo; figures: string[] }> {
-  const dir = runDir(config);
+  const print = opts.print ?? ((l: string) => console.error(l));
+  const backend = await selectRunBackend(config, opts.backend);
+  print(
+    `backend ${backend.backend}${
+      backend.adapter ? ` (${Object.values(backend.adapter).filter(Boolean).join(" ")})` : ""
+    }`,
+  );
+  // The run directory is known once model.classes follows the data (lib/train/prepare.ts): the
+  // data is planned (loaded, scanned, split; nothing extracted) before the run's lock is taken.
+  const plan = opts.prepared ? null : await planData(config, {
+    progress: config.train.progress !== "off",
+    print,
+  });
+  const dir = runDir(
+    plan?.config ??
+      reconcileClasses(config, opts.prepared!.data.classNames, opts.prepared!.data.name),
+  );
   const finished = !opts.force && await exists(join(dir, "metrics.json"));
   const lock = finished ? null : await acquireLock(runLockPath(dir), {
     purpose: `run ${dir}`,
@@ -86,7 +111,7 @@ export async function runTraining(
       "again when that one is done",
   });
   try {
-    return await trainLocked(config, opts);
+    return await trainLocked(config, opts, backend, plan, print);
   } finally {
     await lock?.release();
   }
@@ -95,28 +120,47 @@ export async function runTraining(
 async function trainLocked(
   config: GrefelConfig,
   opts: RunTrainingOptions,
+  backend: BackendInfo,
+  plan: DataPlan | null,
+  print: (line: string) => void,
 ): Promise<TrainResult & { backend: BackendInfo; figures: string[] }> {
-  const print = opts.print ?? ((l: string) => console.error(l));
-  const backend = await selectRunBackend(config, opts.backend);
-  print(
-    `backend ${backend.backend}${
-      backend.adapter ? ` (${Object.values(backend.adapter).filter(Boolean).join(" ")})` : ""
-    }`,
-  );
-  const prepared = opts.prepared ??
-    await prepareData(config, { progress: config.train.progress !== "off", print });
+  let prepared = opts.prepared;
+  if (!prepared) {
+    // Everything that can be checked before feature extraction is checked here, before it.
+    const dir = runDir(plan!.config);
+    if (!opts.force) await checkRunData(dir, plan!);
+    await checkBatchFits(MODEL_FNS, plan!.config, backend.backend);
+    // Saved before training, so that a run that fails later still lists what it skipped
+    // (--force deletes the directory first: then it is written after training).
+    if (!opts.force && !await exists(join(dir, "metrics.json"))) {
+      await writeSkipped(dir, plan!.report);
+    }
+    prepared = await prepareData(config, {
+      progress: config.train.progress !== "off",
+      print,
+      plan: plan!,
+    });
+  }
   // The data decides model.classes when it is left at its default (lib/train/prepare.ts); prepared
   // data may be shared by several configs, so only the class count is taken from it.
   config = reconcileClasses(config, prepared.data.classNames, prepared.data.name);
-  const r = await trainRun(config, prepared.data, {
-    model: MODEL_FNS,
-    sampler: prepared.sampler,
-    backend,
-    meta: opts.meta,
-    force: opts.force,
-    print,
-    evaluate: evaluatePredictions,
-  });
+  let r;
+  try {
+    r = await trainRun(config, prepared.data, {
+      model: MODEL_FNS,
+      sampler: prepared.sampler,
+      backend,
+      meta: opts.meta,
+      force: opts.force,
+      print,
+      evaluate: evaluatePredictions,
+    });
+  } catch (e) {
+    throw explainOutOfMemory(e, config, backend.backend);
+  }
+  if ((opts.force || opts.prepared) && prepared.report && r.status !== "skipped") {
+    await writeSkipped(r.dir, prepared.report);
+  }
   // What the loader saw, skipped files with their reasons included.
   if (prepared.report) await writeJsonAtomic(join(r.dir, "data.json"), prepared.report);
   let figures: string[] = [];
@@ -137,6 +181,59 @@ async function trainLocked(
     }
   }
   return { ...r, backend, figures };
+}
+
+/**
+ * Refuses, before any feature extraction, to reuse a run directory whose recorded data differs
+ * from the planned data: another data set fingerprint (samples, labels, splits), or another data
+ * root (recorded by runs since the root is: the fingerprint of a folder holds file names, not
+ * their contents, so a copy of a folder with other images has the same one). Also refuses a
+ * directory recorded for another config.
+ * @throws Error naming the run directory, both fingerprints or roots, and what to do.
+ */
+export async function checkRunData(dir: string, plan: DataPlan): Promise<void> {
+  const cfgPath = join(dir, "config.json");
+  const existing = await readJsonIfExists<
+    { configHash?: string; dataset?: { fingerprint?: string; root?: string } }
+  >(cfgPath);
+  if (!existing) return;
+  const hash = configHash(plan.config);
+  if (existing.configHash !== undefined && existing.configHash !== hash) {
+    throw new Error(
+      `${cfgPath} describes another config (hash ${String(existing.configHash).slice(0, 10)}, ` +
+        `this run ${hash.slice(0, 10)}); use another directory or --force`,
+    );
+  }
+  const fp = existing.dataset?.fingerprint;
+  const what =
+    "Use another train.experiment or --results directory, or --force to retrain it here.";
+  if (fp && fp !== plan.fingerprint) {
+    throw new Error(
+      `${dir} was trained on other data (fingerprint ${fp}, this data set ` +
+        `${plan.dataset.name} ${plan.fingerprint}): its results are not this data's. ${what}`,
+    );
+  }
+  const root = existing.dataset?.root;
+  if (root && plan.root && root !== plan.root) {
+    throw new Error(
+      `${dir} was trained on the data at ${root}, this run reads ${plan.root} ` +
+        `(data.root): its results are not this data's. ${what}`,
+    );
+  }
+}
+
+/**
+ * Writes what the loader skipped into the run directory, `skipped.json`: the count, the count per
+ * reason and every item with its reason (the same list is in `data.json`).
+ */
+async function writeSkipped(dir: string, report: DataReport): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await writeJsonAtomic(join(dir, "skipped.json"), {
+    dataset: report.dataset,
+    total: report.skipped.total,
+    byReason: report.skipped.byReason,
+    items: report.skipped.items,
+  });
 }
 
 /** Options of {@linkcode evaluateRun}. */

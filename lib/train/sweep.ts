@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url";
 import type { GrefelConfig } from "../config.ts";
 import { type Experiment, variantConfig } from "./experiments.ts";
 import { runDir, runId, type RunStatus, runStatus } from "./run.ts";
+import { readJsonIfExists } from "./atomic.ts";
+import { resolveDataRoot } from "../data/datasets.ts";
 
 /** One run of a sweep. */
 export interface SweepRun {
@@ -32,6 +34,34 @@ export interface SweepRun {
    * default): this run is not launched, the earlier one's results serve both.
    */
   sameAs?: string;
+  /**
+   * Set when the run directory holds a run of other data (its recorded data root is not the one
+   * this config reads; `data.root` is not part of the run id): the run is neither skipped nor
+   * resumed, and launching it fails with this message.
+   */
+  conflict?: string;
+}
+
+/**
+ * Why the recorded run in `dir` is not the run of `config`'s data, or undefined: its config.json
+ * records another data root than `config` resolves to. Nothing to say when either is unknown (no
+ * run yet, a run recorded before roots were, a root that does not resolve here).
+ */
+export async function dataConflict(
+  config: GrefelConfig,
+  dir: string,
+): Promise<string | undefined> {
+  const rec = await readJsonIfExists<{ dataset?: { root?: string } }>(join(dir, "config.json"));
+  const recorded = rec?.dataset?.root;
+  if (!recorded) return undefined;
+  let root: string | null;
+  try {
+    root = await resolveDataRoot(config.data.dataset, config.data.root);
+  } catch {
+    return undefined;
+  }
+  if (!root || root === recorded) return undefined;
+  return `${dir} holds a run of the data at ${recorded}, this config reads ${root} (data.root)`;
 }
 
 /** Options of {@linkcode planSweep}. */
@@ -64,14 +94,17 @@ export async function planSweep(exp: Experiment, opts: PlanOptions = {}): Promis
       });
       const dir = runDir(config);
       const first = runs.find((r) => r.dir === dir);
+      const status = await runStatus(dir);
+      const conflict = status === "new" ? undefined : await dataConflict(config, dir);
       runs.push({
         ...(first ? { sameAs: `${first.variant} seed ${first.seed}` } : {}),
+        ...(conflict ? { conflict } : {}),
         variant,
         seed: config.seed,
         config,
         runId: runId(config),
         dir,
-        status: await runStatus(dir),
+        status,
       });
     }
   }
@@ -101,7 +134,14 @@ export async function runSweep(
 ): Promise<SweepSummary> {
   const print = opts.print ?? ((l: string) => console.error(l));
   const summary: SweepSummary = { skipped: [], finished: [], failed: [] };
+  for (const r of plan) {
+    if (r.conflict && !r.sameAs) {
+      print(`${r.variant} seed ${r.seed} (${r.runId}): ${r.conflict}`);
+      summary.failed.push({ run: r, code: -1 });
+    }
+  }
   const todo = plan.filter((r) => {
+    if (r.conflict) return false;
     if (r.status === "finished" || r.sameAs) summary.skipped.push(r);
     return r.status !== "finished" && !r.sameAs;
   });

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { assert } from "../testing.ts";
 import { loadExperiment } from "./experiments.ts";
 import { planSweep, runSweep, type SweepRun } from "./sweep.ts";
+import { runDir } from "./run.ts";
 
 Deno.test("sweep: expands variants × seeds, skips finished, dedupes, runs N in parallel", async () => {
   const tmp = await Deno.makeTempDir();
@@ -50,6 +51,47 @@ Deno.test("sweep: expands variants × seeds, skips finished, dedupes, runs N in 
       1,
       3,
     ]]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("sweep: a finished run of another data root is not reported finished, nor skipped", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const rootA = join(tmp, "A"), rootB = join(tmp, "B");
+    await Deno.mkdir(rootA);
+    await Deno.mkdir(rootB);
+    const exp = loadExperiment("table2-rb");
+    const overrides = (root: string) => ({
+      train: { resultsDir: join(tmp, "r") },
+      data: { dataset: "folder", root },
+    });
+    const [a] = await planSweep(exp, { overrides: overrides(rootA), variants: ["none"] });
+    // data.root is not part of the run id: root B's plan names root A's finished run.
+    await Deno.mkdir(a.dir, { recursive: true });
+    await Deno.writeTextFile(
+      join(a.dir, "config.json"),
+      JSON.stringify({ dataset: { root: await Deno.realPath(rootA) } }),
+    );
+    await Deno.writeTextFile(join(a.dir, "metrics.json"), "{}");
+    const [same] = await planSweep(exp, { overrides: overrides(rootA), variants: ["none"] });
+    assert.equal(same.status, "finished");
+    assert.equal(same.conflict, undefined);
+    const [b] = await planSweep(exp, { overrides: overrides(rootB), variants: ["none"] });
+    assert.equal(runDir(b.config), a.dir);
+    assert.match(
+      b.conflict!,
+      /holds a run of the data at .*\/A, this config reads .*\/B \(data\.root\)/,
+    );
+    const lines: string[] = [];
+    const s = await runSweep([b], {
+      parallel: 1,
+      launch: () => Promise.resolve(0),
+      print: (l) => lines.push(l),
+    });
+    assert.deepEqual([s.skipped.length, s.finished.length, s.failed.length], [0, 0, 1]);
+    assert.match(lines.join("\n"), /holds a run of the data at/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -195,8 +195,9 @@ export interface DataPlan {
   /** The data report. */
   report: DataReport;
   /**
-   * The data root read, absolute with links resolved (`resolveDataRoot`); null for the synthetic
-   * set and for an injected data set.
+   * The data root read, absolute with links resolved (`resolveDataRoot`), when it is not the
+   * kind's default root; null at the default root, for the synthetic set and for an injected data
+   * set.
    */
   root: string | null;
   /** The data set fingerprint of the planned splits (what a run records and checks). */
@@ -297,7 +298,10 @@ export async function planData(
   }
   const val = samples.filter((s) => s.split === d.validSplit);
   const test = samples.filter((s) => s.split === d.testSplit);
-  const root = opts.dataset ? null : await resolveDataRoot(d.dataset, d.root);
+  // Recorded only off the kind's default root, so that runs at the default root stay portable
+  // between machines that keep the data in different places.
+  const resolved = opts.dataset ? null : await resolveDataRoot(d.dataset, d.root);
+  const root = resolved && resolved !== await defaultDataRoot(d.dataset) ? resolved : null;
   const fingerprint = datasetFingerprint([...trainSamples, ...val, ...test]);
   return {
     config,

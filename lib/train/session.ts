@@ -214,9 +214,10 @@ export async function checkRunData(dir: string, plan: DataPlan): Promise<void> {
     );
   }
   const root = existing.dataset?.root;
-  if (root && plan.root && root !== plan.root) {
+  if ((root || plan.root) && (root ?? null) !== plan.root) {
     throw new Error(
-      `${dir} was trained on the data at ${root}, this run reads ${plan.root} ` +
+      `${dir} was trained on the data at ${root ?? "the default root"}, this run reads ` +
+        `${plan.root ?? "the default root"} ` +
         `(data.root): its results are not this data's. ${what}`,
     );
   }

@@ -13,22 +13,24 @@
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { acquireLock, LockHeldError } from "../lock.ts";
-import { exists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
 import { earlyStopStatus, shouldStopEarly } from "./early_stop.ts";
+import { configHash, runDir, runId } from "./run.ts";
 import {
   canonicalJson,
   type CheckpointState,
-  configHash,
   type EpochLog,
-  formatLog,
+  exists,
   loadCheckpoint,
-  runDir,
-  runId,
+  readRunRecord,
+  RUN_FILES,
   saveCheckpoint,
   type StopInfo,
   withoutPaths,
-} from "./run.ts";
+  writeFileAtomic,
+  writeLog,
+  writeRunRecord,
+} from "../run/mod.ts";
 import { runLockPath } from "./session.ts";
 
 /** Config paths that decide when training stops but not what any epoch computes. */
@@ -135,9 +137,7 @@ export async function adoptRun(
   config: GrefelConfig,
   toDir: string = runDir(config),
 ): Promise<AdoptResult> {
-  const record = await readJsonIfExists<Record<string, unknown> & { config: GrefelConfig }>(
-    join(fromDir, "config.json"),
-  );
+  const record = await readRunRecord<GrefelConfig>(fromDir);
   if (!record) throw new AdoptError(`${fromDir} has no config.json`);
   const diff = trajectoryDifferences(record.config, config);
   if (diff.length) {
@@ -145,7 +145,7 @@ export async function adoptRun(
       `${fromDir} trained another computation, not only another stopping rule: ${diff.join(", ")}`,
     );
   }
-  if (await exists(join(toDir, "config.json"))) {
+  if (await exists(join(toDir, RUN_FILES.config))) {
     throw new AdoptError(`${toDir} already holds a run; remove it first to adopt ${fromDir}`);
   }
   const purpose = `adopting ${fromDir} into ${toDir}`;
@@ -195,13 +195,13 @@ export async function adoptRun(
     }
     const state = relabel(last.state);
     await saveCheckpoint(join(toDir, "checkpoints", "last"), state, last.weights, last.optimizer);
-    await writeFileAtomic(join(toDir, "log.jsonl"), formatLog(log));
+    await writeLog(toDir, log);
     const trainLog = await Deno.readTextFile(join(fromDir, "train.log")).catch(() => "");
     await writeFileAtomic(
       join(toDir, "train.log"),
       trainLog + `adopted from ${fromDir} after epoch ${epochs} (only the stopping rule differs)\n`,
     );
-    await writeJsonAtomic(join(toDir, "config.json"), {
+    await writeRunRecord(toDir, {
       ...record,
       runId: runId(config),
       configHash: configHash(config),
@@ -260,7 +260,7 @@ export async function adoptIntoPlan(
         for await (const e of Deno.readDir(folder)) {
           if (!e.isDirectory) continue;
           const dir = join(folder, e.name);
-          const rec = await readJsonIfExists<{ config: GrefelConfig }>(join(dir, "config.json"));
+          const rec = await readRunRecord<GrefelConfig>(dir);
           if (rec?.config) found.push({ dir, config: rec.config });
         }
       } catch (e) {

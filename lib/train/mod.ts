@@ -10,7 +10,7 @@ export * from "./step.ts";
 export * from "./early_stop.ts";
 export * from "./train.ts";
 export * from "./run.ts";
-export * from "./atomic.ts";
+export * from "../run/mod.ts";
 export * from "./schedule.ts";
 export * from "./prepare.ts";
 export * from "./session.ts";

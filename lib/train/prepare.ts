@@ -35,7 +35,7 @@ import type { DatasetSample, LoadedDataset } from "../data/types.ts";
 import { buildFeatureCache, type FeatureCache, type ViewPipeline } from "../data/cache.ts";
 import { loadExtractor } from "../extractors/registry.ts";
 import type { FeatureExtractor } from "../extractors/types.ts";
-import { canonicalJson, datasetFingerprint } from "./run.ts";
+import { canonicalJson, datasetFingerprint } from "../run/mod.ts";
 import type { EpochSampler, FeatureSplit, TrainData } from "./train.ts";
 import { deriveSeed, mulberry32, SEED_PURPOSE } from "./schedule.ts";
 

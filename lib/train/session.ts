@@ -8,12 +8,21 @@ import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { type BackendInfo, selectBackend } from "../backend.ts";
 import { evaluatePredictions } from "../eval/metrics.ts";
-import { exists, readJsonIfExists, writeJsonAtomic } from "./atomic.ts";
 import { revalidate } from "./experiments.ts";
 import { MODEL_FNS } from "./model_fns.ts";
 import { prepareData, type PreparedData, prepareEvalSplit, reconcileClasses } from "./prepare.ts";
 import { writeRunReport } from "./report.ts";
-import { checkCheckpointCompatible, configHash, loadCheckpoint, runDir } from "./run.ts";
+import { configHash, runDir } from "./run.ts";
+import {
+  checkCheckpointCompatible,
+  exists,
+  loadCheckpoint,
+  readRunRecord,
+  RUN_FILES,
+  type RunRecord,
+  writeJsonAtomic,
+  writeMetrics,
+} from "../run/mod.ts";
 import { acquireLock } from "../lock.ts";
 import {
   assertFinitePredictions,
@@ -79,7 +88,7 @@ export async function runTraining(
   opts: RunTrainingOptions = {},
 ): Promise<TrainResult & { backend: BackendInfo; figures: string[] }> {
   const dir = runDir(config);
-  const finished = !opts.force && await exists(join(dir, "metrics.json"));
+  const finished = !opts.force && await exists(join(dir, RUN_FILES.metrics));
   const lock = finished ? null : await acquireLock(runLockPath(dir), {
     purpose: `run ${dir}`,
     hint: "it is being trained by that process; a finished run is skipped, so start this one " +
@@ -132,7 +141,7 @@ async function trainLocked(
     figures = rep.files;
     if (rep.cluster) {
       const m = { ...r.metrics, cluster: rep.cluster };
-      await writeJsonAtomic(join(r.dir, "metrics.json"), m);
+      await writeMetrics(r.dir, m);
       r.metrics = m;
     }
   }
@@ -176,9 +185,9 @@ export interface EvaluateRunOptions {
  */
 export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
   const print = opts.print ?? ((l: string) => console.error(l));
-  const saved = await readJsonIfExists<{ config: unknown }>(join(dir, "config.json"));
+  const saved = await readRunRecord(dir);
   if (!saved) throw new Error(`${dir} is not a run directory (no config.json)`);
-  const config = revalidate(saved.config, `${join(dir, "config.json")}`);
+  const config = revalidate(saved.config, `${join(dir, RUN_FILES.config)}`);
   await selectRunBackend(config, opts.backend);
   const which = opts.weights ?? "best";
   const ckpt = await loadCheckpoint(join(dir, "checkpoints", which));
@@ -264,7 +273,7 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
 /** {@linkcode evaluateRun} on another data set (`opts.data`); see {@linkcode EvaluateRunOptions}. */
 async function evaluateOnOtherData(
   dir: string,
-  saved: { config: unknown; dataset?: { classNames?: string[] } },
+  saved: RunRecord,
   config: GrefelConfig,
   ckpt: NonNullable<Awaited<ReturnType<typeof loadCheckpoint>>>,
   which: "best" | "last",
@@ -272,7 +281,7 @@ async function evaluateOnOtherData(
   print: (line: string) => void,
 ) {
   const runClasses = saved.dataset?.classNames;
-  if (!runClasses) throw new Error(`${join(dir, "config.json")} records no class names`);
+  if (!runClasses) throw new Error(`${join(dir, RUN_FILES.config)} records no class names`);
   const over = opts.data!;
   const evalConfig = revalidate(
     {

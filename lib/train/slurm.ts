@@ -25,9 +25,18 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GrefelConfig } from "../config.ts";
 import { LockHeldError, lockStatus } from "../lock.ts";
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import { revalidate } from "./experiments.ts";
-import { readLog, runDir, runId, runStatus } from "./run.ts";
+import { runDir, runId } from "./run.ts";
+import {
+  readCheckpointState,
+  readJsonIfExists,
+  readLog,
+  readMetrics,
+  RUN_FILES,
+  runStatus,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../run/mod.ts";
 import { runLockPath, runTraining, type RunTrainingOptions } from "./session.ts";
 import type { SweepRun } from "./sweep.ts";
 import type { TrainResult } from "./train.ts";
@@ -394,9 +403,8 @@ async function recordEvent(
 }
 
 async function checkpointEpoch(dir: string): Promise<number | null> {
-  const ck = await readJsonIfExists<{ epoch?: number }>(
-    join(dir, "checkpoints", "last", "checkpoint.json"),
-  ).catch(() => null);
+  const ck = await readCheckpointState(join(dir, RUN_FILES.checkpoints, "last"))
+    .catch(() => null);
   return typeof ck?.epoch === "number" ? ck.epoch : null;
 }
 
@@ -530,8 +538,7 @@ export async function sweepStatus(manifestPath: string): Promise<CellStatus[]> {
     const last = events.filter((e) => e.event !== "skip" && e.event !== "refused").at(-1);
     if (status === "finished") {
       const log = await readLog(run.dir).catch(() => []);
-      const metrics = await readJsonIfExists<{ accuracy?: number }>(join(run.dir, "metrics.json"))
-        .catch(() => null);
+      const metrics = await readMetrics<{ accuracy?: number }>(run.dir).catch(() => null);
       const acc = typeof metrics?.accuracy === "number"
         ? `test accuracy ${metrics.accuracy.toFixed(4)}`
         : "finished";

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GrefelConfig } from "../config.ts";
 import { type Experiment, variantConfig } from "./experiments.ts";
-import { runDir, runId, type RunStatus, runStatus } from "./run.ts";
+import { runDir, runId } from "./run.ts";
+import { type RunStatus, runStatus } from "../run/mod.ts";
 
 /** One run of a sweep. */
 export interface SweepRun {

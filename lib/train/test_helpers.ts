@@ -10,7 +10,7 @@ import type { ModelConfig } from "../model/config.ts";
 import type { GrefelInputs, GrefelOutputs, ParamTree } from "../model/types.ts";
 import type { FeatureSplit, ModelFns, TrainData } from "./train.ts";
 import { mulberry32 } from "./schedule.ts";
-import { datasetFingerprint } from "./run.ts";
+import { datasetFingerprint } from "../run/mod.ts";
 
 /** Map shapes `[side, channels]` of the stand-in inputs (both streams). */
 export const TOY_SHAPE: [number, number][] = [[4, 3], [2, 3], [1, 3]];

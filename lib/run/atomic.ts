@@ -17,6 +17,7 @@ export class WriteError extends Error {
   readonly path: string;
   /** True when the cause is a full disk (`ENOSPC`) or quota (`EDQUOT`). */
   readonly diskFull: boolean;
+  /** The error for `path`, which could not be written because of `cause`. */
   constructor(path: string, cause: unknown) {
     const code = errorCode(cause);
     const diskFull = code === "ENOSPC" || code === "EDQUOT";

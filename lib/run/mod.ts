@@ -18,9 +18,19 @@
  *
  * @module
  */
-export * from "../run/atomic.ts";
+export * from "./atomic.ts";
 export * from "./hash.ts";
 export * from "./log.ts";
 export * from "./checkpoint.ts";
 export * from "./files.ts";
 export * from "./csv.ts";
+export type { BackendInfo } from "../backend.ts";
+export {
+  type Branch,
+  BRANCHES,
+  type BranchReport,
+  type MeanMedian,
+  type RbChanges,
+} from "../eval/branches.ts";
+export type { McNemarResult } from "../eval/stats.ts";
+export { type BackendName, BACKENDS } from "../backend.ts";

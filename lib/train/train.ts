@@ -201,6 +201,7 @@ export interface TrainResult {
 
 /** A loss that became NaN or infinite; training stopped without applying the step. */
 export class NonFiniteLossError extends Error {
+  /** The error for the step `step` of epoch `epoch`. */
   constructor(
     /** Epoch (1-based). */
     readonly epoch: number,
@@ -218,6 +219,7 @@ export class NonFiniteLossError extends Error {
  * checkpoint, and their predictions are never reported.
  */
 export class NonFiniteModelError extends Error {
+  /** An error with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "NonFiniteModelError";

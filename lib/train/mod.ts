@@ -18,6 +18,7 @@ export * from "./experiments.ts";
 export * from "./sweep.ts";
 export * from "./report.ts";
 export { MODEL_FNS } from "./model_fns.ts";
+export * from "./random_features.ts";
 export { type GrefelConfig, grefelConfigSchema } from "../config.ts";
 export { type ModelConfig, modelConfigSchema } from "../model/config.ts";
 export type { GrefelInputs, ParamTree } from "../model/types.ts";

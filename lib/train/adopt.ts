@@ -158,21 +158,7 @@ export async function adoptRun(
     if (!last) throw new AdoptError(`${fromDir} has no checkpoints/last to adopt`);
     const log = last.state.log;
     const epochs = last.state.epoch;
-    if (epochs > config.train.epochs) {
-      throw new AdoptError(
-        `${fromDir} trained ${epochs} epochs, more than the new cap of ${config.train.epochs}`,
-      );
-    }
-    for (let e = 1; e < log.length; e++) {
-      const stop = stoppedAfter(log.slice(0, e), config);
-      if (stop) {
-        throw new AdoptError(
-          `under the new stopping rule ${fromDir} would have stopped after epoch ${stop.epoch} ` +
-            `(${stop.reason}), before its last recorded epoch ${epochs}: that epoch's weights ` +
-            `are not kept, so the run has to be trained again`,
-        );
-      }
-    }
+    assertAdoptable(fromDir, last.state, config);
     const relabel = (s: CheckpointState): CheckpointState => ({
       ...s,
       runId: runId(config),
@@ -218,6 +204,30 @@ export async function adoptRun(
     return { from: fromDir, to: toDir, epochs, stopped: state.stopped ?? null };
   } finally {
     for (const l of locks) await l.release();
+  }
+}
+
+/**
+ * @throws AdoptError when the run trained more epochs than `config` allows, or when the stopping
+ *   rule of `config` would have stopped it before its last recorded epoch.
+ */
+function assertAdoptable(fromDir: string, state: CheckpointState, config: GrefelConfig): void {
+  const log = state.log;
+  const epochs = state.epoch;
+  if (epochs > config.train.epochs) {
+    throw new AdoptError(
+      `${fromDir} trained ${epochs} epochs, more than the new cap of ${config.train.epochs}`,
+    );
+  }
+  for (let e = 1; e < log.length; e++) {
+    const stop = stoppedAfter(log.slice(0, e), config);
+    if (stop) {
+      throw new AdoptError(
+        `under the new stopping rule ${fromDir} would have stopped after epoch ${stop.epoch} ` +
+          `(${stop.reason}), before its last recorded epoch ${epochs}: that epoch's weights ` +
+          `are not kept, so the run has to be trained again`,
+      );
+    }
   }
 }
 

@@ -190,7 +190,7 @@ async function runOne(variant: string, head: string, seed: number): Promise<Resu
   };
   const r = branchReport(test.clean, d, C, cfg.rb.entropyEpsilon);
   for (const v of vars) v.dispose();
-  for (const v of flattenParams(params).values()) if (!v.isDisposedInternal) v.dispose();
+  for (const v of flattenParams(params).values()) if (!v.isDisposed) v.dispose();
   opt.dispose();
   return {
     variant,

@@ -18,7 +18,7 @@ import { evaluateFaceApiExpressionOn } from "../../lib/baselines/faceapi_express
 import { DATASET_KINDS } from "../../lib/data/datasets.ts";
 import { configFrom } from "../../lib/train/experiments.ts";
 import { planData } from "../../lib/train/prepare.ts";
-import { writeFileAtomic } from "../../lib/train/atomic.ts";
+import { writeFileAtomic } from "../../lib/run/atomic.ts";
 import { flagOverrides } from "./train.ts";
 
 /** Baseline models this command knows. */

@@ -20,7 +20,7 @@ import { type PartialConfig, presetConfig } from "../../lib/config.ts";
 import { parseSets } from "../../lib/train/experiments.ts";
 import { mergeConfig } from "../../lib/config.ts";
 import { evaluateRun, runTraining } from "../../lib/train/session.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../lib/train/atomic.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../lib/run/atomic.ts";
 
 /**
  * The demo's settings over the compact preset, sized to finish in a few minutes on a 2-core CPU

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { assert } from "../../lib/testing.ts";
 import { mergeConfig } from "../../lib/config.ts";
 import { lockStatus } from "../../lib/lock.ts";
-import { readLog } from "../../lib/train/run.ts";
+import { readLog } from "../../lib/run/mod.ts";
 import { runLockPath } from "../../lib/train/session.ts";
 import { readManifest, readTaskEvents } from "../../lib/train/slurm.ts";
 import { PROFILE_OVERRIDES } from "../../lib/notebook/runs.ts";

@@ -63,7 +63,7 @@ export const FACEAPI_TO_FERPLUS: readonly number[] = [0, 1, 3, 4, 6, 5, 2];
 export const FERPLUS_CONTEMPT = 7;
 
 /** Input side of the network. */
-export const FACEAPI_EXPRESSION_INPUT = LANDMARK68_INPUT;
+export const FACEAPI_EXPRESSION_INPUT: number = LANDMARK68_INPUT;
 
 /** The loaded expression network. */
 export interface FaceApiExpressionNet {

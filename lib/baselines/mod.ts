@@ -5,3 +5,12 @@
  * @module
  */
 export * from "./faceapi_expression.ts";
+export type { FerPlusLabelMode } from "../data/ferplus.ts";
+export type {
+  CalibrationBin,
+  ClassReport,
+  EvaluationReport,
+  PredictionReport,
+  Summary,
+} from "../eval/metrics.ts";
+export type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "../data/types.ts";

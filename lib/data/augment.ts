@@ -52,14 +52,19 @@ export interface AugmentParams {
 
 /** The random draws of one augmentation (exposed for tests and reports). */
 export interface AugmentDraw {
-  /** Crop offset in resized pixels. */
+  /** Crop offset in resized pixels, x. */
   cropX: number;
+  /** Crop offset in resized pixels, y. */
   cropY: number;
   /** Rotation in radians. */
   angle: number;
+  /** Mirror horizontally. */
   flip: boolean;
+  /** Brightness factor. */
   brightness: number;
+  /** Contrast factor. */
   contrast: number;
+  /** Saturation factor. */
   saturation: number;
 }
 

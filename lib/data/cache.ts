@@ -26,7 +26,8 @@
  * per sample per epoch ({@linkcode FeatureCache.viewFor}).
  *
  * **Disk.** Shards of `shardSize` samples (all views of a sample together) + `index.json`. Each
- * shard is written to `*.tmp` and renamed, then the index (also written tmp + rename) records its
+ * shard is written atomically (lib/run/atomic.ts: a temporary file, fsync, rename), then the
+ * index (written the same way) records its
  * byte size and SHA-256, so an interrupted build resumes from the finished shards and never sees a
  * half-written one; a shard whose size or checksum does not match is rebuilt.
  *
@@ -51,6 +52,8 @@ import type { GrefelInputs } from "../model/types.ts";
 import { applyAugment, type AugmentParams, centreDraw, drawAugment } from "./augment.ts";
 import { fnv1a } from "../random.ts";
 import { acquireLock, type FileLock, tryAcquireLock } from "../lock.ts";
+import { readJsonIfExists, writeFileAtomic } from "../run/atomic.ts";
+import { sha256 } from "../run/hash.ts";
 
 /** Version of the on-disk format; part of the key. */
 export const CACHE_FORMAT = 1;
@@ -378,11 +381,6 @@ function sha1(data: Uint8Array): string {
   return createHash("sha1").update(data).digest("hex");
 }
 
-/** SHA-256 hex of bytes or a string (shard checksums and keys). */
-function sha256(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
 /** Seed of view `view` of sample `id` under the cache seed (stable across runs and orders). */
 export function viewSeed(seed: number, id: string, view: number): number {
   return fnv1a(`${seed}:${view}:${id}`);
@@ -432,21 +430,6 @@ export interface ShardEntry {
   bytes: number;
   /** SHA-256 of the file. */
   sha256: string;
-}
-
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-  else await Deno.writeFile(tmp, data);
-  await Deno.rename(tmp, path);
-}
-
-async function readJson<T>(path: string): Promise<T | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as T;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -620,7 +603,8 @@ export async function buildFeatureCache(
   await Deno.mkdir(dir, { recursive: true });
   const indexPath = join(dir, "index.json");
   const oldText = await Deno.readTextFile(indexPath).catch(() => null);
-  const old = await readJson<CacheIndex>(indexPath);
+  // An unreadable or corrupt index is no index: the cache is rebuilt.
+  const old = await readJsonIfExists<CacheIndex>(indexPath).catch(() => null);
   // Taken before the first write (see Writers in the module doc), released at the end.
   const writer: { lock: FileLock | null } = { lock: null };
   const lockOpts = {
@@ -699,7 +683,7 @@ export async function buildFeatureCache(
             bar?.increment(n, { speed: (computedImages / el).toFixed(1) });
           },
         });
-        await writeAtomic(path, bytes);
+        await writeFileAtomic(path, bytes);
         computedShards++;
       } else {
         bar?.increment(part.length, { speed: "cached" });
@@ -711,7 +695,7 @@ export async function buildFeatureCache(
         // Keep the old entries of shards not reached yet, so a second interruption loses nothing.
         const later = [...done.values()].filter((e) => e.shard > s && e.shard < nShards);
         index.shards = [...finished, ...later];
-        await writeAtomic(indexPath, JSON.stringify(index, null, 1));
+        await writeFileAtomic(indexPath, JSON.stringify(index, null, 1));
       }
       opts.onShard?.({ shard: s, computed });
     }
@@ -728,7 +712,7 @@ export async function buildFeatureCache(
     if (writer.lock || text !== oldText || extra.length) {
       writer.lock ??= await tryAcquireLock(`${dir}.lock`, lockOpts);
       if (writer.lock) {
-        await writeAtomic(indexPath, text);
+        await writeFileAtomic(indexPath, text);
         for (const name of extra) await Deno.remove(join(dir, name)).catch(() => {});
       }
     }

@@ -11,6 +11,7 @@ import type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "./type
 
 /** A data set that cannot be loaded (missing path or label file, malformed file, unknown class). */
 export class DatasetError extends Error {
+  /** An error with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "DatasetError";
@@ -386,7 +387,10 @@ export function fileDataset(
 }
 
 /** Keeps only samples of the requested splits (all when `splits` is undefined). */
-export function filterSplits(samples: DatasetSample[], splits?: readonly string[]) {
+export function filterSplits(
+  samples: DatasetSample[],
+  splits?: readonly string[],
+): DatasetSample[] {
   return splits ? samples.filter((s) => splits.includes(s.split)) : samples;
 }
 

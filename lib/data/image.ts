@@ -38,6 +38,7 @@ export class ImageDecodeError extends Error {
   readonly file: string;
   /** Why, without the file name. */
   readonly reason: string;
+  /** The error for `file`, which cannot be decoded for `reason`. */
   constructor(file: string, reason: string) {
     super(`cannot decode image ${file}: ${reason}`);
     this.name = "ImageDecodeError";

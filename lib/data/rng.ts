@@ -26,7 +26,10 @@ export function seedOf(...parts: number[]): number {
 /** A seeded generator of uniform and derived variates (mulberry32 core). */
 export class Rng {
   #next: () => number;
-  /** @param seed any 32-bit integer. */
+  /**
+   * A generator seeded with `seed`.
+   * @param seed any 32-bit integer.
+   */
   constructor(seed: number) {
     this.#next = mulberry32(seed);
   }

@@ -26,7 +26,9 @@ export interface SamplerOptions {
 
 /** What the sampler needs of a sample. */
 export interface SamplerItem {
+  /** Class index. */
   label: number;
+  /** Group (video / subject), where the data set has groups. */
   group?: string;
 }
 

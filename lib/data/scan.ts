@@ -27,6 +27,7 @@ import type { FaceDetection, FaceDetector } from "../extractors/blazeface.ts";
 import { decodeImage, ImageDecodeError } from "./image.ts";
 import { alignedFaceCrop, type FaceCropParams, pickFace } from "./faces.ts";
 import type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "./types.ts";
+import { writeFileAtomic } from "../run/atomic.ts";
 
 /** Version of the scan index format; part of the key. */
 export const SCAN_FORMAT = 1;
@@ -100,12 +101,6 @@ function sha1(data: Uint8Array): string {
   return createHash("sha1").update(data).digest("hex");
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 const median = (xs: number[]) => {
   if (!xs.length) return null;
   const s = [...xs].sort((a, b) => a - b);
@@ -140,7 +135,7 @@ export async function scanDataset(ds: LoadedDataset, opts: ScanOptions = {}): Pr
       if (saved?.key === key && saved.entries) index = saved.entries;
     } catch { /* no index yet, or unreadable: rebuilt */ }
   }
-  const save = () => writeAtomic(indexPath, JSON.stringify({ key, params, entries: index }));
+  const save = () => writeFileAtomic(indexPath, JSON.stringify({ key, params, entries: index }));
   const bar = opts.progress && todo.length
     ? new cliProgress.SingleBar({
       format: `scan ${ds.name}${faces ? " + faces" : ""} [{bar}] {value}/{total} images | ` +

@@ -63,8 +63,9 @@ export interface SyntheticOptions {
 
 /** Identity parameters (stable per identity). */
 export interface FaceIdentity {
-  /** Face half-width and half-height (canonical units, face box is [−1, 1]²). */
+  /** Face half-width (canonical units, face box is [−1, 1]²). */
   faceW: number;
+  /** Face half-height. */
   faceH: number;
   /** Skin colour, RGB in [0, 1]. */
   skin: [number, number, number];
@@ -72,17 +73,21 @@ export interface FaceIdentity {
   hair: [number, number, number];
   /** Hairline height (v coordinate; smaller = higher forehead). */
   hairline: number;
-  /** Eye half-spacing, eye row, eye size. */
+  /** Eye half-spacing. */
   eyeSep: number;
+  /** Eye row. */
   eyeY: number;
+  /** Eye size. */
   eyeSize: number;
-  /** Mouth row and width factor. */
+  /** Mouth row. */
   mouthY: number;
+  /** Mouth width factor. */
   mouthW: number;
   /** Brow thickness factor. */
   browThick: number;
-  /** Resting bias of mouth curvature and brow angle. */
+  /** Resting bias of mouth curvature. */
   curveBias: number;
+  /** Resting bias of brow angle. */
   browBias: number;
 }
 
@@ -108,16 +113,27 @@ export interface FaceExpression {
 
 /** Pose, lighting and other per-image nuisance. */
 export interface FaceNuisance {
+  /** Head rotation (radians). */
   rot: number;
+  /** Face scale. */
   scale: number;
+  /** Horizontal offset. */
   dx: number;
+  /** Vertical offset. */
   dy: number;
+  /** Overall brightness gain. */
   gain: number;
+  /** Light direction, x. */
   lightX: number;
+  /** Light direction, y. */
   lightY: number;
+  /** Contrast factor. */
   contrast: number;
+  /** Background colour, RGB. */
   bg: [number, number, number];
+  /** Horizontal gaze offset. */
   gazeX: number;
+  /** Pixel noise amplitude. */
   noise: number;
   /** Seed of the pixel noise. */
   noiseSeed: number;
@@ -125,8 +141,11 @@ export interface FaceNuisance {
 
 /** Everything {@linkcode renderFace} needs. */
 export interface FaceParams {
+  /** Identity parameters. */
   identity: FaceIdentity;
+  /** Expression parameters. */
   expression: FaceExpression;
+  /** Per-image nuisance. */
   nuisance: FaceNuisance;
 }
 

@@ -48,3 +48,4 @@ export async function evaluateEmbeddings(
     tsneSeconds: (performance.now() - t) / 1000,
   };
 }
+export type { Points } from "./neighbors.ts";

@@ -6,3 +6,5 @@
  */
 export * from "./types.ts";
 export * from "./registry.ts";
+export type { DetectOptions, FaceDetection, FaceDetector } from "./blazeface.ts";
+export type { RawImage } from "../data/types.ts";

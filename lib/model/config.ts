@@ -262,8 +262,8 @@ const modelBase = z.strictObject({
   loss: lossSchema.prefault({}),
 });
 
-/** Raw (unrefined) model config shape. */
-type ModelBase = z.output<typeof modelBase>;
+/** The model config before the cross-field checks of {@linkcode modelConfigSchema}. */
+export type ModelBase = z.output<typeof modelBase>;
 
 /** Side of a map after an optional input convolution. */
 export function convOutSide(side: number, conv: { stride: number } | null): number {

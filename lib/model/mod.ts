@@ -47,3 +47,7 @@ export {
   summarizeModel,
   withoutReliabilityBalancing,
 } from "./summary.ts";
+export type { ModelBase } from "./config.ts";
+export type { Plan } from "./params.ts";
+export type { LossOptions } from "./losses.ts";
+export type { Init, MacSpec, ParamSpec } from "./params.ts";

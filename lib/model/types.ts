@@ -13,6 +13,7 @@ import type { FeatureMaps } from "../extractors/types.ts";
  * statistics) is held in the same tree with `trainable = false`.
  */
 export interface ParamTree {
+  /** A weight, or a sub-tree, by name. */
   [name: string]: tf.Variable | ParamTree;
 }
 

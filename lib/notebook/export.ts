@@ -19,7 +19,7 @@ import { chromium } from "playwright-core";
 import type { BrowserContext, Page } from "playwright-core";
 import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { writeFileAtomic } from "../train/atomic.ts";
+import { writeFileAtomic } from "../run/atomic.ts";
 import {
   figureTitle,
   JUPYTER_DISPLAY,

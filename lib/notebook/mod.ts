@@ -13,3 +13,21 @@ export * from "./sweeps.ts";
 export * from "./tables.ts";
 export * from "./paper_numbers.ts";
 export * from "./rb_study.ts";
+export { type GrefelConfig, grefelConfigSchema } from "../config.ts";
+export {
+  type Branch,
+  BRANCHES,
+  type BranchReport,
+  type MeanMedian,
+  type RbChanges,
+} from "../eval/branches.ts";
+export type { McNemarResult } from "../eval/stats.ts";
+export type {
+  CalibrationBin,
+  ClassReport,
+  EvaluationReport,
+  PredictionReport,
+  Summary,
+} from "../eval/metrics.ts";
+export type { PairedDifference } from "../eval/paired.ts";
+export { type EpochLog, GRAD_GROUPS, type GradGroup, type StopInfo } from "../run/log.ts";

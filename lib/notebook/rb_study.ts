@@ -10,8 +10,7 @@
 import { join } from "node:path";
 import type { BranchReport } from "../eval/branches.ts";
 import { type Correctness, type PairedDifference, pairedDifference } from "../eval/paired.ts";
-import { readLog } from "../train/run.ts";
-import type { EpochLog, StopInfo } from "../train/run.ts";
+import { type EpochLog, readLog, readMetrics, readRunRecord, type StopInfo } from "../run/mod.ts";
 import { formatMeanStd, type MeanStd, meanStd } from "./tables.ts";
 import { readPredictions } from "./sweeps.ts";
 
@@ -63,20 +62,13 @@ export async function readStudy(dir: string): Promise<StudyRun[]> {
   for (const e of entries) {
     if (!e.isDirectory) continue;
     const d = join(dir, e.name);
-    let config: { variant?: string; seed?: number; runId?: string };
-    try {
-      config = JSON.parse(await Deno.readTextFile(join(d, "config.json")));
-    } catch {
-      continue;
-    }
-    let metrics: StudyMetrics | null = null;
-    try {
-      metrics = JSON.parse(await Deno.readTextFile(join(d, "metrics.json")));
-    } catch { /* still training */ }
+    const config = await readRunRecord(d).catch(() => null);
+    if (!config) continue;
+    const metrics = await readMetrics<StudyMetrics>(d).catch(() => null); // null: still training
     runs.push({
       dir: d,
       runId: config.runId ?? e.name,
-      variant: config.variant ?? "(none)",
+      variant: (config.variant as string | undefined) ?? "(none)",
       seed: config.seed ?? 0,
       log: await readLog(d),
       metrics,

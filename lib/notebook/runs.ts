@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { type GrefelConfig, mergeConfig } from "../config.ts";
 import type { EvaluationReport } from "../eval/metrics.ts";
 import { prepareData, type PreparedData } from "../train/prepare.ts";
-import { canonicalJson, runDir } from "../train/run.ts";
+import { runDir } from "../train/run.ts";
+import { canonicalJson, readMetrics } from "../run/mod.ts";
 import { runTraining, selectRunBackend } from "../train/session.ts";
 import { loadExperiment, variantConfig } from "../train/experiments.ts";
 import { notebookProfile, type Profile } from "./profile.ts";
-import { readJsonIfExists } from "../train/atomic.ts";
 import { REPO_ROOT, resultsDir } from "./profile.ts";
 
 /** Reads an environment variable, or undefined without permission or when unset. */
@@ -102,7 +102,7 @@ export async function ensureRun(
   };
   const print = opts.print ?? (() => {});
   const dir = runDir(cfg);
-  let metrics = await readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
+  let metrics = await readMetrics<Record<string, unknown>>(dir);
   let status: NotebookRun["status"] = "skipped";
   if (!metrics) {
     // Not finished: prepare the data through the shared feature cache, then train (or resume).

@@ -3,16 +3,15 @@
  * results directory when finished (also when an identical config finished under another
  * experiment: run ids ignore the experiment name, so Table 3's `all` reuses Table 2's `both`),
  * and trained only when missing — in this process, or as `grefel train` children through the
- * sweep machinery (lib/train/sweep.ts) when `parallel` > 1. Also readers for a run's
- * predictions.csv and embeddings.csv. No model logic.
+ * sweep machinery (lib/train/sweep.ts) when `parallel` > 1. The readers of a run's
+ * predictions.csv and embeddings.csv (lib/run/csv.ts) are re-exported here. No model logic.
  *
  * @module
  */
 import { join, resolve } from "node:path";
-import { parse } from "csv-parse/sync";
 import { type GrefelConfig, mergeConfig } from "../config.ts";
 import type { EvaluationReport } from "../eval/metrics.ts";
-import { readJsonIfExists } from "../train/atomic.ts";
+import { readMetrics } from "../run/mod.ts";
 import { runDir, runId } from "../train/run.ts";
 import { childLauncher, runSweep, type SweepRun } from "../train/sweep.ts";
 import { prepareCaches } from "../train/caches.ts";
@@ -45,8 +44,7 @@ export async function findFinishedRun(
 ): Promise<{ dir: string; metrics: Record<string, unknown> } | null> {
   const cfg = { ...config, train: { ...config.train, resultsDir: root } };
   const own = runDir(cfg);
-  const read = (dir: string) =>
-    readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
+  const read = (dir: string) => readMetrics<Record<string, unknown>>(dir);
   const m = await read(own);
   if (m) return { dir: own, metrics: m };
   const id = runId(cfg);
@@ -186,95 +184,9 @@ export async function ensureRuns(
   return out;
 }
 
-/** A run's test predictions (predictions.csv). */
-export interface RunPredictions {
-  /** Class names, from the column headers. */
-  classNames: string[];
-  /** Sample ids. */
-  ids: string[];
-  /** True labels. */
-  labels: Int32Array;
-  /** Primary distributions l, one row per sample. */
-  primary: number[][];
-  /** Corrected distributions L_final. */
-  final: number[][];
-}
-
-function readCsv(path: string): string[][] {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`${path} is missing (run not finished?)`);
-    }
-    throw e;
-  }
-  return parse(text, { skip_empty_lines: true }) as string[][];
-}
-
-function num(path: string, row: number, col: string, v: string): number {
-  const x = Number(v);
-  if (v.trim() === "" || !Number.isFinite(x)) {
-    throw new Error(`${path} line ${row + 1}, column ${col}: "${v}" is not a number`);
-  }
-  return x;
-}
-
-/**
- * Reads `<dir>/predictions.csv` (id, label, primary, final, primary_<class>…, final_<class>…).
- * @throws Error naming the file and line of a bad value.
- */
-export function readPredictions(dir: string): RunPredictions {
-  const path = join(dir, "predictions.csv");
-  const [head, ...rows] = readCsv(path);
-  const classNames = head.filter((h) => h.startsWith("primary_")).map((h) => h.slice(8));
-  const c = classNames.length;
-  if (!c || head.length !== 4 + 2 * c) {
-    throw new Error(`${path}: unexpected header (${head.slice(0, 6).join(",")}…)`);
-  }
-  const vals = rows.map((r, i) => r.slice(4).map((v, j) => num(path, i + 1, head[4 + j], v)));
-  return {
-    classNames,
-    ids: rows.map((r) => r[0]),
-    labels: Int32Array.from(rows, (r, i) => num(path, i + 1, "label", r[1])),
-    primary: vals.map((v) => v.slice(0, c)),
-    final: vals.map((v) => v.slice(c)),
-  };
-}
-
-/** A run's test embeddings (embeddings.csv). */
-export interface RunEmbeddings {
-  /** Sample ids. */
-  ids: string[];
-  /** True labels. */
-  labels: Int32Array;
-  /** Embeddings `[N, dim]`, row-major. */
-  data: Float32Array;
-  /** Embedding width. */
-  dim: number;
-}
-
-/**
- * Reads `<dir>/embeddings.csv` (id, label, e0…).
- * @throws Error naming the file and line of a bad value.
- */
-export function readEmbeddings(dir: string): RunEmbeddings {
-  const path = join(dir, "embeddings.csv");
-  const [head, ...rows] = readCsv(path);
-  const dim = head.length - 2;
-  if (dim < 1) throw new Error(`${path}: no embedding columns`);
-  const data = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => {
-    if (r.length !== dim + 2) {
-      throw new Error(`${path} line ${i + 2}: ${r.length} fields, expected ${dim + 2}`);
-    }
-    for (let j = 0; j < dim; j++) data[i * dim + j] = num(path, i + 1, head[j + 2], r[j + 2]);
-  });
-  return {
-    ids: rows.map((r) => r[0]),
-    labels: Int32Array.from(rows, (r, i) => num(path, i + 1, "label", r[1])),
-    data,
-    dim,
-  };
-}
+export {
+  readEmbeddings,
+  readPredictions,
+  type RunEmbeddings,
+  type RunPredictions,
+} from "../run/csv.ts";

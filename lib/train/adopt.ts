@@ -13,22 +13,24 @@
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { acquireLock, LockHeldError } from "../lock.ts";
-import { exists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
 import { earlyStopStatus, shouldStopEarly } from "./early_stop.ts";
+import { configHash, runDir, runId } from "./run.ts";
 import {
   canonicalJson,
   type CheckpointState,
-  configHash,
   type EpochLog,
-  formatLog,
+  exists,
   loadCheckpoint,
-  runDir,
-  runId,
+  readRunRecord,
+  RUN_FILES,
   saveCheckpoint,
   type StopInfo,
   withoutPaths,
-} from "./run.ts";
+  writeFileAtomic,
+  writeLog,
+  writeRunRecord,
+} from "../run/mod.ts";
 import { runLockPath } from "./session.ts";
 
 /** Config paths that decide when training stops but not what any epoch computes. */
@@ -135,9 +137,7 @@ export async function adoptRun(
   config: GrefelConfig,
   toDir: string = runDir(config),
 ): Promise<AdoptResult> {
-  const record = await readJsonIfExists<Record<string, unknown> & { config: GrefelConfig }>(
-    join(fromDir, "config.json"),
-  );
+  const record = await readRunRecord<GrefelConfig>(fromDir);
   if (!record) throw new AdoptError(`${fromDir} has no config.json`);
   const diff = trajectoryDifferences(record.config, config);
   if (diff.length) {
@@ -145,7 +145,7 @@ export async function adoptRun(
       `${fromDir} trained another computation, not only another stopping rule: ${diff.join(", ")}`,
     );
   }
-  if (await exists(join(toDir, "config.json"))) {
+  if (await exists(join(toDir, RUN_FILES.config))) {
     throw new AdoptError(`${toDir} already holds a run; remove it first to adopt ${fromDir}`);
   }
   const purpose = `adopting ${fromDir} into ${toDir}`;
@@ -158,21 +158,7 @@ export async function adoptRun(
     if (!last) throw new AdoptError(`${fromDir} has no checkpoints/last to adopt`);
     const log = last.state.log;
     const epochs = last.state.epoch;
-    if (epochs > config.train.epochs) {
-      throw new AdoptError(
-        `${fromDir} trained ${epochs} epochs, more than the new cap of ${config.train.epochs}`,
-      );
-    }
-    for (let e = 1; e < log.length; e++) {
-      const stop = stoppedAfter(log.slice(0, e), config);
-      if (stop) {
-        throw new AdoptError(
-          `under the new stopping rule ${fromDir} would have stopped after epoch ${stop.epoch} ` +
-            `(${stop.reason}), before its last recorded epoch ${epochs}: that epoch's weights ` +
-            `are not kept, so the run has to be trained again`,
-        );
-      }
-    }
+    assertAdoptable(fromDir, last.state, config);
     const relabel = (s: CheckpointState): CheckpointState => ({
       ...s,
       runId: runId(config),
@@ -195,13 +181,13 @@ export async function adoptRun(
     }
     const state = relabel(last.state);
     await saveCheckpoint(join(toDir, "checkpoints", "last"), state, last.weights, last.optimizer);
-    await writeFileAtomic(join(toDir, "log.jsonl"), formatLog(log));
+    await writeLog(toDir, log);
     const trainLog = await Deno.readTextFile(join(fromDir, "train.log")).catch(() => "");
     await writeFileAtomic(
       join(toDir, "train.log"),
       trainLog + `adopted from ${fromDir} after epoch ${epochs} (only the stopping rule differs)\n`,
     );
-    await writeJsonAtomic(join(toDir, "config.json"), {
+    await writeRunRecord(toDir, {
       ...record,
       runId: runId(config),
       configHash: configHash(config),
@@ -218,6 +204,30 @@ export async function adoptRun(
     return { from: fromDir, to: toDir, epochs, stopped: state.stopped ?? null };
   } finally {
     for (const l of locks) await l.release();
+  }
+}
+
+/**
+ * @throws AdoptError when the run trained more epochs than `config` allows, or when the stopping
+ *   rule of `config` would have stopped it before its last recorded epoch.
+ */
+function assertAdoptable(fromDir: string, state: CheckpointState, config: GrefelConfig): void {
+  const log = state.log;
+  const epochs = state.epoch;
+  if (epochs > config.train.epochs) {
+    throw new AdoptError(
+      `${fromDir} trained ${epochs} epochs, more than the new cap of ${config.train.epochs}`,
+    );
+  }
+  for (let e = 1; e < log.length; e++) {
+    const stop = stoppedAfter(log.slice(0, e), config);
+    if (stop) {
+      throw new AdoptError(
+        `under the new stopping rule ${fromDir} would have stopped after epoch ${stop.epoch} ` +
+          `(${stop.reason}), before its last recorded epoch ${epochs}: that epoch's weights ` +
+          `are not kept, so the run has to be trained again`,
+      );
+    }
   }
 }
 
@@ -260,7 +270,7 @@ export async function adoptIntoPlan(
         for await (const e of Deno.readDir(folder)) {
           if (!e.isDirectory) continue;
           const dir = join(folder, e.name);
-          const rec = await readJsonIfExists<{ config: GrefelConfig }>(join(dir, "config.json"));
+          const rec = await readRunRecord<GrefelConfig>(dir);
           if (rec?.config) found.push({ dir, config: rec.config });
         }
       } catch (e) {

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { assert } from "../testing.ts";
 import { type GrefelConfig, presetConfig } from "../config.ts";
 import { AdoptError, adoptRun, stoppedAfter, trajectoryDifferences } from "./adopt.ts";
-import { type EpochLog, loadCheckpoint, readLog, runDir, runId } from "./run.ts";
+import { runDir, runId } from "./run.ts";
+import { type EpochLog, loadCheckpoint, readLog } from "../run/mod.ts";
 import { trainRun } from "./train.ts";
 import { TOY_MODEL, toyData } from "./test_helpers.ts";
 

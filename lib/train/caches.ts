@@ -8,7 +8,7 @@
  * @module
  */
 import type { GrefelConfig } from "../config.ts";
-import { canonicalJson } from "./run.ts";
+import { canonicalJson } from "../run/mod.ts";
 import { prepareData } from "./prepare.ts";
 import { selectRunBackend } from "./session.ts";
 

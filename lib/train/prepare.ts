@@ -26,7 +26,7 @@ import { applyAugment, centreDraw, drawAugment } from "../data/augment.ts";
 import { faceCropOn } from "../data/config.ts";
 import { defaultDataRoot, loadDataset, resolveDataRoot } from "../data/datasets.ts";
 import { mapClasses } from "../data/classes.ts";
-import { scanDataset } from "../data/scan.ts";
+import { scanDataset, type ScanResult, type ScanStats } from "../data/scan.ts";
 import { buildDataReport, checkSkippedFraction, type DataReport } from "../data/report.ts";
 import { type FaceDetector, loadBlazeFace } from "../extractors/blazeface.ts";
 import { resolveConfig } from "../config.ts";
@@ -36,7 +36,7 @@ import type { DatasetSample, LoadedDataset } from "../data/types.ts";
 import { buildFeatureCache, type FeatureCache, type ViewPipeline } from "../data/cache.ts";
 import { loadExtractor } from "../extractors/registry.ts";
 import type { FeatureExtractor } from "../extractors/types.ts";
-import { canonicalJson, datasetFingerprint } from "./run.ts";
+import { canonicalJson, datasetFingerprint } from "../run/mod.ts";
 import type { EpochSampler, FeatureSplit, TrainData } from "./train.ts";
 import { deriveSeed, mulberry32, SEED_PURPOSE } from "./schedule.ts";
 
@@ -216,17 +216,7 @@ export async function planData(
 ): Promise<DataPlan> {
   const d = config.data;
   const print = opts.print ?? ((l: string) => console.error(l));
-  const loaded = opts.dataset ?? await loadDataset(d.dataset, d.root, {
-    labelMode: d.labelMode,
-    validFromTrain: d.validFromTrain,
-    synthetic: d.synthetic,
-    validFraction: d.validFraction,
-    testFraction: d.testFraction,
-    splitSeed: d.splitSeed,
-    groupLevel: d.groupLevel,
-    groupPattern: d.groupPattern,
-  });
-  const mapped = mapClasses(loaded, { classNames: d.classNames, classMap: d.classMap });
+  const mapped = await loadMapped(config, opts);
   const reconciled = reconcileClasses(config, mapped.classNames, mapped.name);
   if (reconciled !== config) {
     print(
@@ -235,24 +225,7 @@ export async function planData(
     );
   }
   config = reconciled;
-  const faces = faceCropOn(d);
-  const detector = faces ? opts.detector ?? await loadBlazeFace() : null;
-  let scan;
-  try {
-    scan = await scanDataset(mapped, {
-      cacheDir: opts.cacheDir ?? join(config.train.resultsDir, "cache"),
-      progress: opts.progress,
-      faces: detector
-        ? {
-          detector,
-          minScore: d.faceMinScore,
-          crop: { margin: d.faceMargin, size: d.faceSize, align: d.faceAlign },
-        }
-        : null,
-    });
-  } finally {
-    if (detector && !opts.detector) detector.dispose();
-  }
+  const scan = await scanWithFaces(config, mapped, opts);
   const ds = scan.dataset;
   let samples = ds.samples;
   if (!samples.some((s) => s.split === d.validSplit) && config.train.valFraction > 0) {
@@ -273,20 +246,7 @@ export async function planData(
     faces: scan.facesKey,
     splitNames: [d.trainSplit, d.validSplit, d.testSplit],
   });
-  if (ds.skipped.length) {
-    // Every reason with its count; the items themselves go to the run's skipped.json.
-    const reasons = Object.entries(report.skipped.byReason).sort((a, b) => b[1] - a[1]);
-    print(
-      `${ds.name}: skipped ${ds.skipped.length} item(s): ` +
-        reasons.map(([r, n]) => `${n} ${r}`).join("; ") +
-        ` (each listed in the run's skipped.json; \`grefel data\` shows them)`,
-    );
-  }
-  if (scan.stats.faces) {
-    const f = scan.stats.faces;
-    print(`${ds.name}: a face was found in ${f.found} of ${f.searched} images`);
-  }
-  for (const w of report.warnings) print(`warning: ${w}`);
+  printDataNotes(ds, scan.stats, report, print);
   if (opts.checkSkipped !== false) checkSkippedFraction(report, d.maxSkippedFraction);
   const train = samples.filter((s) => s.split === d.trainSplit);
   let noisyFlipped = 0;
@@ -316,6 +276,70 @@ export async function planData(
   };
 }
 
+/** The data set of `config` (or `opts.dataset`), its classes mapped as `data` says. */
+async function loadMapped(config: GrefelConfig, opts: PrepareOptions): Promise<LoadedDataset> {
+  const d = config.data;
+  const loaded = opts.dataset ?? await loadDataset(d.dataset, d.root, {
+    labelMode: d.labelMode,
+    validFromTrain: d.validFromTrain,
+    synthetic: d.synthetic,
+    validFraction: d.validFraction,
+    testFraction: d.testFraction,
+    splitSeed: d.splitSeed,
+    groupLevel: d.groupLevel,
+    groupPattern: d.groupPattern,
+  });
+  return mapClasses(loaded, { classNames: d.classNames, classMap: d.classMap });
+}
+
+/** Decodes every image of `mapped` once and, where `data.faceCrop` says so, crops faces. */
+async function scanWithFaces(
+  config: GrefelConfig,
+  mapped: LoadedDataset,
+  opts: PrepareOptions,
+): Promise<ScanResult> {
+  const d = config.data;
+  const detector = faceCropOn(d) ? opts.detector ?? await loadBlazeFace() : null;
+  try {
+    return await scanDataset(mapped, {
+      cacheDir: opts.cacheDir ?? join(config.train.resultsDir, "cache"),
+      progress: opts.progress,
+      faces: detector
+        ? {
+          detector,
+          minScore: d.faceMinScore,
+          crop: { margin: d.faceMargin, size: d.faceSize, align: d.faceAlign },
+        }
+        : null,
+    });
+  } finally {
+    if (detector && !opts.detector) detector.dispose();
+  }
+}
+
+/** Prints what the loader skipped, the face rate, and the report's warnings. */
+function printDataNotes(
+  ds: LoadedDataset,
+  stats: ScanStats,
+  report: DataReport,
+  print: (line: string) => void,
+): void {
+  if (ds.skipped.length) {
+    // Every reason with its count; the items themselves go to the run's skipped.json.
+    const reasons = Object.entries(report.skipped.byReason).sort((a, b) => b[1] - a[1]);
+    print(
+      `${ds.name}: skipped ${ds.skipped.length} item(s): ` +
+        reasons.map(([r, n]) => `${n} ${r}`).join("; ") +
+        ` (each listed in the run's skipped.json; \`grefel data\` shows them)`,
+    );
+  }
+  if (stats.faces) {
+    const f = stats.faces;
+    print(`${ds.name}: a face was found in ${f.found} of ${f.searched} images`);
+  }
+  for (const w of report.warnings) print(`warning: ${w}`);
+}
+
 /**
  * Loads, noises, splits and caches the data of `config` ({@linkcode planData}, or the plan given
  * as `opts.plan`, then the feature cache).
@@ -341,61 +365,18 @@ export async function prepareData(
       );
     }
   }
-
   const m = config.model;
-  const grid = m.landmarkShape.map((s) => s[0]) as [number, number, number];
-  if (m.imageShape.some((s, i) => s[0] !== grid[i])) {
-    throw new Error(
-      `the feature cache pools both streams to one grid per scale, but model.landmarkShape sides ` +
-        `[${grid}] differ from model.imageShape sides [${m.imageShape.map((s) => s[0])}]`,
-    );
-  }
+  const grid = cacheGrid(config);
   const extractor = opts.extractor ?? await loadExtractor(m.extractor);
   try {
-    const base = augmentPipeline(config, extractor.inputSize);
-    // Face crops are part of the pre-processing, so their settings are part of the cache key.
-    const pipeline = report.faces ? { ...base, key: `${base.key}|${report.faces}` } : base;
-    const views = d.augment.enabled ? config.train.featureViews : 1;
-    const cacheDir = opts.cacheDir ?? join(config.train.resultsDir, "cache");
-    const common = {
-      dir: cacheDir,
+    const { trainCache, evalCache, views } = await buildCaches(
+      config,
+      plan,
+      extractor,
       grid,
-      pipeline,
-      seed: config.seed,
-      progress: opts.progress,
-      // Workers load the extractor by its registry name; an injected extractor runs here.
-      workers: opts.extractor ? 0 : config.train.cacheWorkers,
-    };
-    // Training split (with its views), then the evaluation splits (centre view only). Label
-    // noise changes no pixels, so the cache is shared across noise levels.
-    const sub = (name: string, s: DatasetSample[]): LoadedDataset => ({
-      ...ds,
-      name: `${ds.name}-${name}`,
-      samples: s,
-    });
-    // Injected data sets (tests) are keyed by their name, as they always were.
-    const source = (s: DatasetSample[]) => opts.dataset ? undefined : cacheSource(d, s);
-    const trainCache = await buildFeatureCache(sub(d.trainSplit, trainSamples), extractor, {
-      ...common,
-      source: await source(trainSamples),
-      views,
-      pipeline: views > 1 ? pipeline : { ...pipeline, augments: false },
-    });
-    const evalCache = await buildFeatureCache(sub("eval", [...val, ...test]), extractor, {
-      ...common,
-      source: await source([...val, ...test]),
-      views: 1,
-      pipeline: { ...pipeline, augments: false },
-    });
-    const expect = JSON.stringify([m.landmarkShape, m.imageShape]);
-    const got = JSON.stringify([trainCache.landmarkShape, trainCache.imageShape]);
-    if (expect !== got) {
-      throw new Error(
-        `cached features of extractor ${extractor.name} have shapes ${got} ([side, channels] ` +
-          `per scale: landmark, image) but the model expects ${expect} (model.landmarkShape / ` +
-          `model.imageShape); use a preset made for this extractor`,
-      );
-    }
+      opts,
+    );
+    checkCacheShapes(config, extractor, trainCache);
     const all = (n: number) => Array.from({ length: n }, (_, i) => i);
     const data: TrainData = {
       name: ds.name,
@@ -422,6 +403,90 @@ export async function prepareData(
     return { config, data, sampler, report };
   } finally {
     if (!opts.extractor) extractor.dispose();
+  }
+}
+
+/** The feature caches of a plan: the training split (with its views), then val + test. */
+async function buildCaches(
+  config: GrefelConfig,
+  plan: DataPlan,
+  extractor: FeatureExtractor,
+  grid: [number, number, number],
+  opts: PrepareOptions,
+): Promise<{ trainCache: FeatureCache; evalCache: FeatureCache; views: number }> {
+  const d = config.data;
+  const ds = plan.dataset;
+  const { val, test, report } = plan;
+  const trainSamples = plan.train;
+  const base = augmentPipeline(config, extractor.inputSize);
+  // Face crops are part of the pre-processing, so their settings are part of the cache key.
+  const pipeline = report.faces ? { ...base, key: `${base.key}|${report.faces}` } : base;
+  const views = d.augment.enabled ? config.train.featureViews : 1;
+  const cacheDir = opts.cacheDir ?? join(config.train.resultsDir, "cache");
+  const common = {
+    dir: cacheDir,
+    grid,
+    pipeline,
+    seed: config.seed,
+    progress: opts.progress,
+    // Workers load the extractor by its registry name; an injected extractor runs here.
+    workers: opts.extractor ? 0 : config.train.cacheWorkers,
+  };
+  // Training split (with its views), then the evaluation splits (centre view only). Label
+  // noise changes no pixels, so the cache is shared across noise levels.
+  const sub = (name: string, s: DatasetSample[]): LoadedDataset => ({
+    ...ds,
+    name: `${ds.name}-${name}`,
+    samples: s,
+  });
+  // Injected data sets (tests) are keyed by their name, as they always were.
+  const source = (s: DatasetSample[]) => opts.dataset ? undefined : cacheSource(d, s);
+  const trainCache = await buildFeatureCache(sub(d.trainSplit, trainSamples), extractor, {
+    ...common,
+    source: await source(trainSamples),
+    views,
+    pipeline: views > 1 ? pipeline : { ...pipeline, augments: false },
+  });
+  const evalCache = await buildFeatureCache(sub("eval", [...val, ...test]), extractor, {
+    ...common,
+    source: await source([...val, ...test]),
+    views: 1,
+    pipeline: { ...pipeline, augments: false },
+  });
+  return { trainCache, evalCache, views };
+}
+
+/**
+ * The grid the feature cache pools both streams to, one side per scale.
+ * @throws Error when `model.landmarkShape` and `model.imageShape` differ in a side.
+ */
+function cacheGrid(config: GrefelConfig): [number, number, number] {
+  const m = config.model;
+  const grid = m.landmarkShape.map((s) => s[0]) as [number, number, number];
+  if (m.imageShape.some((s, i) => s[0] !== grid[i])) {
+    throw new Error(
+      `the feature cache pools both streams to one grid per scale, but model.landmarkShape sides ` +
+        `[${grid}] differ from model.imageShape sides [${m.imageShape.map((s) => s[0])}]`,
+    );
+  }
+  return grid;
+}
+
+/** @throws Error when the cached feature shapes are not the model's. */
+function checkCacheShapes(
+  config: GrefelConfig,
+  extractor: FeatureExtractor,
+  cache: FeatureCache,
+): void {
+  const m = config.model;
+  const expect = JSON.stringify([m.landmarkShape, m.imageShape]);
+  const got = JSON.stringify([cache.landmarkShape, cache.imageShape]);
+  if (expect !== got) {
+    throw new Error(
+      `cached features of extractor ${extractor.name} have shapes ${got} ([side, channels] ` +
+        `per scale: landmark, image) but the model expects ${expect} (model.landmarkShape / ` +
+        `model.imageShape); use a preset made for this extractor`,
+    );
   }
 }
 

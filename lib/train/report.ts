@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { evaluatePredictions } from "../eval/metrics.ts";
 import { type ClusterScores, clusterScores } from "../eval/cluster.ts";
 import { getTsneEngine } from "../eval/tsne.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../run/atomic.ts";
 import { confusionMatrixSvg, scatterSvg } from "./figures.ts";
 import { mulberry32 } from "./schedule.ts";
 

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert } from "../testing.ts";
-import { loadCheckpoint, readLog } from "./run.ts";
+import { loadCheckpoint, readLog } from "../run/mod.ts";
 
 const CHILD = fileURLToPath(new URL("./testdata/resume_child.ts", import.meta.url));
 const EPOCHS = 4;

@@ -1,19 +1,18 @@
 import { join } from "node:path";
 import { assert } from "../testing.ts";
 import { presetConfig, resolveConfig } from "../config.ts";
-import { setWriteHook, WriteError, writeFileAtomic } from "./atomic.ts";
+import { setWriteHook, WriteError, writeFileAtomic } from "../run/atomic.ts";
+import { configHash, runId } from "./run.ts";
 import {
   canonicalJson,
   checkCheckpointCompatible,
   type CheckpointState,
-  configHash,
   datasetFingerprint,
   loadCheckpoint,
   type NamedArray,
-  runId,
   runStatus,
   saveCheckpoint,
-} from "./run.ts";
+} from "../run/mod.ts";
 import { deriveSeed, learningRateAt } from "./schedule.ts";
 
 Deno.test("lr decays exponentially per epoch (paper: 3e-4 · 0.995^e)", () => {

@@ -8,7 +8,6 @@ import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { type BackendInfo, selectBackend } from "../backend.ts";
 import { evaluatePredictions } from "../eval/metrics.ts";
-import { exists, readJsonIfExists, writeJsonAtomic } from "./atomic.ts";
 import { revalidate } from "./experiments.ts";
 import { MODEL_FNS } from "./model_fns.ts";
 import {
@@ -22,18 +21,33 @@ import {
 import { checkBatchFits, explainOutOfMemory } from "./memory.ts";
 import type { DataReport } from "../data/report.ts";
 import { writeRunReport } from "./report.ts";
-import { checkCheckpointCompatible, configHash, loadCheckpoint, runDir } from "./run.ts";
+import { configHash, runDir } from "./run.ts";
+import {
+  checkCheckpointCompatible,
+  type Checkpoint,
+  exists,
+  loadCheckpoint,
+  readJsonIfExists,
+  readRunRecord,
+  RUN_FILES,
+  type RunRecord,
+  writeJsonAtomic,
+  writeMetrics,
+} from "../run/mod.ts";
 import { acquireLock } from "../lock.ts";
 import {
   assertFinitePredictions,
   disposeInputs,
+  type FeatureSplit,
   predictSplit,
   type TrainResult,
   trainRun,
 } from "./train.ts";
 import { deriveSeed, mulberry32, SEED_PURPOSE } from "./schedule.ts";
-import { recalibrateHeadBatchNorm } from "../model/recalibrate.ts";
-import type { GrefelInputs } from "../model/types.ts";
+import { recalibrateHeadBatchNorm, type RecalibrationReport } from "../model/recalibrate.ts";
+import type { GrefelInputs, ParamTree } from "../model/types.ts";
+import type { ClusterScores } from "../eval/cluster.ts";
+import type { EvaluationReport } from "../eval/metrics.ts";
 
 /**
  * Picks the backend: an explicit flag, else the config's preference, else `GREFEL_BACKEND`, else
@@ -104,7 +118,7 @@ export async function runTraining(
     plan?.config ??
       reconcileClasses(config, opts.prepared!.data.classNames, opts.prepared!.data.name),
   );
-  const finished = !opts.force && await exists(join(dir, "metrics.json"));
+  const finished = !opts.force && await exists(join(dir, RUN_FILES.metrics));
   const lock = finished ? null : await acquireLock(runLockPath(dir), {
     purpose: `run ${dir}`,
     hint: "it is being trained by that process; a finished run is skipped, so start this one " +
@@ -176,7 +190,7 @@ async function trainLocked(
     figures = rep.files;
     if (rep.cluster) {
       const m = { ...r.metrics, cluster: rep.cluster };
-      await writeJsonAtomic(join(r.dir, "metrics.json"), m);
+      await writeMetrics(r.dir, m);
       r.metrics = m;
     }
   }
@@ -237,6 +251,42 @@ async function writeSkipped(dir: string, report: DataReport): Promise<void> {
   });
 }
 
+/** The head's batch norms re-estimated before an evaluation, and on what. */
+export type Recalibration = RecalibrationReport & { split: string; seed: number };
+
+/** What {@linkcode evaluateRun} wrote to `path` (an `eval-*.json` file of the run). */
+export interface RunEvaluation {
+  /** The file written. */
+  path: string;
+  /** Figures written (none with `recalibrate` or `data`). */
+  figures: string[];
+  /** Run id of the checkpoint. */
+  runId: string;
+  /** Which weights. */
+  weights: "best" | "last";
+  /** The checkpoint's epoch. */
+  epoch: number;
+  /** The evaluation report. */
+  evaluation: EvaluationReport;
+  /** Cluster scores of the embeddings (null when no figures were written). */
+  cluster: ClusterScores | null;
+  /** The batch-norm re-estimation, when asked for. */
+  recalibration: Recalibration | null;
+  /** When (ISO time). */
+  evaluatedAt: string;
+  /** With `data`: the other data set and how its classes map to the run's. */
+  evaluatedOn?: {
+    dataset: string;
+    root: string | null;
+    split: string;
+    trainedOn: string;
+    classNames: string[];
+    classMap: GrefelConfig["data"]["classMap"];
+  };
+  /** With `data`: what the loader saw of the other data set (skipped items capped at 200). */
+  data?: DataReport;
+}
+
 /** Options of {@linkcode evaluateRun}. */
 export interface EvaluateRunOptions {
   /** Weights to evaluate: `best` (default) or `last`. */
@@ -272,43 +322,26 @@ export interface EvaluateRunOptions {
  * `recalibrate`).
  * @throws Error naming a missing config.json or checkpoint, or a checkpoint of another config.
  */
-export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
+export async function evaluateRun(
+  dir: string,
+  opts: EvaluateRunOptions = {},
+): Promise<RunEvaluation> {
   const print = opts.print ?? ((l: string) => console.error(l));
-  const saved = await readJsonIfExists<{ config: unknown }>(join(dir, "config.json"));
+  const saved = await readRunRecord(dir);
   if (!saved) throw new Error(`${dir} is not a run directory (no config.json)`);
-  const config = revalidate(saved.config, `${join(dir, "config.json")}`);
+  const config = revalidate(saved.config, `${join(dir, RUN_FILES.config)}`);
   await selectRunBackend(config, opts.backend);
   const which = opts.weights ?? "best";
   const ckpt = await loadCheckpoint(join(dir, "checkpoints", which));
   if (!ckpt) throw new Error(`${dir} has no ${which} checkpoint (checkpoints/${which})`);
   if (opts.data) return await evaluateOnOtherData(dir, saved, config, ckpt, which, opts, print);
   const prepared = await prepareData(config, { progress: config.train.progress !== "off", print });
-  const params = MODEL_FNS.initGrefel(config.model, 0);
-  const held: { inputs: GrefelInputs | null } = { inputs: null }; // the last recalibration batch
+  const params = checkpointParams(ckpt, config, prepared.data.fingerprint);
   try {
-    checkCheckpointCompatible(
-      ckpt,
-      { configHash: configHash(config), datasetFingerprint: prepared.data.fingerprint },
-      new Map([...MODEL_FNS.flattenParams(params)].map(([k, v]) => [k, v.shape])),
-    );
-    MODEL_FNS.assignParams(
-      params,
-      new Map(ckpt.weights.map((w) => [w.name, w.data as Float32Array])),
-    );
     const data = prepared.data;
-    let recalibration = null;
-    if (opts.recalibrate && opts.recalibrate > 0) {
-      const idx = seededSample(data.train.ids.length, opts.recalibrate, config.seed);
-      const bs = config.train.batchSize;
-      const r = await recalibrateHeadBatchNorm(params, config.model, async (i) => {
-        const part = idx.slice(i * bs, (i + 1) * bs);
-        if (held.inputs) disposeInputs(held.inputs);
-        held.inputs = part.length ? await data.train.readBatch(part, 0) : null;
-        return held.inputs;
-      });
-      recalibration = { ...r, split: "train", seed: config.seed };
-      print(`recalibrated the head's batch norms on ${r.samples} training samples`);
-    }
+    const recalibration = opts.recalibrate && opts.recalibrate > 0
+      ? await recalibrate(params, config, data.train, opts.recalibrate, print)
+      : null;
     const pred = await predictSplit(
       MODEL_FNS,
       params,
@@ -354,39 +387,72 @@ export async function evaluateRun(dir: string, opts: EvaluateRunOptions = {}) {
     await writeJsonAtomic(path, out);
     return { path, figures, ...out };
   } finally {
-    if (held.inputs) disposeInputs(held.inputs);
     MODEL_FNS.disposeParams(params);
+  }
+}
+
+/**
+ * The model of `config` with the weights of `ckpt`, after checking that the checkpoint belongs
+ * to `config` and data with `fingerprint`. The caller disposes the weights.
+ * @throws CheckpointMismatchError for a checkpoint of another config, data set or model.
+ */
+function checkpointParams(ckpt: Checkpoint, config: GrefelConfig, fingerprint: string): ParamTree {
+  const params = MODEL_FNS.initGrefel(config.model, 0);
+  try {
+    checkCheckpointCompatible(
+      ckpt,
+      { configHash: configHash(config), datasetFingerprint: fingerprint },
+      new Map([...MODEL_FNS.flattenParams(params)].map(([k, v]) => [k, v.shape])),
+    );
+    MODEL_FNS.assignParams(
+      params,
+      new Map(ckpt.weights.map((w) => [w.name, w.data as Float32Array])),
+    );
+    return params;
+  } catch (e) {
+    MODEL_FNS.disposeParams(params);
+    throw e;
+  }
+}
+
+/** Re-estimates the head's batch norms on `samples` training samples (view 0, a seeded draw). */
+async function recalibrate(
+  params: ParamTree,
+  config: GrefelConfig,
+  train: FeatureSplit,
+  samples: number,
+  print: (line: string) => void,
+): Promise<Recalibration> {
+  const idx = seededSample(train.ids.length, samples, config.seed);
+  const bs = config.train.batchSize;
+  const held: { inputs: GrefelInputs | null } = { inputs: null }; // the last batch read
+  try {
+    const r = await recalibrateHeadBatchNorm(params, config.model, async (i) => {
+      const part = idx.slice(i * bs, (i + 1) * bs);
+      if (held.inputs) disposeInputs(held.inputs);
+      held.inputs = part.length ? await train.readBatch(part, 0) : null;
+      return held.inputs;
+    });
+    print(`recalibrated the head's batch norms on ${r.samples} training samples`);
+    return { ...r, split: "train", seed: config.seed };
+  } finally {
+    if (held.inputs) disposeInputs(held.inputs);
   }
 }
 
 /** {@linkcode evaluateRun} on another data set (`opts.data`); see {@linkcode EvaluateRunOptions}. */
 async function evaluateOnOtherData(
   dir: string,
-  saved: { config: unknown; dataset?: { classNames?: string[] } },
+  saved: RunRecord,
   config: GrefelConfig,
-  ckpt: NonNullable<Awaited<ReturnType<typeof loadCheckpoint>>>,
+  ckpt: Checkpoint,
   which: "best" | "last",
   opts: EvaluateRunOptions,
   print: (line: string) => void,
-) {
+): Promise<RunEvaluation> {
   const runClasses = saved.dataset?.classNames;
-  if (!runClasses) throw new Error(`${join(dir, "config.json")} records no class names`);
-  const over = opts.data!;
-  const evalConfig = revalidate(
-    {
-      ...config,
-      data: {
-        ...config.data,
-        // The other set's own split and class settings start from their defaults.
-        root: null,
-        classNames: runClasses,
-        classMap: null,
-        faceCrop: "auto",
-        ...over,
-      },
-    },
-    "evaluation data",
-  );
+  if (!runClasses) throw new Error(`${join(dir, RUN_FILES.config)} records no class names`);
+  const evalConfig = otherDataConfig(config, runClasses, opts.data!);
   const ev = await prepareEvalSplit(evalConfig, {
     progress: config.train.progress !== "off",
     print,
@@ -398,17 +464,8 @@ async function evaluateOnOtherData(
         `(${runClasses.join(", ")}): set data.classNames to the run's`,
     );
   }
-  const params = MODEL_FNS.initGrefel(config.model, 0);
+  const params = checkpointParams(ckpt, config, ckpt.state.datasetFingerprint);
   try {
-    checkCheckpointCompatible(
-      ckpt,
-      { configHash: configHash(config), datasetFingerprint: ckpt.state.datasetFingerprint },
-      new Map([...MODEL_FNS.flattenParams(params)].map(([k, v]) => [k, v.shape])),
-    );
-    MODEL_FNS.assignParams(
-      params,
-      new Map(ckpt.weights.map((w) => [w.name, w.data as Float32Array])),
-    );
     const pred = await predictSplit(
       MODEL_FNS,
       params,
@@ -449,6 +506,32 @@ async function evaluateOnOtherData(
   } finally {
     MODEL_FNS.disposeParams(params);
   }
+}
+
+/**
+ * The config of a run with its `data` section replaced for another data set: `over` on the run's
+ * data section, the other set's own split and class settings starting from their defaults, and
+ * its classes mapped to the run's `runClasses`.
+ */
+function otherDataConfig(
+  config: GrefelConfig,
+  runClasses: string[],
+  over: Record<string, unknown>,
+): GrefelConfig {
+  return revalidate(
+    {
+      ...config,
+      data: {
+        ...config.data,
+        root: null,
+        classNames: runClasses,
+        classMap: null,
+        faceCrop: "auto",
+        ...over,
+      },
+    },
+    "evaluation data",
+  );
 }
 
 /** `k` distinct indices of `0..n-1` (all when k ≥ n), a seeded partial Fisher–Yates shuffle. */

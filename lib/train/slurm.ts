@@ -25,9 +25,18 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GrefelConfig } from "../config.ts";
 import { LockHeldError, lockStatus } from "../lock.ts";
-import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import { revalidate } from "./experiments.ts";
-import { readLog, runDir, runId, runStatus } from "./run.ts";
+import { runDir, runId } from "./run.ts";
+import {
+  readCheckpointState,
+  readJsonIfExists,
+  readLog,
+  readMetrics,
+  RUN_FILES,
+  runStatus,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../run/mod.ts";
 import { runLockPath, runTraining, type RunTrainingOptions } from "./session.ts";
 import type { SweepRun } from "./sweep.ts";
 import type { TrainResult } from "./train.ts";
@@ -200,6 +209,40 @@ export async function writeSlurmSweep(
 ): Promise<SlurmSweepFiles> {
   const workdir = resolve(opts.workdir ?? Deno.cwd());
   const dir = resolve(workdir, opts.dir);
+  const runs = manifestRuns(plan, workdir);
+  if (!runs.length) throw new Error("the sweep has no runs");
+  const manifest: SweepManifest = {
+    format: MANIFEST_FORMAT,
+    experiment: opts.experiment,
+    createdAt: new Date().toISOString(),
+    workdir,
+    repo: resolve(opts.repo ?? REPO),
+    backend: opts.backend ?? null,
+    sbatchOptions: sbatchOptions(opts.sbatchArgs ?? []),
+    runs,
+  };
+  await Deno.mkdir(join(dir, "logs"), { recursive: true });
+  await Deno.mkdir(join(dir, "tasks"), { recursive: true });
+  const files = {
+    manifest: join(dir, "manifest.json"),
+    cache: join(dir, "cache.sbatch"),
+    sweep: join(dir, "sweep.sbatch"),
+    submit: join(dir, "submit.sh"),
+  };
+  const scripts = slurmScripts(manifest, dir, files);
+  await writeJsonAtomic(files.manifest, manifest);
+  await writeFileAtomic(files.cache, scripts.cache.join("\n"));
+  await writeFileAtomic(files.sweep, scripts.sweep.join("\n"));
+  await writeFileAtomic(files.submit, scripts.submit.join("\n"));
+  for (const f of [files.cache, files.sweep, files.submit]) await Deno.chmod(f, 0o755);
+  return { manifest, files };
+}
+
+/**
+ * The manifest entries of a plan: one per distinct run id (later duplicates are listed in
+ * `alsoAs`), with paths made absolute against `workdir` and `auto` progress as lines.
+ */
+function manifestRuns(plan: readonly SweepRun[], workdir: string): ManifestRun[] {
   const runs: ManifestRun[] = [];
   const byId = new Map<string, ManifestRun>();
   for (const r of plan) {
@@ -231,27 +274,18 @@ export async function writeSlurmSweep(
     runs.push(entry);
     byId.set(r.runId, entry);
   }
-  if (!runs.length) throw new Error("the sweep has no runs");
-  const manifest: SweepManifest = {
-    format: MANIFEST_FORMAT,
-    experiment: opts.experiment,
-    createdAt: new Date().toISOString(),
-    workdir,
-    repo: resolve(opts.repo ?? REPO),
-    backend: opts.backend ?? null,
-    sbatchOptions: sbatchOptions(opts.sbatchArgs ?? []),
-    runs,
-  };
-  await Deno.mkdir(join(dir, "logs"), { recursive: true });
-  await Deno.mkdir(join(dir, "tasks"), { recursive: true });
-  const files = {
-    manifest: join(dir, "manifest.json"),
-    cache: join(dir, "cache.sbatch"),
-    sweep: join(dir, "sweep.sbatch"),
-    submit: join(dir, "submit.sh"),
-  };
+  return runs;
+}
+
+/** The lines of cache.sbatch, sweep.sbatch and submit.sh of `manifest`, written into `dir`. */
+function slurmScripts(
+  manifest: SweepManifest,
+  dir: string,
+  files: SlurmSweepFiles["files"],
+): { cache: string[]; sweep: string[]; submit: string[] } {
+  const runs = manifest.runs;
   const n = runs.length;
-  const name = `grefel-${opts.experiment}`;
+  const name = `grefel-${manifest.experiment}`;
   const cacheCpus = Math.max(1, runs[0].config.train.cacheWorkers);
   const cache = [
     ...header(manifest, dir, `${name}-cache`, "cache.log", cacheCpus),
@@ -261,7 +295,7 @@ export async function writeSlurmSweep(
   const sweep = [
     ...header(manifest, dir, name, "task-%a.log", 1),
     `#SBATCH --array=0-${n - 1}`,
-    `# ${opts.experiment}: ${n} runs, task i trains entry i of ${files.manifest}.`,
+    `# ${manifest.experiment}: ${n} runs, task i trains entry i of ${files.manifest}.`,
     "# Needs the feature caches (cache.sbatch, or submit.sh which runs it first). Submitting it",
     "# again skips finished runs and resumes interrupted ones; `sbatch --array=3,7 sweep.sbatch`",
     "# reruns only those indices.",
@@ -278,12 +312,7 @@ export async function writeSlurmSweep(
     `sbatch --dependency=afterok:"$cache" --kill-on-invalid-dep=yes "$@" ${sh(files.sweep)}`,
     "",
   ];
-  await writeJsonAtomic(files.manifest, manifest);
-  await writeFileAtomic(files.cache, cache.join("\n"));
-  await writeFileAtomic(files.sweep, sweep.join("\n"));
-  await writeFileAtomic(files.submit, submit.join("\n"));
-  for (const f of [files.cache, files.sweep, files.submit]) await Deno.chmod(f, 0o755);
-  return { manifest, files };
+  return { cache, sweep, submit };
 }
 
 /** Reads manifest.json. @throws Error naming a missing file or an unknown format. */
@@ -394,9 +423,8 @@ async function recordEvent(
 }
 
 async function checkpointEpoch(dir: string): Promise<number | null> {
-  const ck = await readJsonIfExists<{ epoch?: number }>(
-    join(dir, "checkpoints", "last", "checkpoint.json"),
-  ).catch(() => null);
+  const ck = await readCheckpointState(join(dir, RUN_FILES.checkpoints, "last"))
+    .catch(() => null);
   return typeof ck?.epoch === "number" ? ck.epoch : null;
 }
 
@@ -530,8 +558,7 @@ export async function sweepStatus(manifestPath: string): Promise<CellStatus[]> {
     const last = events.filter((e) => e.event !== "skip" && e.event !== "refused").at(-1);
     if (status === "finished") {
       const log = await readLog(run.dir).catch(() => []);
-      const metrics = await readJsonIfExists<{ accuracy?: number }>(join(run.dir, "metrics.json"))
-        .catch(() => null);
+      const metrics = await readMetrics<{ accuracy?: number }>(run.dir).catch(() => null);
       const acc = typeof metrics?.accuracy === "number"
         ? `test accuracy ${metrics.accuracy.toFixed(4)}`
         : "finished";

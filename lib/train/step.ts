@@ -11,12 +11,9 @@ import type { ModelConfig } from "../model/config.ts";
 import type { GrefelInputs, ParamTree } from "../model/types.ts";
 import type { BranchDistributions } from "../eval/branches.ts";
 import type { ModelFns } from "./train.ts";
+import { GRAD_GROUPS, type GradGroup } from "../run/log.ts";
 
-/** Parts of the model whose gradient norm is logged. */
-export const GRAD_GROUPS = ["head", "anchors", "attentive", "backbone"] as const;
-
-/** One part of {@linkcode GRAD_GROUPS}. */
-export type GradGroup = typeof GRAD_GROUPS[number];
+export { GRAD_GROUPS, type GradGroup };
 
 /** The part a weight path belongs to: the head, the anchors, the attentive correction, or the rest. */
 export function gradGroupOf(path: string): GradGroup {

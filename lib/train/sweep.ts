@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GrefelConfig } from "../config.ts";
 import { type Experiment, variantConfig } from "./experiments.ts";
-import { runDir, runId, type RunStatus, runStatus } from "./run.ts";
-import { readJsonIfExists } from "./atomic.ts";
+import { runDir, runId } from "./run.ts";
+import { readJsonIfExists, type RunStatus, runStatus } from "../run/mod.ts";
 import { resolveDataRoot } from "../data/datasets.ts";
 
 /** One run of a sweep. */

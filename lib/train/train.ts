@@ -16,21 +16,29 @@ import type { GrefelConfig } from "../config.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { GrefelInputs, GrefelLosses, GrefelOutputs, ParamTree } from "../model/types.ts";
 import type { BackendInfo } from "../backend.ts";
-import { readJsonIfExists, removeStaleTemps, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
+import { removeStaleTemps } from "../run/atomic.ts";
+import { configHash, runDir, runId } from "./run.ts";
 import {
   checkCheckpointCompatible,
   type Checkpoint,
   type CheckpointState,
-  configHash,
   type EpochLog,
-  formatLog,
   loadCheckpoint,
   type NamedArray,
-  runDir,
-  runId,
+  readCheckpointState,
+  readMetrics,
+  readRunRecord,
+  RUN_FILES,
+  type RunMetrics,
+  type RunRecord,
   saveCheckpoint,
   type StopInfo,
-} from "./run.ts";
+  writeEmbeddings,
+  writeLog,
+  writeMetrics,
+  writePredictions,
+  writeRunRecord,
+} from "../run/mod.ts";
 import { deriveSeed, learningRateAt, mulberry32, SEED_PURPOSE } from "./schedule.ts";
 import {
   type Branch,
@@ -193,6 +201,7 @@ export interface TrainResult {
 
 /** A loss that became NaN or infinite; training stopped without applying the step. */
 export class NonFiniteLossError extends Error {
+  /** The error for the step `step` of epoch `epoch`. */
   constructor(
     /** Epoch (1-based). */
     readonly epoch: number,
@@ -210,6 +219,7 @@ export class NonFiniteLossError extends Error {
  * checkpoint, and their predictions are never reported.
  */
 export class NonFiniteModelError extends Error {
+  /** An error with `message`. */
   constructor(message: string) {
     super(message);
     this.name = "NonFiniteModelError";
@@ -462,57 +472,6 @@ async function restoreWeights(model: ModelFns, params: ParamTree, ckpt: Checkpoi
   await Promise.resolve();
 }
 
-function csvField(s: string): string {
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** Formats the test predictions as CSV: id, label, primary, final, then both distributions. */
-export function predictionsCsv(
-  split: FeatureSplit,
-  pred: SplitPredictions,
-  classNames: readonly string[],
-): string {
-  const c = classNames.length;
-  const pArg = argmaxRows(pred.primary, c), fArg = argmaxRows(pred.final, c);
-  const head = ["id", "label", "primary", "final"]
-    .concat(classNames.map((n) => `primary_${n}`), classNames.map((n) => `final_${n}`));
-  const rows = [head.map(csvField).join(",")];
-  for (let i = 0; i < split.ids.length; i++) {
-    const dist = (d: Float32Array) =>
-      Array.from(d.subarray(i * c, (i + 1) * c), (x) => x.toPrecision(6));
-    rows.push(
-      [
-        csvField(split.ids[i]),
-        split.labels[i],
-        pArg[i],
-        fArg[i],
-        ...dist(pred.primary),
-        ...dist(pred.final),
-      ]
-        .join(","),
-    );
-  }
-  return rows.join("\n") + "\n";
-}
-
-/** Formats the test embeddings as CSV: id, label, e_0..e_{D-1}. */
-export function embeddingsCsv(split: FeatureSplit, pred: SplitPredictions): string {
-  const d = pred.dim;
-  const head = ["id", "label", ...Array.from({ length: d }, (_, j) => `e${j}`)];
-  const rows = [head.join(",")];
-  for (let i = 0; i < split.ids.length; i++) {
-    rows.push(
-      [
-        csvField(split.ids[i]),
-        split.labels[i],
-        ...Array.from(pred.embedding.subarray(i * d, (i + 1) * d), (x) => x.toPrecision(6)),
-      ]
-        .join(","),
-    );
-  }
-  return rows.join("\n") + "\n";
-}
-
 type Bar = {
   update(v: number, p?: object): void;
   stop(): void;
@@ -608,10 +567,8 @@ async function openRun(
     );
   }
   if (opts.force) await Deno.remove(dir, { recursive: true }).catch(() => {});
-  const cfgPath = join(dir, "config.json");
-  const existing = await readJsonIfExists<
-    { configHash?: string; dataset?: { fingerprint?: string } }
-  >(cfgPath);
+  const cfgPath = join(dir, RUN_FILES.config);
+  const existing = await readRunRecord(dir);
   const hash = configHash(config);
   if (existing && existing.configHash !== hash) {
     throw new Error(
@@ -627,11 +584,9 @@ async function openRun(
         `--results directory, or --force to retrain it here.`,
     );
   }
-  const finished = await readJsonIfExists<Record<string, unknown>>(join(dir, "metrics.json"));
+  const finished = await readMetrics<Record<string, unknown>>(dir);
   if (finished) {
-    const log =
-      (await readJsonIfExists<{ log: EpochLog[] }>(join(dir, "checkpoints/last/checkpoint.json")))
-        ?.log ?? [];
+    const log = (await readCheckpointState(join(dir, RUN_FILES.checkpoints, "last")))?.log ?? [];
     const id = runId(config);
     return { dir, runId: id, status: "skipped", epochs: log.length, log, metrics: finished };
   }
@@ -639,12 +594,12 @@ async function openRun(
   for (const d of [dir, join(dir, "checkpoints", "last"), join(dir, "checkpoints", "best")]) {
     await removeStaleTemps(d);
   }
-  if (!existing) await writeJsonAtomic(cfgPath, runRecord(config, data, opts));
+  if (!existing) await writeRunRecord(dir, runRecord(config, data, opts));
   return null;
 }
 
 /** config.json of a run: resolved config, backend, versions, data set and `meta`. */
-function runRecord(config: GrefelConfig, data: TrainData, opts: TrainOptions) {
+function runRecord(config: GrefelConfig, data: TrainData, opts: TrainOptions): RunRecord {
   return {
     runId: runId(config),
     configHash: configHash(config),
@@ -699,7 +654,7 @@ async function restoreOrInit(
     await restoreWeights(model, params, ckpt);
     await restoreOptimizer(model, params, opt, ckpt.optimizer, lastDir);
     // The log on disk may hold epochs past the checkpoint: the checkpoint's log is the truth.
-    await writeFileAtomic(join(dir, "log.jsonl"), formatLog(ckpt.state.log));
+    await writeLog(dir, ckpt.state.log);
     (opts.print ?? console.error)(
       `resuming ${dir} from epoch ${ckpt.state.epoch}/${config.train.epochs}`,
     );
@@ -717,7 +672,7 @@ async function restoreOrInit(
     anchorInit: await initAnchors(model, params, config, data),
     log: [],
   };
-  await writeFileAtomic(join(dir, "log.jsonl"), "");
+  await writeLog(dir, []);
   return { state, status: "trained" };
 }
 
@@ -965,7 +920,7 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
   if (improved) {
     await saveCheckpoint(join(dir, "checkpoints", "best"), state, snap!.weights, snap!.optimizer);
   }
-  await writeFileAtomic(join(dir, "log.jsonl"), formatLog(state.log));
+  await writeLog(dir, state.log);
   if (writeLast) {
     await saveCheckpoint(join(dir, "checkpoints", "last"), state, snap!.weights, snap!.optimizer);
   }
@@ -994,7 +949,7 @@ async function testRun(
   ctx: EpochContext,
   dir: string,
   id: string,
-): Promise<{ metrics: Record<string, unknown>; pred: SplitPredictions }> {
+): Promise<{ metrics: RunMetrics; pred: SplitPredictions }> {
   const { model, params, config, data, state, opts } = ctx;
   const tc = config.train;
   const C = data.classNames.length;
@@ -1004,11 +959,8 @@ async function testRun(
   }
   const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
   assertFinitePredictions(pred, C, `test split (${dir}, ${state.best ? "best" : "last"} weights)`);
-  await writeFileAtomic(
-    join(dir, "predictions.csv"),
-    predictionsCsv(data.test, pred, data.classNames),
-  );
-  await writeFileAtomic(join(dir, "embeddings.csv"), embeddingsCsv(data.test, pred));
+  await writePredictions(dir, data.test, pred, data.classNames);
+  await writeEmbeddings(dir, data.test, pred);
   const evaluated = opts.evaluate
     ? opts.evaluate({
       labels: data.test.labels,
@@ -1017,7 +969,7 @@ async function testRun(
       classNames: data.classNames,
     })
     : {};
-  const metrics: Record<string, unknown> = {
+  const metrics: RunMetrics = {
     runId: id,
     dataset: data.name,
     testSamples: data.test.ids.length,
@@ -1033,7 +985,7 @@ async function testRun(
     evaluation: evaluated,
     finishedAt: new Date().toISOString(),
   };
-  await writeJsonAtomic(join(dir, "metrics.json"), metrics);
+  await writeMetrics(dir, metrics);
   return { metrics, pred };
 }
 

@@ -2,8 +2,9 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert } from "../testing.ts";
 import { type GrefelConfig, presetConfig } from "../config.ts";
-import { setWriteHook, WriteError } from "./atomic.ts";
-import { CheckpointMismatchError, loadCheckpoint, readLog, runDir } from "./run.ts";
+import { setWriteHook, WriteError } from "../run/atomic.ts";
+import { runDir } from "./run.ts";
+import { CheckpointMismatchError, loadCheckpoint, readLog } from "../run/mod.ts";
 import { learningRateAt } from "./schedule.ts";
 import { balancedSampler, NonFiniteLossError, trainRun } from "./train.ts";
 import { TOY_MODEL, toyData } from "./test_helpers.ts";
@@ -160,11 +161,45 @@ Deno.test("a full disk while checkpointing fails clearly, keeps the previous che
     });
     setWriteHook(null);
     const dir = runDir(config);
+    assert.deepEqual(await tempFiles(dir), [], "a failed write left temporary files");
     assert.equal((await loadCheckpoint(join(dir, "checkpoints", "last")))!.state.epoch, 1);
     const r = await trainRun(config, toyData(), quiet);
     assert.equal(r.status, "resumed");
     assert.deepEqual(r.log.map((e) => e.epoch), [1, 2, 3]);
   });
+});
+
+/** Temporary files (`.<name>.tmp-<pid>-<n>`) anywhere under `dir`. */
+async function tempFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) out.push(...await tempFiles(p));
+    else if (e.name.includes(".tmp")) out.push(p);
+  }
+  return out;
+}
+
+Deno.test("a full disk on any run file fails with WriteError and leaves no temporary file", async () => {
+  for (const target of ["log.jsonl", "checkpoint.json", "metrics.json", "predictions.csv"]) {
+    await withTmp(async (tmp) => {
+      const config = cfg(tmp);
+      setWriteHook((path) => {
+        if (path.endsWith(target)) {
+          throw Object.assign(new Error("No space left on device (os error 28)"), {
+            code: "ENOSPC",
+          });
+        }
+      });
+      await assert.rejects(() => trainRun(config, toyData(), quiet), (e: Error) => {
+        assert.ok(e instanceof WriteError && e.diskFull, String(e));
+        assert.ok(e.message.includes(target), e.message);
+        return true;
+      });
+      setWriteHook(null);
+      assert.deepEqual(await tempFiles(runDir(config)), [], `after a full disk on ${target}`);
+    });
+  }
 });
 
 Deno.test("a checkpoint from another config is rejected naming hashes and weights", async () => {

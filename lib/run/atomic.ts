@@ -17,6 +17,7 @@ export class WriteError extends Error {
   readonly path: string;
   /** True when the cause is a full disk (`ENOSPC`) or quota (`EDQUOT`). */
   readonly diskFull: boolean;
+  /** The error for `path`, which could not be written because of `cause`. */
   constructor(path: string, cause: unknown) {
     const code = errorCode(cause);
     const diskFull = code === "ENOSPC" || code === "EDQUOT";
@@ -46,8 +47,9 @@ function errorCode(e: unknown): string | undefined {
 }
 
 /**
- * Called with the target path and the bytes just before they are written to the temporary file;
- * a hook that throws simulates a failed write (e.g. an `ENOSPC` error).
+ * Called with the target path and the bytes once the temporary file has been created, just
+ * before the bytes are written to it; a hook that throws simulates a failed write (e.g. an
+ * `ENOSPC` error), which must leave neither the temporary file nor a changed target behind.
  */
 export type WriteHook = (path: string, bytes: Uint8Array) => void | Promise<void>;
 
@@ -69,8 +71,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   let file: Deno.FsFile | null = null;
   try {
     await Deno.mkdir(dir, { recursive: true });
-    if (writeHook) await writeHook(path, bytes);
     file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    // The hook runs once the temporary file exists, as a real ENOSPC would strike mid-write.
+    if (writeHook) await writeHook(path, bytes);
     let off = 0;
     while (off < bytes.length) off += await file.write(bytes.subarray(off));
     await file.sync();

@@ -1,0 +1,104 @@
+/**
+ * A run's epoch log, `log.jsonl`: one JSON object per epoch (each loss term, train and validation
+ * accuracy, learning rate, seconds, branch reports, gradient norms), and why training stopped.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { BranchReport } from "../eval/branches.ts";
+import { writeFileAtomic } from "../run/atomic.ts";
+
+/** File name of the epoch log inside a run folder. */
+export const LOG_FILE = "log.jsonl";
+
+/** Parts of the model whose gradient norm is logged. */
+export const GRAD_GROUPS = ["head", "anchors", "attentive", "backbone"] as const;
+
+/** One part of {@linkcode GRAD_GROUPS}. */
+export type GradGroup = typeof GRAD_GROUPS[number];
+
+/** One line of `log.jsonl`. */
+export interface EpochLog {
+  /** Epoch, counted from 1. */
+  epoch: number;
+  /** Learning rate used during the epoch. */
+  lr: number;
+  /** Mean total loss (eq. 23) over the epoch's steps. */
+  loss: number;
+  /** Mean L_cls. */
+  cls: number;
+  /** Mean L_a. */
+  anchor: number;
+  /** Mean L_c. */
+  center: number;
+  /** Training accuracy of the corrected prediction (argmax L_final), in training mode. */
+  trainAccuracy: number;
+  /** Validation accuracy, corrected prediction (null when not evaluated this epoch). */
+  valAccuracy: number | null;
+  /** Validation accuracy, primary prediction. */
+  valPrimaryAccuracy: number | null;
+  /** Steps in the epoch. */
+  steps: number;
+  /** Wall seconds of the epoch (training + validation). */
+  seconds: number;
+  /** Mean auxiliary L_cls (`aux-primary`, `aux-branches`; 0 otherwise). Absent in older runs. */
+  aux?: number;
+  /** Trust τ at the epoch's last step (`trust-ramp`; 1 otherwise). Absent in older runs. */
+  trust?: number;
+  /**
+   * Every branch on the epoch's training batches, in training mode (dropout on, batch statistics):
+   * accuracies, confidences, l's weight, predictions changed / fixed / broken. Absent in older runs.
+   */
+  train?: BranchReport;
+  /** The same on the validation split, in evaluation mode (null when not evaluated). */
+  val?: BranchReport | null;
+  /** Mean over the epoch's steps of the gradient norm reaching each part of the model. */
+  gradNorm?: Record<GradGroup, number>;
+}
+
+/** Why a run stopped training. */
+export interface StopInfo {
+  /**
+   * `early-stop`: validation did not improve for `patience` evaluations; `epoch-cap`: it reached
+   * `train.epochs` first.
+   */
+  reason: "early-stop" | "epoch-cap";
+  /** Last epoch trained. */
+  epoch: number;
+  /** Epoch of the best validation metric (null without validation). */
+  bestEpoch: number | null;
+  /** Early-stopping patience in evaluations (null when early stopping is off). */
+  patience: number | null;
+  /** Moving-mean window of early stopping, when it is above 1. */
+  window?: number;
+  /** Epoch of the best moving mean, when `window` is above 1. */
+  smoothedBestEpoch?: number;
+}
+
+/** Serialises epoch logs as JSON lines. */
+export function formatLog(entries: readonly EpochLog[]): string {
+  return entries.map((e) => JSON.stringify(e)).join("\n") + (entries.length ? "\n" : "");
+}
+
+/** Parses `log.jsonl` (a missing file is an empty log). @throws Error naming a corrupt line. */
+export async function readLog(dir: string): Promise<EpochLog[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(dir, LOG_FILE));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  return text.split("\n").filter((l) => l.trim()).map((l, i) => {
+    try {
+      return JSON.parse(l) as EpochLog;
+    } catch {
+      throw new Error(`${join(dir, LOG_FILE)} line ${i + 1} is not valid JSON`);
+    }
+  });
+}
+
+/** Writes `log.jsonl` of the run folder `dir` atomically. */
+export function writeLog(dir: string, entries: readonly EpochLog[]): Promise<void> {
+  return writeFileAtomic(join(dir, LOG_FILE), formatLog(entries));
+}

@@ -954,8 +954,17 @@ async function testRun(
   const tc = config.train;
   const C = data.classNames.length;
   if (tc.testWith === "best" && state.best && state.best.epoch !== state.epoch) {
-    const best = await loadCheckpoint(join(dir, "checkpoints", "best"));
-    if (best) await restoreWeights(model, params, best);
+    const bestDir = join(dir, "checkpoints", "best");
+    const best = await loadCheckpoint(bestDir);
+    if (!best || best.state.epoch !== state.best.epoch) {
+      // Testing the last weights under the best epoch's name would report the wrong model.
+      throw new Error(
+        `${bestDir} ${best ? `holds epoch ${best.state.epoch}` : "is missing"}, but the best ` +
+          `validation epoch is ${state.best.epoch}: the test split is not evaluated with other ` +
+          `weights. Restore the checkpoint, or retrain with --force.`,
+      );
+    }
+    await restoreWeights(model, params, best);
   }
   const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
   assertFinitePredictions(pred, C, `test split (${dir}, ${state.best ? "best" : "last"} weights)`);

@@ -267,3 +267,25 @@ Deno.test("weights that turn non-finite are never checkpointed, and nothing is r
     }
   });
 });
+
+Deno.test("the test split is never evaluated with other weights than the best epoch's", async () => {
+  await withTmp(async (tmp) => {
+    const config = cfg(tmp);
+    const r = await trainRun(config, toyData(), quiet);
+    // As if the run had been stopped before its test split and its best checkpoint were lost
+    // (or were of another epoch): the last checkpoint names epoch 1 as the best.
+    await Deno.remove(join(r.dir, "metrics.json"));
+    const last = join(r.dir, "checkpoints", "last", "checkpoint.json");
+    const m = JSON.parse(await Deno.readTextFile(last));
+    m.best = { ...m.best, epoch: 1 };
+    await Deno.writeTextFile(last, JSON.stringify(m));
+    await Deno.remove(join(r.dir, "checkpoints", "best"), { recursive: true });
+    await assert.rejects(
+      () => trainRun(config, toyData(), quiet),
+      (e: unknown) =>
+        e instanceof Error &&
+        /best.* is missing, but the best validation epoch is 1/.test(e.message),
+    );
+    await assert.rejects(() => Deno.stat(join(r.dir, "metrics.json")), Deno.errors.NotFound);
+  });
+});

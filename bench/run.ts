@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick]`: the benchmark suite of issue 6. Runs each measurement in its own
+ * `deno task bench [--quick]`: the benchmark suite. Runs each measurement in its own
  * child process (so each peak RSS is its own, and a slow backend can be stopped), one after the
  * other, and writes `results/bench/bench.json` (every figure with the machine, backend, adapter
  * and versions), `results/bench/profiles.json` (per-kernel profiles of one training step) and

@@ -1,7 +1,7 @@
 /**
  * Benchmark (not a test): t-SNE time against the number of points for each engine, embedding
  * quality on a small clustered set where the exact engine is feasible, and Davies–Bouldin /
- * Calinski–Harabasz time for 10,000 × 768 embeddings (issue 6 item 4). Writes
+ * Calinski–Harabasz time for 10,000 × 768 embeddings. Writes
  * `results/bench/tsne.json` and prints a table.
  *
  * Usage:

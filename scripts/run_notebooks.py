@@ -12,7 +12,7 @@ messages are then either dropped or (as Deno stamps them with the parent header 
 are flushed) attributed to the next cell. This runner keeps reading a cell's IOPub messages after
 idle until none has arrived for a quiet period (--quiet, default 0.5 s) before sending the next
 cell, and routes any message that still arrives late with an earlier cell's parent header to that
-cell rather than dropping it. See /work/notes/notebooks.md for the loss measurements.
+cell rather than dropping it.
 
 Exit status: 0 when every notebook ran, 1 when a cell failed or timed out (the notebook path, cell
 index, error name, message and traceback are printed), 2 for bad arguments or a missing kernel.

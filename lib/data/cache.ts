@@ -14,7 +14,7 @@
  *
  * **Record.** One image view = for each of the six maps (landmark 1–3, image 1–3) the map
  * adaptive-average-pooled to `g_i × g_i` tokens (`[g_i, g_i, C]`, row-major, channels last).
- * Storage (decision, measured in /work/notes/extractors.md):
+ * Storage (decision, measured):
  * - `uint8` (default): per map and channel an affine range (min and step as float16) and one byte
  *   per value; error ≤ step/2 = (max − min)/510 per channel (+ float16 rounding of min and step).
  *   Half the size of float16, so FER+ train at 7×7 tokens per scale is ≈ 3.3 GB.

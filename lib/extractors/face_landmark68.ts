@@ -2,7 +2,7 @@
  * Landmark stream: the feature trunk of face-api.js's 68-point landmark network
  * (`@vladmandic/face-api/model/face_landmark_68_model`, 357 kB, uint8-quantised weights).
  *
- * Why this network (measured, see /work/notes/extractors.md): it is the only pretrained
+ * Why this network (measured): it is the only pretrained
  * facial-landmark network shipped in an npm package here whose inner maps line up with the paper's
  * landmark stream (SPEC §2: 28²×64, 14²×128, 7²×512→256): its dense blocks 1–3 give exactly
  * 28²×64, 14²×128 and 7²×256 from a 112×112 crop, and it is cheap (≈ 0.1 GFLOPs), so it adds

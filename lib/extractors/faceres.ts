@@ -3,7 +3,7 @@
  * 7 MB; a MobileNet-v1 trunk from HSE-asavchenko/HSE_FaceRec_tf trained for face recognition,
  * age and gender, with a 1024-d descriptor).
  *
- * Why this network (measured, see /work/notes/extractors.md): it is the face-recognition network
+ * Why this network (measured): it is the face-recognition network
  * shipped in npm whose inner maps line up with the image stream's three scales without resampling
  * — 28²×256, 14²×512 and 7²×1024 from a 224×224 crop — playing the role of the paper's IR-50
  * (a face-recognition ResNet). face-api.js's `face_recognition` ResNet-34 was the alternative;

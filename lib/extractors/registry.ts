@@ -6,7 +6,7 @@
  * - `npm-face-fast`: the same with faceres at 160 px (maps 20²/10²/5²), about half the cost; the
  *   feature cache pools every map to its token grid anyway, so the model's input shapes do not
  *   change. Used by the `compact` preset so that caching FER+ train fits the 30-minute budget on
- *   a 2-core CPU (see /work/notes/extractors.md).
+ *   a 2-core CPU.
  *
  * - `paper`, `paper:seed=N`, `paper:width=W`, `paper:seed=N:width=W`: the paper's IR-50 +
  *   MobileFaceNet (lib/extractors/paper/, seeded weights), imported only when asked for.

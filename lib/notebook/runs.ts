@@ -121,7 +121,7 @@ export async function ensureRun(
  * What each profile changes in an experiment's config. `smoke`: the `tiny` preset on a small
  * embedded synthetic set, 2 epochs, CPU (minutes, no download). `quick`: FER+ with the
  * experiment's preset, 16 short class-balanced epochs at lr 1e-3 with head dropout 0 (sized to
- * the two-hour budget of issue 5; see the comment on `quick`).
+ * a two-hour budget for all notebooks; see the comment on `quick`).
  * `full`: FER+ with the experiment's preset (the paper's grid, meant for a GPU).
  */
 export const PROFILE_OVERRIDES: Record<Profile, { preset?: string; overrides: object }> = {

@@ -53,7 +53,7 @@ import type { EvaluationReport } from "../eval/metrics.ts";
  * Picks the backend: an explicit flag, else the config's preference, else `GREFEL_BACKEND`, else
  * automatic. Decision: automatic training prefers a hardware WebGPU adapter and otherwise wasm,
  * because WebGPU on a software rasteriser (lavapipe) trains slower than wasm (measured on this
- * 2-core machine, compact model, batch 64: 9.2 s vs 4.1 s per step; see /work/notes/train.md).
+ * 2-core machine, compact model, batch 64: 9.2 s vs 4.1 s per step).
  */
 export async function selectRunBackend(config: GrefelConfig, flag?: string): Promise<BackendInfo> {
   const explicit = flag ?? (config.train.backend === "auto" ? undefined : config.train.backend);

@@ -43,7 +43,7 @@ Deno.test("extractor counts match the PyTorch/thop reference of POSTER++'s modul
   // Reference: POSTER_V2 models/ir50.py Backbone(50, 0.0, 'ir') and models/mobilefacenet.py
   // MobileFaceNet([112, 112], 136), re-typed in PyTorch 1.13 and counted with thop 0.1.1's rules
   // (parameters of modules run in forward; conv/linear MACs, 4·numel per BN, numel per PReLU)
-  // on a 1×3×112×112 input; see /work/notes/paper_extractors.md.
+  // on a 1×3×112×112 input.
   const ir = countPlan("ir50", planIr50());
   const mf = countPlan("mobilefacenet", planMobileFaceNet());
   assert.equal(ir.params, 17_611_968);

@@ -1,7 +1,7 @@
 /**
  * Cross-check against PyTorch. `testdata/golden.json` was produced by re-typing POSTER++'s
- * `models/ir50.py` and `models/mobilefacenet.py` in PyTorch 1.13 (script kept outside the project,
- * /work/notes/paper_extractors_golden.py), filling every `state_dict` tensor by the closed formula
+ * `models/ir50.py` and `models/mobilefacenet.py` in PyTorch 1.13 (the generating script is not part
+ * of the repository; the recorded statistics are), filling every `state_dict` tensor by the closed formula
  * below, running the formula input, and recording output statistics. Loading the same formula
  * weights by name in PyTorch layout must reproduce them: this checks names, layouts, padding,
  * strides, depthwise convolutions, batch norm and PReLU semantics, and the GDC head.

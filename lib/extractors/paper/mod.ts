@@ -21,7 +21,7 @@
  * not built; MobileFaceNet's landmark head runs in POSTER++ and is counted and built.
  *
  * Reference values (re-computed with PyTorch from POSTER_V2's `models/ir50.py` and
- * `models/mobilefacenet.py`, see /work/notes/paper_extractors.md): IR-50 17,611,968 parameters,
+ * `models/mobilefacenet.py`): IR-50 17,611,968 parameters,
  * 5,492,014,080 FLOPs; MobileFaceNet 1,007,248 parameters, 236,551,712 FLOPs.
  *
  * @module

@@ -122,6 +122,21 @@ export function reconcileClasses(
   );
 }
 
+/**
+ * `config` with `model.classes` following its data set's classes, as a run resolves it
+ * ({@linkcode reconcileClasses}): the data set is loaded (files and labels listed, class mapping
+ * applied; no image decoded). The synthetic set is not loaded (its classes are fixed), nor is any
+ * set when `model.classes` is set explicitly. Sweeps use it to find the directory a run will train.
+ * @throws what loading the data set or {@linkcode reconcileClasses} throws.
+ */
+export async function configForData(config: GrefelConfig): Promise<GrefelConfig> {
+  if (config.data.dataset === "synthetic" || config.model.classes !== MODEL_CLASSES_DEFAULT) {
+    return config;
+  }
+  const mapped = await loadMapped(config, {});
+  return reconcileClasses(config, mapped.classNames, mapped.name);
+}
+
 /** The `data.synthetic` defaults: the generator settings that need no cache source. */
 const SYNTHETIC_DEFAULT = canonicalJson(resolveConfig({}).data.synthetic);
 

@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import type { GrefelConfig } from "../config.ts";
 import { type Experiment, variantConfig } from "./experiments.ts";
 import { runDir, runId } from "./run.ts";
-import { readJsonIfExists, type RunStatus, runStatus } from "../run/mod.ts";
+import { canonicalJson, readJsonIfExists, type RunStatus, runStatus } from "../run/mod.ts";
+import { configForData, MODEL_CLASSES_DEFAULT } from "./prepare.ts";
 import { resolveDataRoot } from "../data/datasets.ts";
 
 /** One run of a sweep. */
@@ -74,6 +75,11 @@ export interface PlanOptions {
   overrides?: Record<string, unknown>;
   /** Only these variants (default all). */
   variants?: readonly string[];
+  /**
+   * Resolves what a run's config becomes once `model.classes` follows its data (default
+   * {@linkcode configForData}, which lists the data set once per distinct data section).
+   */
+  forData?: (config: GrefelConfig) => Promise<GrefelConfig>;
 }
 
 /**
@@ -84,14 +90,36 @@ export async function planSweep(exp: Experiment, opts: PlanOptions = {}): Promis
   const seeds = opts.seeds ?? exp.seeds;
   const names = opts.variants ?? [...exp.variants.keys()];
   const runs: SweepRun[] = [];
+  // The directory a run trains is known once model.classes follows the data (a 7-class set
+  // trains under another run id than the config's default of 8).
+  const resolved = new Map<string, Promise<number>>();
+  const forData = async (config: GrefelConfig): Promise<GrefelConfig> => {
+    if (config.model.classes !== MODEL_CLASSES_DEFAULT) return config;
+    const key = canonicalJson(config.data);
+    if (!resolved.has(key)) {
+      // Data that cannot be listed here (not on this machine, a bad root) keeps the config's
+      // classes: the run itself reports the data's problem when it starts.
+      resolved.set(
+        key,
+        (opts.forData ?? configForData)(config).then(
+          (c) => c.model.classes,
+          () => config.model.classes,
+        ),
+      );
+    }
+    const classes = await resolved.get(key)!;
+    return classes === config.model.classes
+      ? config
+      : { ...config, model: { ...config.model, classes } };
+  };
   for (const variant of names) {
     const base = variantConfig(exp, variant, { preset: opts.preset, overrides: opts.overrides });
     for (let k = 0; k < seeds; k++) {
-      const config = variantConfig(exp, variant, {
+      const config = await forData(variantConfig(exp, variant, {
         preset: opts.preset,
         overrides: opts.overrides,
         seed: base.seed + k,
-      });
+      }));
       const dir = runDir(config);
       const first = runs.find((r) => r.dir === dir);
       const status = await runStatus(dir);

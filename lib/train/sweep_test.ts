@@ -96,3 +96,33 @@ Deno.test("sweep: a finished run of another data root is not reported finished, 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("sweep: a run's directory is the one it trains once model.classes follows the data", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const exp = loadExperiment("table5-augment-noise");
+    const overrides = { train: { resultsDir: tmp } };
+    let listed = 0;
+    const plan = await planSweep(exp, {
+      seeds: 1,
+      overrides,
+      forData: (c) => {
+        listed++;
+        return Promise.resolve({ ...c, model: { ...c.model, classes: 3 } });
+      },
+    });
+    assert.ok(plan.every((r) => r.config.model.classes === 3));
+    assert.ok(plan.every((r) => r.dir === runDir(r.config)));
+    // One listing per distinct data section (augmentation on/off, noise 0/10%), not per run.
+    assert.ok(listed <= new Set(plan.map((r) => JSON.stringify(r.config.data))).size, `${listed}`);
+    // Data that cannot be listed keeps the config's classes.
+    const failing = await planSweep(exp, {
+      seeds: 1,
+      overrides,
+      forData: () => Promise.reject(new Error("no data here")),
+    });
+    assert.ok(failing.every((r) => r.config.model.classes === 8));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

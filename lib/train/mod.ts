@@ -31,3 +31,4 @@ export type { DataReport } from "../data/report.ts";
 export type { GrefelLosses, GrefelOutputs } from "../model/types.ts";
 export type { ViewPipeline } from "../data/cache.ts";
 export type { ScanStats } from "../data/scan.ts";
+export type { RecalibrationReport } from "../model/recalibrate.ts";

@@ -148,7 +148,7 @@ const SYNTHETIC_DEFAULT = canonicalJson(resolveConfig({}).data.synthetic);
  * folder names caches were built under before the source was part of the key.
  */
 export async function cacheSource(
-  d: Pick<DataConfig, "dataset" | "root" | "synthetic">,
+  d: Pick<GrefelConfig["data"], "dataset" | "root" | "synthetic">,
   samples: readonly DatasetSample[],
 ): Promise<string | undefined> {
   let where: string;

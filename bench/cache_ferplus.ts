@@ -135,7 +135,7 @@ const result = {
   diskBytes,
   diskGB: diskBytes / 1e9,
   recordBytes: cache.layout.bytes,
-  inMemoryBytes: again.memoryBytes,
+  // The cache is read from disk on demand: a run holds one record plus one batch of float32 maps.
   peakRssBytes: peakRss,
   reloadSeconds: reloadS,
   readMsPerBatch64,

@@ -28,22 +28,29 @@
  * **Disk.** Shards of `shardSize` samples (all views of a sample together) + `index.json`. Each
  * shard is written atomically (lib/run/atomic.ts: a temporary file, fsync, rename), then the
  * index (written the same way) records its
- * byte size and SHA-256, so an interrupted build resumes from the finished shards and never sees a
- * half-written one; a shard whose size or checksum does not match is rebuilt.
+ * byte size, SHA-256 and modification time, so an interrupted build resumes from the finished
+ * shards and never sees a half-written one; a shard whose size or checksum does not match is
+ * rebuilt. Opening a built cache re-hashes a shard only when its size or modification time differs
+ * from the index's, and recomputes its images' content hashes only when one of their files' size or
+ * modification time differs from what the index recorded (`ShardEntry.stat`; the rule `make` and
+ * git use): opening FER+ then reads no shard and no image.
  *
  * **Writers.** One process at a time writes a cache: before computing a shard, or rewriting the
  * index, a build takes the lock file `<dir>.lock` (lib/lock.ts); a second writer is refused with
  * `LockHeldError` (lib/lock.ts), naming the holder. Loading a complete cache writes nothing and takes
  * no lock, so any number of runs may read it at once.
  *
- * **Memory.** A built cache is held in memory (one `Uint8Array` per shard); `readBatch` decodes the
- * requested records into float32 tensors synchronously.
+ * **Memory.** A built cache is read from disk on demand: `readBatch` reads the requested records
+ * with positional reads (the OS page cache keeps hot shards in memory, shared by every process
+ * that reads the cache) and decodes them into float32 tensors synchronously. A run therefore holds
+ * no copy of the cache (FER+ train is ≈ 3 GB), and starts without reading it.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import cliProgress from "cli-progress";
 import { createHash } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import type { DatasetSample, LoadedDataset, RawImage } from "./types.ts";
@@ -430,10 +437,18 @@ export interface ShardEntry {
   bytes: number;
   /** SHA-256 of the file. */
   sha256: string;
+  /** Modification time (ms since the epoch) of the file when its SHA-256 was last checked. */
+  mtimeMs?: number;
+  /**
+   * Fingerprint of the shard's image files as they were when their content hashes were computed
+   * (ids, paths, sizes, modification times); absent when a sample has no file.
+   */
+  stat?: string;
 }
 
 /**
- * A built feature cache, held in memory. Indices are positions in `dataset.samples` at build time.
+ * A built feature cache, read from its shard files on demand. Indices are positions in
+ * `dataset.samples` at build time.
  */
 export class FeatureCache {
   /** Directory of the cache. */
@@ -458,16 +473,18 @@ export class FeatureCache {
   readonly landmarkShape: StreamShape;
   /** Image stream shapes of what `readBatch` returns. */
   readonly imageShape: StreamShape;
-  readonly #shards: Uint8Array[];
+  readonly #shards: string[];
   readonly #shardSize: number;
   readonly #seed: number;
+  #record: Uint8Array;
+  #staging: { batch: number; bufs: Float32Array[] } | null = null;
 
   /** @internal use {@linkcode buildFeatureCache}. */
   constructor(
     dir: string,
     index: CacheIndex,
     dataset: LoadedDataset,
-    shards: Uint8Array[],
+    shards: string[],
     seed: number,
   ) {
     this.dir = dir;
@@ -477,6 +494,7 @@ export class FeatureCache {
     this.#shardSize = index.shardSize;
     this.#shards = shards;
     this.#seed = seed;
+    this.#record = new Uint8Array(index.layout.bytes);
     this.ids = dataset.samples.map((s) => s.id);
     this.labels = Int32Array.from(dataset.samples.map((s) => s.label));
     this.soft = dataset.samples.map((s) => s.soft);
@@ -492,9 +510,9 @@ export class FeatureCache {
     return this.ids.length;
   }
 
-  /** Bytes held in memory by the records. */
-  get memoryBytes(): number {
-    return this.#shards.reduce((n, s) => n + s.byteLength, 0);
+  /** Paths of the shard files, in shard order. */
+  get shardFiles(): readonly string[] {
+    return this.#shards;
   }
 
   /**
@@ -514,9 +532,7 @@ export class FeatureCache {
   readBatch(indices: number[], view: number | number[] = 0): GrefelInputs {
     const L = this.layout;
     const B = indices.length;
-    const bufs = L.sizes.map((n) => new Float32Array(B * n));
-    for (let b = 0; b < B; b++) {
-      const i = indices[b];
+    const views = indices.map((i, b) => {
       const v = Array.isArray(view) ? view[b] : view;
       if (!Number.isInteger(i) || i < 0 || i >= this.size) {
         throw new RangeError(`feature cache: sample index ${i} out of range [0, ${this.size})`);
@@ -524,19 +540,39 @@ export class FeatureCache {
       if (!Number.isInteger(v) || v < 0 || v >= this.views) {
         throw new RangeError(`feature cache: view ${v} out of range [0, ${this.views})`);
       }
-      const shard = this.#shards[Math.floor(i / this.#shardSize)];
-      const rec = ((i % this.#shardSize) * this.views + v) * L.bytes;
-      for (let m = 0; m < 6; m++) {
-        const n = L.grid[m % 3] ** 2;
-        decodeBlock(
-          shard,
-          rec + L.offsets[m],
-          n,
-          L.channels[m],
-          L.storage,
-          bufs[m],
-          b * L.sizes[m],
-        );
+      return v;
+    });
+    const bufs = this.#buffers(B);
+    // Records grouped by shard: one open per shard, one positional read per record.
+    const byShard = new Map<number, number[]>();
+    indices.forEach((i, b) => {
+      const s = Math.floor(i / this.#shardSize);
+      byShard.get(s)?.push(b) ?? byShard.set(s, [b]);
+    });
+    const rec = this.#record;
+    for (const [s, slots] of byShard) {
+      const fd = openSync(this.#shards[s], "r");
+      try {
+        for (const b of slots) {
+          const pos = ((indices[b] % this.#shardSize) * this.views + views[b]) * L.bytes;
+          let got = 0;
+          while (got < L.bytes) {
+            const n = readSync(fd, rec, got, L.bytes - got, pos + got);
+            if (n <= 0) {
+              throw new Error(
+                `feature cache: ${this.#shards[s]} ends before record ${indices[b]} ` +
+                  `(read ${got} of ${L.bytes} bytes at ${pos}); delete the file to rebuild it`,
+              );
+            }
+            got += n;
+          }
+          for (let m = 0; m < 6; m++) {
+            const n = L.grid[m % 3] ** 2;
+            decodeBlock(rec, L.offsets[m], n, L.channels[m], L.storage, bufs[m], b * L.sizes[m]);
+          }
+        }
+      } finally {
+        closeSync(fd);
       }
     }
     const t = bufs.map((buf, m) => {
@@ -547,6 +583,19 @@ export class FeatureCache {
       landmark: [t[0], t[1], t[2]],
       image: [t[3], t[4], t[5]],
     } as FeatureMaps;
+  }
+
+  /**
+   * Float32 buffers for a batch of `B` records, one per map. The wasm backend copies a tensor's
+   * values into its heap when the tensor is made, so there the buffers are reused from call to
+   * call (a fresh 30 MB buffer per batch costs more in page faults than the decode itself); other
+   * backends may keep a reference to the array, so they get new ones.
+   */
+  #buffers(B: number): Float32Array[] {
+    const fresh = () => this.layout.sizes.map((n) => new Float32Array(B * n));
+    if (tf.getBackend() !== "wasm") return fresh();
+    if (this.#staging?.batch !== B) this.#staging = { batch: B, bufs: fresh() };
+    return this.#staging.bufs;
   }
 }
 
@@ -614,7 +663,13 @@ export async function buildFeatureCache(
       "grefel sweep builds them first)",
   };
   const done = new Map<string, ShardEntry>();
-  if (old && old.key === key) { for (const e of old.shards) done.set(e.file, e); }
+  const byShard = new Map<number, ShardEntry>();
+  if (old && old.key === key) {
+    for (const e of old.shards) {
+      done.set(e.file, e);
+      byShard.set(e.shard, e);
+    }
+  }
 
   const samples = dataset.samples;
   const nShards = Math.ceil(samples.length / shardSize);
@@ -627,7 +682,7 @@ export async function buildFeatureCache(
     shardSize,
     shards: [],
   };
-  const shards: Uint8Array[] = new Array(nShards);
+  const shards: string[] = new Array(nShards);
   const finished: ShardEntry[] = [];
   const progress = opts.progress ?? true;
   const bar = progress
@@ -648,33 +703,22 @@ export async function buildFeatureCache(
   try {
     for (let s = 0; s < nShards; s++) {
       const part = samples.slice(s * shardSize, (s + 1) * shardSize);
-      const hashes: string[] = [];
-      for (const smp of part) hashes.push(await contentHash(dataset, smp));
-      const shardKey = sha256(
-        key + "\n" + part.map((p, i) => `${p.id}\t${hashes[i]}`).join("\n"),
-      ).slice(0, 16);
-      const file = `shard-${String(s).padStart(5, "0")}-${shardKey}.bin`;
+      const stat = imagesStat(part);
+      const file = await shardFileName(dataset, part, s, key, stat, byShard.get(s));
       const path = join(dir, file);
       const expectBytes = part.length * views * layout.bytes;
-      let bytes: Uint8Array | null = null;
       const prev = done.get(file);
-      if (prev && prev.bytes === expectBytes) {
-        try {
-          const b = await Deno.readFile(path);
-          if (b.byteLength === prev.bytes && sha256(b) === prev.sha256) bytes = b;
-        } catch {
-          bytes = null;
-        }
-      }
-      const computed = bytes === null;
-      if (bytes === null) {
+      const checked = prev && prev.bytes === expectBytes ? await checkShard(path, prev) : null;
+      const computed = checked === null;
+      let entry: ShardEntry;
+      if (computed) {
         if (opts.stopAfterShards !== undefined && computedShards >= opts.stopAfterShards) {
           throw new Error(
             `feature cache: stopped after ${computedShards} shards (stopAfterShards)`,
           );
         }
         writer.lock ??= await acquireLock(`${dir}.lock`, lockOpts);
-        bytes = await computeShard(dataset, part, extractor, layout, pipeline, views, seed, {
+        const bytes = await computeShard(dataset, part, extractor, layout, pipeline, views, seed, {
           batchSize,
           pool,
           onImages: (n) => {
@@ -685,12 +729,23 @@ export async function buildFeatureCache(
         });
         await writeFileAtomic(path, bytes);
         computedShards++;
+        const mtimeMs = (await Deno.stat(path)).mtime?.getTime();
+        entry = {
+          shard: s,
+          file,
+          count: part.length,
+          bytes: bytes.byteLength,
+          sha256: sha256(bytes),
+        };
+        if (mtimeMs !== undefined) entry.mtimeMs = mtimeMs;
       } else {
         bar?.increment(part.length, { speed: "cached" });
+        entry = { ...checked!, shard: s, count: part.length };
       }
-      shards[s] = bytes;
-      const entry = { shard: s, file, count: part.length, bytes: bytes.byteLength };
-      finished.push({ ...entry, sha256: computed ? sha256(bytes) : prev!.sha256 });
+      if (stat !== null) entry.stat = stat;
+      else delete entry.stat;
+      shards[s] = path;
+      finished.push(entry);
       if (computed) {
         // Keep the old entries of shards not reached yet, so a second interruption loses nothing.
         const later = [...done.values()].filter((e) => e.shard > s && e.shard < nShards);
@@ -722,6 +777,70 @@ export async function buildFeatureCache(
     await writer.lock?.release();
   }
   return new FeatureCache(dir, index, dataset, shards, seed);
+}
+
+/**
+ * Fingerprint of the image files of a shard's samples (id, path, size, modification time), or
+ * null when a sample has no file or a file cannot be read (then the content hashes decide).
+ */
+function imagesStat(part: DatasetSample[]): string | null {
+  const lines: string[] = [];
+  for (const p of part) {
+    if (!p.path) return null;
+    try {
+      const st = Deno.statSync(p.path);
+      lines.push(`${p.id}\t${p.path}\t${st.size}\t${st.mtime?.getTime() ?? "?"}`);
+    } catch {
+      return null;
+    }
+  }
+  return sha256(lines.join("\n"));
+}
+
+/**
+ * The file name of shard `s`: `shard-<s>-<hash of the cache key, ids and content hashes>.bin`.
+ * When the index's entry for the shard recorded the same image-file fingerprint, its file name is
+ * taken as it is (the files are unchanged, so are their content hashes); otherwise every image
+ * is hashed.
+ */
+async function shardFileName(
+  dataset: LoadedDataset,
+  part: DatasetSample[],
+  s: number,
+  key: string,
+  stat: string | null,
+  prev: ShardEntry | undefined,
+): Promise<string> {
+  if (stat !== null && prev?.stat === stat && prev.count === part.length) return prev.file;
+  const hashes: string[] = [];
+  for (const smp of part) hashes.push(await contentHash(dataset, smp));
+  const shardKey = sha256(key + "\n" + part.map((p, i) => `${p.id}\t${hashes[i]}`).join("\n"))
+    .slice(0, 16);
+  return `shard-${String(s).padStart(5, "0")}-${shardKey}.bin`;
+}
+
+/**
+ * Checks a finished shard on disk against its index entry: its size, and its SHA-256 unless the
+ * file's modification time is the one recorded when the checksum was last checked.
+ * @returns the entry to record (with the current modification time), or null when the shard is
+ *   missing or does not match (it is then rebuilt).
+ */
+async function checkShard(path: string, prev: ShardEntry): Promise<ShardEntry | null> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(path);
+  } catch {
+    return null;
+  }
+  if (st.size !== prev.bytes) return null;
+  const mtimeMs = st.mtime?.getTime();
+  if (mtimeMs === undefined || mtimeMs !== prev.mtimeMs) {
+    const b = await Deno.readFile(path).catch(() => null);
+    if (!b || b.byteLength !== prev.bytes || sha256(b) !== prev.sha256) return null;
+  }
+  const entry: ShardEntry = { ...prev };
+  if (mtimeMs !== undefined) entry.mtimeMs = mtimeMs;
+  return entry;
 }
 
 interface ComputeOpts {

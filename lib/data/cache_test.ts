@@ -168,6 +168,22 @@ Deno.test("cache round-trips values (uint8 and float16 tolerance), labels, shape
         await assertClose(got[i], want, atol, 0, `${storage} map ${i}`);
         want.dispose();
       }
+      // A second batch (the wasm backend reuses the decode buffers) leaves the first one intact.
+      const firstValues = await Promise.all(got.map((t) => t.data()));
+      const m2 = cache.readBatch([1, 2, 3, 4]);
+      for (let i = 0; i < 6; i++) {
+        assert.deepEqual(
+          await got[i].data(),
+          firstValues[i],
+          `${storage} map ${i} after a re-read`,
+        );
+      }
+      const want2 = tf.gather(ref[3], [1, 2, 3, 4]);
+      const w2 = await want2.data();
+      const range2 = Math.max(...w2) - Math.min(...w2);
+      await assertClose(m2.image[0], want2, range2 / 100 + 2e-3, 0, `${storage} second batch`);
+      tf.dispose(want2);
+      disposeMaps(m2);
       disposeMaps(m);
       assert.equal(tf.memory().numTensors, live);
       assert.throws(() => cache.readBatch([10]), /out of range/);
@@ -201,6 +217,7 @@ Deno.test("cache key changes with pre-processing, extractor version and grid; co
     assert.equal(again.key, a.key);
 
     // Change the pixels of image 5 (shard 1 of [0-3], [4-7], [8-9]): only shard 1 is recomputed.
+    const before = a.readBatch([5]);
     ds.images[5] = { ...ds.images[5], data: ds.images[5].data.map((v) => 255 - v) };
     const computed: number[] = [];
     ex1.seen = 0;
@@ -211,7 +228,7 @@ Deno.test("cache key changes with pre-processing, extractor version and grid; co
     );
     assert.deepEqual(computed, [1]);
     assert.equal(ex1.seen, 4);
-    const before = a.readBatch([5]), after = changed.readBatch([5]);
+    const after = changed.readBatch([5]);
     const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(before.image[0], after.image[0]))));
     assert.ok((await diff.data())[0] > 0.01, "features of the changed image must change");
     tf.dispose(diff);
@@ -469,5 +486,65 @@ Deno.test("a second writer is refused by the cache's lock; a complete cache load
     await other.status;
     ex.dispose();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("opening a built cache trusts unchanged image files (size + mtime), re-hashes touched ones, and reads records from disk", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const files = await tmpDir();
+  const ds = fakeDataset(10);
+  // Samples with files: content hashes come from the file bytes.
+  ds.samples.forEach((smp, i) => {
+    smp.path = join(files, `${smp.id}.raw`);
+    Deno.writeFileSync(smp.path, ds.images[i].data);
+  });
+  const ex = fakeExtractor();
+  const computedBy = async () => {
+    const computed: number[] = [];
+    const c = await buildFeatureCache(
+      ds,
+      ex,
+      opts(dir, { onShard: (s) => s.computed && computed.push(s.shard) }),
+    );
+    return { c, computed };
+  };
+  try {
+    const first = await computedBy();
+    assert.deepEqual(first.computed, [0, 1, 2]);
+    const index = JSON.parse(Deno.readTextFileSync(join(first.c.dir, "index.json")));
+    assert.ok(index.shards.every((e: { stat?: string; mtimeMs?: number }) => e.stat && e.mtimeMs));
+    const ref = first.c.readBatch([5, 9]);
+
+    // Unchanged files: nothing recomputed; a touched file with the same bytes: re-hashed, same shard.
+    assert.deepEqual((await computedBy()).computed, []);
+    const p2 = ds.samples[2].path!;
+    Deno.utimeSync(p2, new Date(), new Date(Date.now() + 5000));
+    assert.deepEqual((await computedBy()).computed, []);
+
+    // Changed bytes (size and mtime change): that shard is recomputed.
+    const p5 = ds.samples[5].path!;
+    Deno.writeFileSync(p5, new Uint8Array([1, 2, 3]));
+    assert.deepEqual((await computedBy()).computed, [1]);
+
+    // The documented rule: same size and mtime are trusted without reading the file.
+    const st = Deno.statSync(p2);
+    Deno.writeFileSync(p2, ds.images[2].data.map((v) => 255 - v));
+    Deno.utimeSync(p2, st.atime!, st.mtime!);
+    assert.deepEqual((await computedBy()).computed, []);
+
+    // Records are read from the shard files when asked for: a truncated file is a clear error.
+    const { c } = await computedBy();
+    const got = c.readBatch([9]);
+    await assertClose(got.image[2], tf.slice(ref.image[2], [1], [1]), 0);
+    disposeMaps(got);
+    disposeMaps(ref);
+    const last = c.shardFiles[2];
+    Deno.truncateSync(last, 10);
+    assert.throws(() => c.readBatch([9]), /ends before record 9.*delete the file to rebuild it/);
+  } finally {
+    ex.dispose();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(files, { recursive: true });
   }
 });

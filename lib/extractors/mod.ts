@@ -6,5 +6,6 @@
  */
 export * from "./types.ts";
 export * from "./registry.ts";
+export * from "./provenance.ts";
 export type { DetectOptions, FaceDetection, FaceDetector } from "./blazeface.ts";
 export type { RawImage } from "../data/types.ts";

@@ -172,15 +172,133 @@ function mean(xs: readonly number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 }
 
+/** One criterion of what reliability balancing should do, checked on a variant's runs. */
+export interface RbCriterion {
+  /** What is checked, e.g. "primary head within 3 points of L_final". */
+  name: string;
+  /** Whether the variant meets it (mean over its finished runs). */
+  met: boolean;
+  /** The numbers behind it. */
+  evidence: string;
+}
+
 /**
- * The default-choice rule: among variants whose reliability balancing is active on validation
- * (changes predictions, fixes more than it breaks), the one with the highest mean best validation
- * accuracy of L_final. Null when no variant qualifies.
+ * Thresholds of what reliability balancing should do (the study's acceptance numbers): the primary
+ * head within 3 points of L_final, RB changing at least 2% of predictions, fixing more than it
+ * breaks, and a median primary confidence c_l of at least 0.2.
  */
-export function chooseDefault(rows: readonly StudyRow[]): StudyRow | null {
-  const active = rows.filter((r) => r.rbActive && Number.isFinite(r.valFinal.mean));
-  if (!active.length) return null;
-  return active.reduce((a, b) => (b.valFinal.mean > a.valFinal.mean ? b : a));
+export const RB_CRITERIA = { maxPrimaryGap: 0.03, minChanged: 0.02, minMedianCl: 0.2 } as const;
+
+/**
+ * The criteria of {@linkcode RB_CRITERIA}, on each finished run's best validation epoch (averaged
+ * over seeds): what the default-choice rule may look at without touching the test split.
+ */
+export function validationCriteria(runs: readonly StudyRun[]): RbCriterion[] {
+  const reps = runs.filter((r) => r.metrics).map(bestValReport).filter((v): v is BranchReport =>
+    v !== null
+  );
+  const avg = (f: (v: BranchReport) => number) => mean(reps.map(f));
+  const final = avg((v) => v.accuracy.final ?? NaN),
+    primary = avg((v) => v.accuracy.primary ?? NaN);
+  const changed = avg((v) => v.changes.changedShare);
+  const fixed = avg((v) => v.changes.fixed), broken = avg((v) => v.changes.broken);
+  const cl = avg((v) => v.confidence.primary?.median ?? NaN);
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  return [
+    {
+      name: "primary head within 3 points of L_final",
+      met: Math.abs(final - primary) <= RB_CRITERIA.maxPrimaryGap,
+      evidence: `L_final ${pct(final)}, primary ${pct(primary)}`,
+    },
+    {
+      name: "RB changes ≥ 2% of predictions",
+      met: changed >= RB_CRITERIA.minChanged,
+      evidence: pct(changed),
+    },
+    {
+      name: "RB fixes more than it breaks",
+      met: fixed > broken,
+      evidence: `${fixed.toFixed(0)} fixed, ${broken.toFixed(0)} broken`,
+    },
+    {
+      name: "median c_l ≥ 0.2",
+      met: cl >= RB_CRITERIA.minMedianCl,
+      evidence: cl.toFixed(3),
+    },
+  ];
+}
+
+/**
+ * The criteria of {@linkcode RB_CRITERIA} on the test split (means over the row's seeds), plus
+ * Fig. 9's claim that L_final's distributions are sharper than l's: what is reported for the
+ * chosen variant once the choice is made on validation.
+ */
+export function testCriteria(row: StudyRow): RbCriterion[] {
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  return [
+    {
+      name: "primary head within 3 points of L_final",
+      met: Math.abs(row.testFinal.mean - row.testPrimary.mean) <= RB_CRITERIA.maxPrimaryGap,
+      evidence: `L_final ${pct(row.testFinal.mean)}, primary ${pct(row.testPrimary.mean)}`,
+    },
+    {
+      name: "RB changes ≥ 2% of predictions",
+      met: row.changed.mean >= RB_CRITERIA.minChanged,
+      evidence: pct(row.changed.mean),
+    },
+    {
+      name: "RB fixes more than it breaks",
+      met: row.fixed > row.broken,
+      evidence: `${row.fixed.toFixed(0)} fixed, ${row.broken.toFixed(0)} broken; McNemar p ` +
+        row.mcnemarP.map((p) => p.toPrecision(2)).join(", "),
+    },
+    {
+      name: "median c_l ≥ 0.2",
+      met: row.medianCl.mean >= RB_CRITERIA.minMedianCl,
+      evidence: row.medianCl.mean.toFixed(3),
+    },
+    {
+      name: "std of L_final below std of l (Fig. 9)",
+      met: row.stdFinal.mean < row.stdPrimary.mean,
+      evidence: `${row.stdPrimary.mean.toFixed(4)} → ${row.stdFinal.mean.toFixed(4)}; paper ` +
+        "0.1316 → 0.0881",
+    },
+  ];
+}
+
+/** Which default-choice rule {@linkcode chooseDefault} applies. */
+export type DefaultRule =
+  /**
+   * Among variants whose RB is active on validation (changes predictions, fixes more than it
+   * breaks), the highest mean best validation accuracy of L_final.
+   */
+  | "rb-active"
+  /**
+   * Among variants that meet every criterion of {@linkcode validationCriteria} on validation, the
+   * highest mean best validation accuracy of L_final. `rb-active` alone admits a variant whose
+   * correction has replaced a dead primary head (it changes most predictions) and one whose RB
+   * changes a handful; this rule admits only RB that corrects a working head.
+   */
+  | "criteria";
+
+/**
+ * The default-choice rule (see {@linkcode DefaultRule}; default `criteria`). Null when no variant
+ * qualifies. `runs` is needed for the `criteria` rule.
+ */
+export function chooseDefault(
+  rows: readonly StudyRow[],
+  opts: { rule?: DefaultRule; runs?: readonly StudyRun[] } = {},
+): StudyRow | null {
+  const rule = opts.rule ?? "criteria";
+  const qualifies = (r: StudyRow) => {
+    if (!Number.isFinite(r.valFinal.mean)) return false;
+    if (rule === "rb-active") return r.rbActive;
+    if (!opts.runs) throw new Error("chooseDefault: the criteria rule needs the study's runs");
+    return validationCriteria(opts.runs.filter((x) => x.variant === r.variant)).every((c) => c.met);
+  };
+  const ok = rows.filter(qualifies);
+  if (!ok.length) return null;
+  return ok.reduce((a, b) => (b.valFinal.mean > a.valFinal.mean ? b : a));
 }
 
 /** Per-seed correctness of a variant's finished runs on the test split, keyed by seed. */

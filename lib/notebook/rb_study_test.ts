@@ -8,10 +8,12 @@ import {
   studyRows,
   type SyntheticResult,
   syntheticRows,
+  testCriteria,
+  validationCriteria,
 } from "./rb_study.ts";
 
 const C = 2;
-/** Writes one fake run: `primaryRight`/`finalRight` say which of 6 test images each head gets. */
+/** Writes one fake run: `primaryRight`/`finalRight` say which test images each head gets right. */
 async function fakeRun(
   root: string,
   id: string,
@@ -23,7 +25,7 @@ async function fakeRun(
 ) {
   const d = join(root, id);
   await Deno.mkdir(d, { recursive: true });
-  const labels = Int32Array.from([0, 1, 0, 1, 0, 1]);
+  const labels = Int32Array.from(primaryRight, (_, i) => i % 2);
   const dist = (right: number[]) =>
     Float32Array.from(
       [...labels].flatMap((
@@ -106,7 +108,9 @@ Deno.test("rb study: rows per variant, the default rule, and paired differences"
     assert.ok(Math.abs(aux.testFinal.mean - 0.75) < 1e-9);
     assert.ok(Math.abs(aux.changed.mean - 1 / 3) < 1e-9); // 2 of 6 changed in each seed
     assert.equal(rows.find((r) => r.variant === "paper")!.rbActive, false);
-    assert.equal(chooseDefault(rows)!.variant, "aux");
+    assert.equal(chooseDefault(rows, { rule: "rb-active" })!.variant, "aux");
+    // Its primary head is 33 points behind L_final: the criteria rule admits none of these.
+    assert.equal(chooseDefault(rows, { runs }), null);
     const d = pairedAgainst(runs, "aux", "paper")!;
     assert.equal(d.seeds, 2);
     assert.ok(Math.abs(d.difference - 1 / 3) < 1e-9);
@@ -159,4 +163,40 @@ Deno.test("rb study: synthetic results aggregate per variant × head", () => {
   assert.equal(rows[0]["t_g %"], "off");
   assert.equal(rows[0]["changed / fixed / broken"], "11 / 6 / 4");
   assert.equal(rows[0]["median c_l"], "0.25");
+});
+
+Deno.test("rb study: the criteria rule admits only RB that corrects a working head", async () => {
+  const root = await Deno.makeTempDir();
+  const right = (n: number, k: number) => Array.from({ length: n }, (_, i) => (i < k ? 1 : 0));
+  try {
+    // Dead head: the correction replaced it (primary 40%, L_final 85%), highest validation score.
+    await fakeRun(root, "d0", "dead-head", 0, right(100, 40), right(100, 85), {
+      fixed: 45,
+      broken: 0,
+    });
+    // Inert: RB changes 1 in 100.
+    await fakeRun(root, "i0", "inert", 0, right(100, 80), right(100, 81), { fixed: 1, broken: 0 });
+    // Balanced: primary 80%, L_final 82%, 4 changes (3 fixed, 1 broken).
+    const primary = right(100, 80), final = right(100, 80);
+    final[80] = final[81] = final[82] = 1;
+    final[0] = 0;
+    await fakeRun(root, "b0", "balanced", 0, primary, final, { fixed: 3, broken: 1 });
+    const runs = await readStudy(root);
+    const rows = studyRows(runs);
+    const of = (v: string) => validationCriteria(runs.filter((r) => r.variant === v));
+    assert.deepEqual(of("dead-head").map((c) => c.met), [false, true, true, false]);
+    assert.deepEqual(of("inert").map((c) => c.met), [true, false, true, true]);
+    assert.deepEqual(of("balanced").map((c) => c.met), [true, true, true, true]);
+    assert.match(of("balanced")[0].evidence, /L_final 82\.00%, primary 80\.00%/);
+    assert.equal(chooseDefault(rows, { rule: "rb-active" })!.variant, "dead-head");
+    assert.equal(chooseDefault(rows, { runs })!.variant, "balanced");
+    assert.throws(() => chooseDefault(rows), /needs the study's runs/);
+    // On the test split (the same fake predictions): all five checks for the balanced variant.
+    const t = testCriteria(rows.find((r) => r.variant === "balanced")!);
+    assert.deepEqual(t.map((c) => c.met).slice(0, 4), [true, true, true, true]);
+    assert.equal(t.length, 5);
+    assert.deepEqual(testCriteria(rows.find((r) => r.variant === "dead-head")!)[0].met, false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

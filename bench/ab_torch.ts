@@ -74,6 +74,8 @@ export interface InterleaveOptions {
   startTimeoutSeconds?: number;
   /** Seconds one command may take before its server is killed. */
   commandTimeoutSeconds?: number;
+  /** Seconds a server may take to exit once its stdin is closed before it is killed. */
+  closeGraceSeconds?: number;
   /** Seed of the bootstrap. */
   seed?: number;
   /** Progress lines. */
@@ -445,7 +447,7 @@ export async function runInterleaved(
       }
     }
   } finally {
-    await Promise.all(all.map((s) => s.close()));
+    await Promise.all(all.map((s) => s.close(o.closeGraceSeconds ?? 10)));
   }
   const ref = servers.find((s) => s.spec.name === o.reference);
   const settings = servers.filter((s) => s !== ref).map((s, i) => {

@@ -9,13 +9,16 @@
  *
  * PyTorch settings: glibc malloc and tcmalloc (`LD_PRELOAD` of Debian's libtcmalloc.so.4), each at
  * 1 and 2 threads (`torch.set_num_threads`, with `OMP_NUM_THREADS` and `OPENBLAS_NUM_THREADS`
- * matching). Each server reports what it really runs with: torch version, the BLAS libraries mapped
+ * matching), with `OMP_WAIT_POLICY=PASSIVE` by default: on a machine shared with other processes,
+ * OpenMP's spinning workers of a 2-thread step burn several times the step's CPU time waiting for
+ * a core and slow it further (measured here at load ≈ 10: CPU per step ≈ 7 s ACTIVE, ≈ 0.6 s
+ * PASSIVE); with one thread the policy has nothing to act on. Each server reports what it really runs with: torch version, the BLAS libraries mapped
  * into the process, whether libtcmalloc is mapped. A setting whose prerequisite is missing
  * (python3-torch, libgoogle-perftools4) is skipped, with the reason in the result.
  *
  * Usage (writes the JSON document, prints progress):
  *   deno run -A bench/ab_torch.ts [--config compact] [--batch 64] [--rounds 8] [--steps 2]
- *     [--warmup 2] [--out results/bench/ab_torch.json]
+ *     [--warmup 2] [--omp-wait-policy PASSIVE|ACTIVE] [--out results/bench/ab_torch.json]
  *
  * `deno task bench` runs it as its `abtorch` section. Prerequisites: `scripts/setup.sh --bench`.
  *
@@ -526,6 +529,8 @@ export interface AbTorchOptions {
   rounds?: number;
   /** Steps per server per round (default 2). */
   steps?: number;
+  /** `OMP_WAIT_POLICY` of the PyTorch settings (default `PASSIVE`; see the module doc). */
+  ompWaitPolicy?: "PASSIVE" | "ACTIVE";
   /** Progress lines. */
   log?: (s: string) => void;
 }
@@ -564,7 +569,13 @@ export async function torchMissing(python = PYTHON): Promise<string | null> {
  * is missing.
  */
 export async function abTorchPlan(
-  o: { config: string; batch: number; warmup: number; configFile: string },
+  o: {
+    config: string;
+    batch: number;
+    warmup: number;
+    configFile: string;
+    ompWaitPolicy?: "PASSIVE" | "ACTIVE";
+  },
   prerequisites?: { torch: string | null; tcmalloc: string | null },
 ): Promise<ServerSpec[]> {
   const pre = prerequisites ?? {
@@ -595,6 +606,7 @@ export async function abTorchPlan(
         OMP_NUM_THREADS: `${threads}`,
         OPENBLAS_NUM_THREADS: `${threads}`,
         MKL_NUM_THREADS: `${threads}`,
+        OMP_WAIT_POLICY: o.ompWaitPolicy ?? "PASSIVE",
       };
       if (allocator === "tcmalloc") env.LD_PRELOAD = TCMALLOC;
       specs.push({
@@ -628,6 +640,7 @@ export async function abTorchPlan(
 export async function abTorch(o: AbTorchOptions = {}): Promise<Record<string, unknown>> {
   const config = o.config ?? "compact", batch = o.batch ?? 64, warmup = o.warmup ?? 2;
   const rounds = o.rounds ?? 8, steps = o.steps ?? 2;
+  const ompWaitPolicy = o.ompWaitPolicy ?? "PASSIVE";
   const tmp = await Deno.makeTempDir({ prefix: "grefel-abtorch-" });
   const date = new Date().toISOString();
   try {
@@ -636,6 +649,7 @@ export async function abTorch(o: AbTorchOptions = {}): Promise<Record<string, un
       batch,
       warmup,
       configFile: join(tmp, `${config}.json`),
+      ompWaitPolicy,
     });
     const r = await runInterleaved(specs, { rounds, steps, reference: "wasm", log: o.log });
     const torch = r.servers.find((s) => s.kind === "torch")?.ready as
@@ -656,8 +670,9 @@ export async function abTorch(o: AbTorchOptions = {}): Promise<Record<string, un
       config,
       batch,
       warmup,
+      ompWaitPolicy,
       command: `deno run -A bench/ab_torch.ts --config ${config} --batch ${batch} --rounds ` +
-        `${rounds} --steps ${steps} --warmup ${warmup}`,
+        `${rounds} --steps ${steps} --warmup ${warmup} --omp-wait-policy ${ompWaitPolicy}`,
       environment: {
         cpu: Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? null,
         cores: navigator.hardwareConcurrency,
@@ -684,10 +699,16 @@ if (import.meta.main) {
       warmup: { type: "string", default: "2" },
       rounds: { type: "string", default: "8" },
       steps: { type: "string", default: "2" },
+      "omp-wait-policy": { type: "string", default: "PASSIVE" },
       out: { type: "string", default: "results/bench/ab_torch.json" },
     },
   });
+  const policy = values["omp-wait-policy"]!.toUpperCase();
+  if (policy !== "PASSIVE" && policy !== "ACTIVE") {
+    throw new Error(`--omp-wait-policy must be PASSIVE or ACTIVE, got ${policy}`);
+  }
   const doc = await abTorch({
+    ompWaitPolicy: policy,
     config: values.config,
     batch: Number(values.batch),
     warmup: Number(values.warmup),

@@ -214,6 +214,7 @@ Deno.test("abTorchPlan: four PyTorch settings, skipped with the missing prerequi
     assert.equal(t2.env!.OMP_NUM_THREADS, "2");
     assert.equal(t2.env!.OPENBLAS_NUM_THREADS, "2");
     assert.match(t2.env!.LD_PRELOAD, /libtcmalloc\.so\.4$/);
+    assert.equal(t2.env!.OMP_WAIT_POLICY, "PASSIVE");
     assert.equal(all.find((s) => s.name === "torch-1t-glibc")!.env!.LD_PRELOAD, undefined);
     assert.equal(t2.verify!({ threads: 2, tcmalloc: true }), null);
     assert.match(t2.verify!({ threads: 2, tcmalloc: false })!, /libtcmalloc is not mapped/);

@@ -298,11 +298,13 @@ export async function runBench(o: RunOptions): Promise<Record<string, unknown>> 
         else if (cell.config === "paper") args.push("--warmup", "1", "--steps", "3");
         else args.push("--warmup", "2", "--steps", o.quick ? "3" : "7");
         const la = Deno.loadavg()[0];
-        // OpenBLAS keeps its own thread pool: its size must match torch's.
+        // OpenBLAS keeps its own thread pool: its size must match torch's. Spinning OpenMP workers
+        // would burn the shared cores while they wait (bench/ab_torch.ts).
         const threads = `${cell.threads}`;
         const r = await runChild(PYTHON, args, 300, {
           OMP_NUM_THREADS: threads,
           OPENBLAS_NUM_THREADS: threads,
+          OMP_WAIT_POLICY: "PASSIVE",
         });
         torchRows.push({
           ...cell,
@@ -846,7 +848,8 @@ function abTorchMarkdown(L: string[], ab: Row): void {
         (ab.loadavgEnd ?? []).map((x: number) => fx(x, 1)).join(", ")
       } after. PyTorch ${env.torch ?? "—"}, BLAS ${blas.join(", ") || "—"} (build: ${
         env.blasBuild ?? "—"
-      }); \`OMP_NUM_THREADS\` and \`OPENBLAS_NUM_THREADS\` equal the thread count.`,
+      }); \`OMP_NUM_THREADS\` and \`OPENBLAS_NUM_THREADS\` equal the thread count, ` +
+      `\`OMP_WAIT_POLICY=${ab.ompWaitPolicy ?? "(unset)"}\`.`,
   );
   L.push("");
   const servers: Row[] = ab.servers ?? [];

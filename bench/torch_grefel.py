@@ -326,7 +326,13 @@ def runtime_info():
         "interopThreads": torch.get_num_interop_threads(),
         "env": {
             k: os.environ.get(k)
-            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "LD_PRELOAD")
+            for k in (
+                "OMP_NUM_THREADS",
+                "OMP_WAIT_POLICY",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "LD_PRELOAD",
+            )
         },
         "tcmalloc": any("libtcmalloc" in p for p in libs),
         "blasLibraries": sorted(

@@ -636,6 +636,15 @@ export async function abTorchPlan(
   return specs;
 }
 
+/** The CPU's model name (Linux), else null. */
+function cpuModel(): string | null {
+  try {
+    return Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Runs the interleaved comparison and returns its JSON document. */
 export async function abTorch(o: AbTorchOptions = {}): Promise<Record<string, unknown>> {
   const config = o.config ?? "compact", batch = o.batch ?? 64, warmup = o.warmup ?? 2;
@@ -674,7 +683,7 @@ export async function abTorch(o: AbTorchOptions = {}): Promise<Record<string, un
       command: `deno run -A bench/ab_torch.ts --config ${config} --batch ${batch} --rounds ` +
         `${rounds} --steps ${steps} --warmup ${warmup} --omp-wait-policy ${ompWaitPolicy}`,
       environment: {
-        cpu: Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? null,
+        cpu: cpuModel(),
         cores: navigator.hardwareConcurrency,
         os: `${Deno.build.os} ${Deno.build.arch} ${Deno.osRelease()}`,
         torch: torch?.torch ?? null,

@@ -1,5 +1,6 @@
 import { assert } from "../lib/testing.ts";
-import { runBench } from "./run.ts";
+import { renderMarkdown, runBench } from "./run.ts";
+import { rotate } from "./ab_torch.ts";
 
 Deno.test("bench/run.ts runs on the tiny size and writes the expected JSON", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grefel-bench-" });
@@ -33,9 +34,31 @@ Deno.test("bench/run.ts runs on the tiny size and writes the expected JSON", asy
       assert.equal(t.trainableParams, t.expectedParams);
       assert.ok(doc.acceptance.ratioWasmOverTorch1 > 0);
     }
+    // The interleaved comparison ran its rounds; without PyTorch its settings say why they skipped.
+    const ab = doc.abTorch;
+    assert.equal(ab.error, undefined);
+    assert.equal(ab.perRound.length, 2);
+    assert.deepEqual(ab.perRound[1].order, rotate(ab.perRound[0].order, 1));
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/ab_torch.json`));
+    assert.deepEqual(saved.perRound, ab.perRound);
+    if (doc.machine.torch) {
+      assert.ok(ab.settings.length >= 2, `settings: ${JSON.stringify(ab.skipped)}`);
+      for (const s of ab.settings) assert.ok(s.wallRatio.median > 0, s.name);
+      const tc = ab.servers.find((s: { name: string }) => s.name === "torch-1t-tcmalloc");
+      if (tc) assert.equal(tc.ready.tcmalloc, true);
+      assert.equal(doc.acceptance.method, "interleaved");
+    } else {
+      assert.equal(ab.skipped.length, 4);
+      for (const s of ab.skipped) assert.match(s.reason, /setup\.sh --bench/);
+    }
     const text = await Deno.readTextFile(md);
+    assert.match(text, /## tfjs-wasm against PyTorch, interleaved/);
     assert.match(text, /## Training step/);
     assert.match(text, /\| tiny \|/);
+    // The Markdown renders again from the JSON alone, identically.
+    const again = `${dir}/again.md`;
+    await renderMarkdown(dir, again);
+    assert.equal(await Deno.readTextFile(again), text);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

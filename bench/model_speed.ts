@@ -9,6 +9,11 @@
  *   deno run -A bench/model_speed.ts --config compact --backend wasm --mode train
  *     [--batch 64] [--warmup 2] [--steps 10] [--max-seconds 60] [--profile]
  *   deno run -A bench/model_speed.ts --config compact --backend wasm --mode infer --from images
+ *   deno run -A bench/model_speed.ts --config compact --backend wasm --batch 64 --warmup 2 --serve
+ *
+ * `--serve`: a long-lived step server (bench/step_protocol.ts) for bench/ab_torch.ts. It builds
+ * the model once, runs the warm-up iterations, prints `{"ready": {...}}`, then answers each stdin
+ * line `{"steps": k}` with the wall and CPU seconds of k iterations; it exits when stdin closes.
  *
  * A training step is exactly the trainer's (lib/train/train.ts): `tf.variableGrads` over
  * grefelForward (training mode, seeded dropout) + grefelLoss, a read-back of the five loss/accuracy
@@ -18,6 +23,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import process from "node:process";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../lib/backend.ts";
 import { unpatchWasmBatchMatMul, wasmBatchMatMulPatched } from "../lib/wasm_matmul.ts";
@@ -32,6 +38,7 @@ import {
 } from "../lib/model/mod.ts";
 import type { GrefelInputs } from "../lib/model/mod.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
+import { serveSteps } from "./step_protocol.ts";
 
 /** Median of a non-empty list. */
 export function median(a: number[]): number {
@@ -169,8 +176,23 @@ export interface ModelSpeedResult {
   patchedMatMul: boolean;
 }
 
-/** Runs one measurement in this process. */
-export async function measureModel(o: ModelSpeedOptions): Promise<ModelSpeedResult> {
+/** A measurement's iteration, ready to run: built once, run many times. */
+export interface PreparedModel {
+  /** Backend info (adapter, versions). */
+  backend: Awaited<ReturnType<typeof selectBackend>>;
+  /** One iteration: a training step or an inference forward, as {@linkcode ModelSpeedOptions.mode}. */
+  run: () => Promise<void>;
+  /** Disposes the inputs, labels and optimizer. */
+  cleanup: () => void;
+}
+
+/**
+ * Builds the model, inputs and optimizer of one measurement and returns its iteration. A training
+ * step is exactly the trainer's (see the module doc).
+ */
+export async function prepareModel(
+  o: Omit<ModelSpeedOptions, "warmup" | "steps" | "maxSeconds">,
+): Promise<PreparedModel> {
   const backend = await selectBackend(o.backend);
   if (o.stockMatMul) unpatchWasmBatchMatMul();
   const cfg = presetConfig(o.config).model;
@@ -250,10 +272,22 @@ export async function measureModel(o: ModelSpeedOptions): Promise<ModelSpeedResu
     };
   }
   const cleanupInputs = cleanup;
-  cleanup = () => {
-    cleanupInputs();
-    tf.dispose([target, labelT]);
+  return {
+    backend,
+    run,
+    cleanup: () => {
+      cleanupInputs();
+      tf.dispose([target, labelT]);
+      opt.dispose();
+    },
   };
+}
+
+/** Runs one measurement in this process. */
+export async function measureModel(o: ModelSpeedOptions): Promise<ModelSpeedResult> {
+  const { backend, run, cleanup } = await prepareModel(o);
+  const cfg = presetConfig(o.config).model;
+  const b = o.batch;
 
   const { seconds, first, capped } = await timeIterations(run, o);
   let profile: KernelProfile | undefined;
@@ -286,7 +320,6 @@ export async function measureModel(o: ModelSpeedOptions): Promise<ModelSpeedResu
     ...(mem.numBytesInGPU !== undefined ? { numBytesInGPU: mem.numBytesInGPU } : {}),
   };
   cleanup();
-  opt.dispose();
   const med = median(seconds);
   return {
     options: o,
@@ -302,6 +335,34 @@ export async function measureModel(o: ModelSpeedOptions): Promise<ModelSpeedResu
     capped,
     patchedMatMul: backend.backend === "wasm" && wasmBatchMatMulPatched(),
   };
+}
+
+/** `--serve`: warm up, then answer step commands on stdin until it closes (see the module doc). */
+async function serve(o: ModelSpeedOptions): Promise<void> {
+  const p = await prepareModel(o);
+  for (let i = 0; i < o.warmup; i++) await p.run();
+  const cfg = presetConfig(o.config).model;
+  const info = {
+    kind: "tfjs",
+    pid: Deno.pid,
+    config: o.config,
+    backend: p.backend.backend,
+    mode: o.mode,
+    batch: o.batch,
+    warmup: o.warmup,
+    trainableParams: summarizeModel(cfg).trainableParams,
+    patchedMatMul: p.backend.backend === "wasm" && wasmBatchMatMulPatched(),
+    deno: Deno.version.deno,
+    tfjs: tf.version.tfjs,
+    threads: 1,
+  };
+  await serveSteps(info, async () => {
+    const t = performance.now(), c = process.cpuUsage();
+    await p.run();
+    const cpu = process.cpuUsage(c);
+    return { wall: (performance.now() - t) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
+  });
+  p.cleanup();
 }
 
 if (import.meta.main) {
@@ -320,6 +381,7 @@ if (import.meta.main) {
       profile: { type: "boolean", default: false },
       extractor: { type: "string" },
       "stock-matmul": { type: "boolean", default: false },
+      serve: { type: "boolean", default: false },
     },
   });
   if (!["train", "infer"].includes(values.mode!)) {
@@ -328,7 +390,7 @@ if (import.meta.main) {
   if (!["features", "images"].includes(values.from!)) {
     throw new Error(`--from must be features or images, got "${values.from}"`);
   }
-  const r = await measureModel({
+  const options: ModelSpeedOptions = {
     config: values.config!,
     backend: values.backend!,
     mode: values.mode as ModelSpeedOptions["mode"],
@@ -340,7 +402,12 @@ if (import.meta.main) {
     profile: values.profile,
     extractor: values.extractor,
     stockMatMul: values["stock-matmul"],
-  });
+  };
+  if (values.serve) {
+    await serve(options);
+    Deno.exit(0);
+  }
+  const r = await measureModel(options);
   console.log(JSON.stringify(r));
   // webgpu/wasm keep handles open; exit explicitly.
   Deno.exit(0);

@@ -10,7 +10,12 @@
  *   wasm and webgpu, from inputs of the cached features' shapes (bench/model_speed.ts), and end to
  *   end from images (extractor + pooling + model);
  * - the same training step in PyTorch (bench/torch_grefel.py, Debian's python3-torch, CPU, 1 and 2
- *   threads), with its parameter count checked against `summarizeModel`, and the ratio to wasm;
+ *   threads), with its parameter count checked against `summarizeModel`, one cell after another;
+ * - the ratio tfjs-wasm / PyTorch, interleaved (bench/ab_torch.ts, section `abtorch`): long-lived
+ *   step servers for wasm and for PyTorch with glibc malloc or tcmalloc at 1 and 2 threads, asked
+ *   for a few steps each in turn, round after round, so that both sides see the same load; also
+ *   written to `results/bench/ab_torch.json`. Settings whose prerequisites are missing
+ *   (`scripts/setup.sh --bench`) are skipped and listed with the reason;
  * - feature-extraction throughput per extractor on wasm (bench/extract_speed.ts), FER+ cache build
  *   time (results/bench/cache_ferplus.json when a full build was recorded, else a 512-image build
  *   extrapolated, labelled so);
@@ -19,8 +24,12 @@
  * - peak RSS and tf.memory() bytes for each.
  *
  * Usage:
- *   deno task bench [--quick] [--only model,torch,extractors,cache,cluster,tsne]
+ *   deno task bench [--quick] [--only model,torch,abtorch,extractors,cache,cluster,tsne]
  *     [--out-dir results/bench] [--md BENCHMARKS.md] [--tiny]
+ *   deno task bench --render-only [--out-dir results/bench] [--md BENCHMARKS.md]
+ *
+ * `--render-only` measures nothing: it writes the Markdown from the recorded bench.json,
+ * profiles.json and ab_torch.json (for instance after rerunning bench/ab_torch.ts alone).
  *
  * `--tiny` (the smoke test's size): the `tiny` preset only, cpu + wasm, one step, no extractors,
  * no cache build, small cluster set; seconds.
@@ -33,9 +42,12 @@ import * as tf from "@tensorflow/tfjs";
 import { presetConfig } from "../lib/config.ts";
 import { summarizeModel } from "../lib/model/summary.ts";
 import { median, type ModelSpeedOptions } from "./model_speed.ts";
+import { abTorch } from "./ab_torch.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
+/** Section names of `--only`. */
+const SECTIONS = ["model", "torch", "abtorch", "extractors", "cache", "cluster", "tsne"];
 
 /** A child measurement's outcome: its JSON, or why there is none. */
 // deno-lint-ignore no-explicit-any
@@ -50,11 +62,12 @@ export async function runChild(
   cmd: string,
   args: string[],
   timeoutSeconds: number,
+  env?: Record<string, string>,
 ): Promise<ChildResult> {
   const t0 = performance.now();
   let proc: Deno.ChildProcess;
   try {
-    proc = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).spawn();
+    proc = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
   } catch (e) {
     return { ok: false, error: `cannot start ${cmd}: ${e}`, wallSeconds: 0 };
   }
@@ -285,7 +298,14 @@ export async function runBench(o: RunOptions): Promise<Record<string, unknown>> 
         else if (cell.config === "paper") args.push("--warmup", "1", "--steps", "3");
         else args.push("--warmup", "2", "--steps", o.quick ? "3" : "7");
         const la = Deno.loadavg()[0];
-        const r = await runChild(PYTHON, args, 300);
+        // OpenBLAS keeps its own thread pool: its size must match torch's. Spinning OpenMP workers
+        // would burn the shared cores while they wait (bench/ab_torch.ts).
+        const threads = `${cell.threads}`;
+        const r = await runChild(PYTHON, args, 300, {
+          OMP_NUM_THREADS: threads,
+          OPENBLAS_NUM_THREADS: threads,
+          OMP_WAIT_POLICY: "PASSIVE",
+        });
         torchRows.push({
           ...cell,
           expectedParams: expect,
@@ -298,6 +318,19 @@ export async function runBench(o: RunOptions): Promise<Record<string, unknown>> 
         );
       }
       doc.torch = torchRows;
+    }
+
+    // ---- tfjs-wasm against PyTorch, interleaved (bench/ab_torch.ts) ----
+    if (want("abtorch")) {
+      const size = o.tiny
+        ? { config: "tiny", batch: 4, warmup: 1, rounds: 2, steps: 1 }
+        : o.quick
+        ? { config: "compact", batch: 16, warmup: 1, rounds: 6, steps: 1 }
+        : { config: "compact", batch: 64, warmup: 2, rounds: 10, steps: 2 };
+      const ab = await abTorch({ ...size, log: (s) => log(`abtorch: ${s}`) });
+      await Deno.mkdir(o.outDir, { recursive: true });
+      await Deno.writeTextFile(join(o.outDir, "ab_torch.json"), JSON.stringify(ab, null, 1) + "\n");
+      doc.abTorch = ab;
     }
 
     // ---- extractors ----
@@ -383,7 +416,7 @@ export async function runBench(o: RunOptions): Promise<Record<string, unknown>> 
     // its own load averages; `sections` says when each was measured).
     try {
       const prev = JSON.parse(await Deno.readTextFile(join(o.outDir, "bench.json")));
-      for (const k of ["model", "torch", "extractors", "cache", "cluster", "tsne"]) {
+      for (const k of ["model", "torch", "abTorch", "extractors", "cache", "cluster", "tsne"]) {
         if (!(k in doc) && k in prev) doc[k] = prev[k];
       }
       doc.sections = { ...(prev.sections ?? {}) };
@@ -393,10 +426,16 @@ export async function runBench(o: RunOptions): Promise<Record<string, unknown>> 
       }
     } catch { /* nothing to merge */ }
   }
+  if (!want("abtorch")) {
+    // bench/ab_torch.ts may have been rerun alone since: its own file is the latest.
+    try {
+      doc.abTorch = JSON.parse(await Deno.readTextFile(join(o.outDir, "ab_torch.json")));
+    } catch { /* keep what bench.json had */ }
+  }
   doc.sections = {
     ...(doc.sections as Record<string, unknown> ?? {}),
     ...Object.fromEntries(
-      ["model", "torch", "extractors", "cache", "cluster", "tsne"].filter(want).map((k) => [
+      SECTIONS.filter(want).map((k) => [
         k,
         { date: started, loadavgStart: loadStart, loadavgEnd: doc.loadavgEnd },
       ]),
@@ -495,7 +534,19 @@ function acceptance(doc: Row): Row {
     out[`ratioWasmOverTorch${th}`] = w !== null && p !== null ? w / p : null;
   }
   const best = [out.ratioWasmOverTorch1, out.ratioWasmOverTorch2].filter((x) => x !== null);
+  out.method = "sequential";
   out.ratioAgainstFasterTorch = best.length ? Math.max(...best) : null;
+  // The interleaved comparison, when it measured the same preset, is the one that counts: both
+  // sides ran under the same load.
+  const ab = doc.abTorch;
+  const fastest = ab?.fastest?.overall;
+  if (ab?.config === cfg && fastest?.wallRatio?.median != null) {
+    out.method = "interleaved";
+    out.setting = fastest.setting;
+    out.batch = ab.batch;
+    out.ratioAgainstFasterTorch = fastest.wallRatio.median;
+    out.interval95 = fastest.wallRatio.orderStatistic95 ?? fastest.wallRatio.bootstrap95;
+  }
   out.met = out.ratioAgainstFasterTorch !== null ? out.ratioAgainstFasterTorch <= 1 : null;
   return out;
 }
@@ -589,7 +640,7 @@ function markdown(doc: Row, profiles: Row[]): string {
     );
     L.push("");
     L.push(
-      "| config | mode | threads | batch | params | s / step | images/s | peak RSS (MB) | load before | tfjs-wasm / torch |",
+      "| config | mode | threads | batch | params | s / step | images/s | peak RSS (MB) | load before | tfjs-wasm / torch (cells run minutes apart) |",
     );
     L.push("|---|---|---|---|---|---|---|---|---|---|");
     for (const t of torch) {
@@ -609,12 +660,24 @@ function markdown(doc: Row, profiles: Row[]): string {
       );
     }
     L.push("");
-    const a = doc.acceptance;
     L.push(
-      `Acceptance (${a.config} training step, wasm vs the faster PyTorch setting): ratio ` +
-        `**${fx(a.ratioAgainstFasterTorch, 2)}** — ${
-          a.met === null ? "not measured" : a.met ? "met (≤ 1.0)" : "**not met** (> 1.0); see below"
-        }.`,
+      "The ratios in this table compare cells measured minutes apart, under different load; " +
+        "the interleaved comparison below is the one to read.",
+    );
+    L.push("");
+  }
+  if (doc.abTorch) abTorchMarkdown(L, doc.abTorch);
+  const a = doc.acceptance;
+  if (a && (torch.length || doc.abTorch)) {
+    const iv = a.interval95
+      ? ` (95% interval ${fx(a.interval95.lo, 2)}–${fx(a.interval95.hi, 2)})`
+      : "";
+    L.push(
+      `Acceptance (${a.config} training step, wasm vs the fastest PyTorch setting${
+        a.method === "interleaved" ? `, ${a.setting}, interleaved` : ", cells run apart"
+      }): ratio **${fx(a.ratioAgainstFasterTorch, 2)}**${iv} — ${
+        a.met === null ? "not measured" : a.met ? "met (≤ 1.0)" : "**not met** (> 1.0); see below"
+      }.`,
     );
     L.push("");
   }
@@ -735,8 +798,10 @@ function markdown(doc: Row, profiles: Row[]): string {
   L.push("deno task bench            # everything (~20 min on 2 idle cores)");
   L.push("deno task bench --quick    # smaller batches, fewer cells");
   L.push(
-    "deno task bench --only model,torch   # sections: model,torch,extractors,cache,cluster,tsne",
+    "deno task bench --only model,torch   # sections: model,torch,abtorch,extractors,cache,cluster,tsne",
   );
+  L.push("deno task bench --render-only      # this file from the JSON in results/bench, no runs");
+  L.push("deno run -A bench/ab_torch.ts --rounds 10 --steps 2   # wasm vs PyTorch, interleaved");
   L.push("deno run -A bench/model_speed.ts --config compact --backend wasm --mode train --profile");
   L.push("/usr/bin/python3 bench/torch_grefel.py --config CFG.json --expect-params N --threads 1");
   L.push("```");
@@ -747,6 +812,134 @@ function markdown(doc: Row, profiles: Row[]): string {
     L.push("");
   }
   return L.join("\n");
+}
+
+/** A ratio summary's 95% interval, labelled with how it was computed. */
+function intervalText(w: Row | undefined): string {
+  if (!w || w.median == null) return "—";
+  if (w.orderStatistic95) {
+    return `${fx(w.orderStatistic95.lo, 2)}–${fx(w.orderStatistic95.hi, 2)} (order statistics, ${
+      fx(100 * w.orderStatistic95.coverage, 1)
+    }%)`;
+  }
+  return w.bootstrap95
+    ? `${fx(w.bootstrap95.lo, 2)}–${
+      fx(w.bootstrap95.hi, 2)
+    } (bootstrap: too few rounds for order statistics)`
+    : "—";
+}
+
+/** The interleaved tfjs-wasm / PyTorch section (bench/ab_torch.ts's document). */
+function abTorchMarkdown(L: string[], ab: Row): void {
+  L.push("## tfjs-wasm against PyTorch, interleaved (bench/ab_torch.ts)");
+  L.push("");
+  const env = ab.environment ?? {};
+  const blas = (env.blasLibraries ?? []).map((p: string) => p.split("/").slice(-2).join("/"));
+  L.push(
+    `${ab.config} training step, batch ${ab.batch}, measured ${
+      String(ab.date).slice(0, 16)
+    } UTC. ` +
+      "Each setting is a long-lived step server that built its model once and ran " +
+      `${ab.warmup} warm-up step(s); then, for ${ab.rounds} rounds, each server in turn ran ${ab.steps} ` +
+      "step(s), the order rotating by one each round, so all settings ran under the same load. " +
+      "Per round, ratio = wasm seconds per image / the setting's (median of the round's steps); " +
+      "the table gives the median over rounds and its 95% interval. Load average (1, 5, 15 min) " +
+      `${(ab.loadavgStart ?? []).map((x: number) => fx(x, 1)).join(", ")} before → ${
+        (ab.loadavgEnd ?? []).map((x: number) => fx(x, 1)).join(", ")
+      } after. PyTorch ${env.torch ?? "—"}, BLAS ${blas.join(", ") || "—"} (build: ${
+        env.blasBuild ?? "—"
+      }); \`OMP_NUM_THREADS\` and \`OPENBLAS_NUM_THREADS\` equal the thread count, ` +
+      `\`OMP_WAIT_POLICY=${ab.ompWaitPolicy ?? "(unset)"}\`.`,
+  );
+  L.push("");
+  const servers: Row[] = ab.servers ?? [];
+  const ref = servers.find((s) => s.name === ab.reference);
+  if (ref?.medianSecondsPerImage) {
+    L.push(
+      `tfjs-wasm (1 thread): **${fx(ref.medianSecondsPerImage * ref.batch, 3)} s/step** (median ` +
+        `over rounds; ${fx(1 / ref.medianSecondsPerImage, 1)} images/s).`,
+    );
+    L.push("");
+  }
+  const settings: Row[] = ab.settings ?? [];
+  if (settings.length) {
+    L.push(
+      "| PyTorch setting | threads | allocator | tcmalloc mapped | s / step | wasm / setting | 95% interval | rounds | wasm / setting, CPU time |",
+    );
+    L.push("|---|---|---|---|---|---|---|---|---|");
+    for (const t of settings) {
+      const sv = servers.find((s) => s.name === t.name);
+      L.push(
+        `| ${t.name} | ${t.threads} | ${t.allocator ?? "—"} | ${
+          sv?.ready?.tcmalloc === undefined ? "—" : sv.ready.tcmalloc ? "yes" : "no"
+        } | ${
+          fx(t.medianSecondsPerImage == null ? null : t.medianSecondsPerImage * t.batch, 3)
+        } | ${fx(t.wallRatio?.median, 2)} | ${intervalText(t.wallRatio)} | ${
+          t.wallRatio?.n ?? 0
+        } | ${fx(t.cpuRatio?.median, 2)} |${
+          t.error ? ` **failed**: ${String(t.error).slice(0, 100)}` : ""
+        }`,
+      );
+    }
+    L.push("");
+    const f = ab.fastest ?? {};
+    const line = (label: string, x: Row | null | undefined) =>
+      x
+        ? `- ${label}: ${x.setting}, ratio **${fx(x.wallRatio?.median, 2)}**, 95% interval ${
+          intervalText(x.wallRatio)
+        }`
+        : `- ${label}: not measured`;
+    L.push(line("Against the fastest PyTorch setting", f.overall));
+    L.push(line("Against the fastest 1-thread setting (tfjs-wasm uses one thread)", f.oneThread));
+    L.push(line("Against the fastest 2-thread setting", f.twoThreads));
+    L.push("");
+    L.push(
+      "CPU-time ratios use each process's CPU seconds (all its threads), which other load " +
+        "inflates less than wall time; a 2-thread setting's CPU time counts both threads.",
+    );
+    L.push("");
+  }
+  for (const s of ab.skipped ?? []) L.push(`- Skipped **${s.name}**: ${s.reason}`);
+  for (const w of ab.warnings ?? []) L.push(`- Warning: ${w}`);
+  if (ab.error) L.push(`- Stopped early: ${ab.error}`);
+  if ((ab.skipped ?? []).length || (ab.warnings ?? []).length || ab.error) L.push("");
+  const rounds: Row[] = ab.perRound ?? [];
+  if (rounds.length) {
+    const names = servers.map((s) => s.name);
+    L.push(`| round | first | load (1 min) | ${names.map((n) => `${n} s/step`).join(" | ")} |`);
+    L.push(`|---|---|---|${names.map(() => "---").join("|")}|`);
+    for (const r of rounds) {
+      L.push(
+        `| ${r.round} | ${r.order[0]} | ${fx(r.loadavg1, 1)} | ${
+          names.map((n) => (r.times[n] ? fx(median(r.times[n].wall), 3) : "—")).join(" | ")
+        } |`,
+      );
+    }
+    L.push("");
+  }
+  L.push(
+    `Rerun: \`${
+      ab.command ?? "deno run -A bench/ab_torch.ts"
+    }\` (then \`deno task bench --render-only\`).`,
+  );
+  L.push("");
+}
+
+/**
+ * Writes the Markdown from the recorded JSON alone, measuring nothing: `bench.json` and
+ * `profiles.json` of the last run plus `ab_torch.json` (bench/ab_torch.ts) when it is there.
+ */
+export async function renderMarkdown(outDir: string, md: string): Promise<void> {
+  const doc = JSON.parse(await Deno.readTextFile(join(outDir, "bench.json")));
+  let profiles: Row[] = [];
+  try {
+    profiles = JSON.parse(await Deno.readTextFile(join(outDir, "profiles.json"))).profiles;
+  } catch { /* no profiles recorded */ }
+  try {
+    doc.abTorch = JSON.parse(await Deno.readTextFile(join(outDir, "ab_torch.json")));
+  } catch { /* no interleaved comparison recorded */ }
+  doc.acceptance = acceptance(doc);
+  await Deno.writeTextFile(md, markdown(doc, profiles));
 }
 
 /** Hand-written analysis appended to BENCHMARKS.md (kept in bench/analysis.md). */
@@ -765,8 +958,14 @@ if (import.meta.main) {
       only: { type: "string" },
       "out-dir": { type: "string", default: "results/bench" },
       md: { type: "string", default: "BENCHMARKS.md" },
+      "render-only": { type: "boolean", default: false },
     },
   });
+  if (values["render-only"]) {
+    await renderMarkdown(values["out-dir"]!, values.md!);
+    console.log(`wrote ${values.md} from ${values["out-dir"]}`);
+    Deno.exit(0);
+  }
   await runBench({
     quick: values.quick,
     tiny: values.tiny,

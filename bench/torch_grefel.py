@@ -16,12 +16,26 @@ Usage (prints one JSON line):
   /usr/bin/python3 bench/torch_grefel.py --config CFG.json --expect-params N --batch 64 \
       --threads 1 [--warmup 2] [--steps 10] [--max-seconds 60]
 
+  /usr/bin/python3 bench/torch_grefel.py --config CFG.json --expect-params N --batch 64 \
+      --threads 1 --warmup 2 --serve
+
 It fails (exit 1) if its trainable parameter count differs from --expect-params
 (`summarizeModel(cfg).trainableParams` on the TypeScript side).
+
+--serve: a long-lived step server for bench/ab_torch.ts (protocol: bench/step_protocol.ts). It
+builds the model once, runs the warm-up steps, prints {"ready": {...}} (torch version, threads,
+the BLAS and allocator actually mapped into the process), then answers each stdin line
+{"steps": k} with {"wall": [...], "cpu": [...]} for k steps; it exits when stdin closes.
+
+Threads: torch.set_num_threads(--threads). Debian's torch calls BLAS through libblas.so.3 (the
+alternative in use: OpenBLAS when libopenblas0-pthread is installed), whose own thread pool follows
+OPENBLAS_NUM_THREADS, so the caller sets that and OMP_NUM_THREADS to --threads as well.
 """
 import argparse
 import json
 import math
+import os
+import re
 import resource
 import statistics
 import sys
@@ -280,11 +294,76 @@ class Grefel(nn.Module):
         return total, cls, anchor, center
 
 
+def peak_rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def smooth_labels(labels, classes, s):
     eps = s / 100
     y = torch.full((len(labels), classes), eps / classes)
     y[torch.arange(len(labels)), labels] += 1 - eps
     return y
+
+
+def mapped_libraries():
+    """Paths of the shared libraries mapped into this process (Linux /proc/self/maps)."""
+    try:
+        with open("/proc/self/maps") as f:
+            return sorted({line.split()[-1] for line in f if "/" in line and ".so" in line})
+    except OSError:
+        return []
+
+
+def runtime_info():
+    """What this process actually runs with: BLAS libraries, allocator, thread settings."""
+    libs = mapped_libraries()
+    config = torch.__config__.show()
+    build_blas = re.search(r"BLAS_INFO=(\w+)", config)
+    return {
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "threads": torch.get_num_threads(),
+        "interopThreads": torch.get_num_interop_threads(),
+        "env": {
+            k: os.environ.get(k)
+            for k in (
+                "OMP_NUM_THREADS",
+                "OMP_WAIT_POLICY",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "LD_PRELOAD",
+            )
+        },
+        "tcmalloc": any("libtcmalloc" in p for p in libs),
+        "blasLibraries": sorted(
+            {os.path.realpath(p) for p in libs if "blas" in os.path.basename(p).lower()}
+        ),
+        "blasBuild": build_blas.group(1) if build_blas else None,
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "parallelInfo": torch.__config__.parallel_info().strip().split("\n"),
+    }
+
+
+def serve(step, info):
+    """Answers {"steps": k} lines on stdin with per-step wall and CPU seconds until EOF."""
+    print(json.dumps({"ready": info}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            k = json.loads(line).get("steps")
+            if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+                raise ValueError(f"expected {{\"steps\": k}} with k >= 1, got {line.strip()}")
+            wall, cpu = [], []
+            for _ in range(k):
+                t, c = time.perf_counter(), time.process_time()
+                step()
+                wall.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
+            reply = {"wall": wall, "cpu": cpu}
+        except Exception as e:  # noqa: BLE001 - any failure is answered, the server keeps going
+            reply = {"error": str(e)}
+        print(json.dumps(reply), flush=True)
 
 
 def main():
@@ -297,6 +376,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--max-seconds", type=float, default=60)
     ap.add_argument("--mode", choices=["train", "infer"], default="train")
+    ap.add_argument("--serve", action="store_true", help="step server on stdin/stdout")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     try:
@@ -338,6 +418,14 @@ def main():
             model(landmark, image)[1].sum().item()
 
     step = train_step if args.mode == "train" else infer_step
+    if args.serve:
+        for _ in range(args.warmup):
+            step()
+        info = runtime_info()
+        info.update(kind="torch", pid=os.getpid(), mode=args.mode, batch=b, warmup=args.warmup)
+        info.update(trainableParams=n_params, peakRssBytes=peak_rss())
+        serve(step, info)
+        return
     t = time.perf_counter()
     step()
     first = time.perf_counter() - t
@@ -372,8 +460,8 @@ def main():
                 "imagesPerSecond": b / med,
                 "firstIterationSeconds": first,
                 "capped": capped,
-                "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                "blas": torch.__config__.show().split("\n")[0:0] or None,
+                "peakRssBytes": peak_rss(),
+                **{k: v for k, v in runtime_info().items() if k not in ("torch", "python", "threads")},
             }
         )
     )

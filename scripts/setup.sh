@@ -2,8 +2,23 @@
 # Installs everything grefel needs on a fresh Debian machine with Node.js and npm (run as root, or
 # with sudo available): Debian packages, then Deno and the npm packages pinned in package-lock.json.
 # Idempotent: it installs only what is missing.
+#
+# Usage: scripts/setup.sh [--bench]
+#   --bench  also the PyTorch reference of `deno task bench` (bench/torch_grefel.py,
+#            bench/ab_torch.ts); without these the bench skips its PyTorch settings and says why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+BENCH=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) BENCH=1 ;;
+    *)
+      echo "usage: scripts/setup.sh [--bench]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 # Debian packages:
 #   mesa-vulkan-drivers  software Vulkan (lavapipe): a real WebGPU adapter for Deno without a GPU
@@ -16,6 +31,14 @@ cd "$(dirname "$0")/.."
 #   fonts-liberation     fonts for the text in exported figures
 DEB_PACKAGES=(mesa-vulkan-drivers jupyter-nbconvert python3-nbclient jupyter-notebook jupyter-nbformat
   chromium fonts-liberation)
+# With --bench:
+#   python3-torch         PyTorch (CPU) for /usr/bin/python3: the reference training step
+#   libgoogle-perftools4  tcmalloc, preloaded into the PyTorch settings that use it
+#   libopenblas0-pthread  OpenBLAS as the libblas.so.3 alternative Debian's torch calls; without it
+#                         the reference BLAS makes PyTorch's step several times slower
+if [ "$BENCH" -eq 1 ]; then
+  DEB_PACKAGES+=(python3-torch libgoogle-perftools4 libopenblas0-pthread)
+fi
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

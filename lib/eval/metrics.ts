@@ -85,6 +85,37 @@ export function argmax(dists: Distributions, numClasses?: number): Int32Array {
   return out;
 }
 
+/** How a second prediction differs from a first one on the same samples. */
+export interface PredictionChanges {
+  /** Samples whose prediction changed. */
+  changed: number;
+  /** Wrong → right. */
+  fixed: number;
+  /** Right → wrong. */
+  broken: number;
+}
+
+/**
+ * Counts the samples whose prediction `after` differs from `before`, and of those the ones it
+ * fixes (now equal to the label) and breaks (the label was `before`'s).
+ */
+export function predictionChanges(
+  labels: Int32Array,
+  before: Int32Array,
+  after: Int32Array,
+): PredictionChanges {
+  checkPair(labels, before);
+  checkPair(labels, after);
+  let changed = 0, fixed = 0, broken = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (before[i] === after[i]) continue;
+    changed++;
+    if (after[i] === labels[i]) fixed++;
+    else if (before[i] === labels[i]) broken++;
+  }
+  return { changed, fixed, broken };
+}
+
 /** Fraction of samples whose prediction equals the label (`accuracy_score`); NaN when empty. */
 export function accuracy(labels: Int32Array, preds: Int32Array): number {
   checkPair(labels, preds);
@@ -394,14 +425,7 @@ export interface EvaluationReport {
   /** Metrics of the corrected distribution L_final (eq. 19, with reliability balancing). */
   corrected: PredictionReport;
   /** How reliability balancing changed the arg-max predictions. */
-  change: {
-    /** Samples whose prediction changed. */
-    changed: number;
-    /** Wrong → right. */
-    fixed: number;
-    /** Right → wrong. */
-    broken: number;
-  };
+  change: PredictionChanges;
 }
 
 function reportFor(
@@ -476,19 +500,12 @@ export function evaluatePredictions(input: {
   checkPair(labels, labels, c);
   const primary = reportFor(labels, input.primary, classNames);
   const corrected = reportFor(labels, input.final, classNames);
-  const p0 = argmax(input.primary, c), p1 = argmax(input.final, c);
-  let changed = 0, fixed = 0, broken = 0;
-  for (let i = 0; i < labels.length; i++) {
-    if (p0[i] === p1[i]) continue;
-    changed++;
-    if (p1[i] === labels[i]) fixed++;
-    else if (p0[i] === labels[i]) broken++;
-  }
+  const change = predictionChanges(labels, argmax(input.primary, c), argmax(input.final, c));
   return {
     classNames: [...classNames],
     numSamples: labels.length,
     primary,
     corrected,
-    change: { changed, fixed, broken },
+    change,
   };
 }

@@ -11,6 +11,7 @@ import {
   macroF1,
   mispredictionShare,
   perClassScores,
+  predictionChanges,
   summarize,
 } from "./metrics.ts";
 
@@ -158,4 +159,14 @@ Deno.test("evaluatePredictions: primary vs corrected report", async () => {
     () => evaluatePredictions({ labels, primary, final: final.slice(1), classNames: names }),
     /differ in length/,
   );
+});
+
+Deno.test("predictionChanges: changed, fixed and broken; parallel arrays only", () => {
+  const labels = Int32Array.from([0, 1, 2, 2, 1]);
+  const before = Int32Array.from([0, 0, 2, 1, 1]);
+  const after = Int32Array.from([1, 1, 2, 0, 1]);
+  // sample 0 right → wrong (broken), 1 wrong → right (fixed), 3 wrong → wrong (changed only)
+  assert.deepEqual(predictionChanges(labels, before, after), { changed: 3, fixed: 1, broken: 1 });
+  assert.deepEqual(predictionChanges(labels, before, before), { changed: 0, fixed: 0, broken: 0 });
+  assert.throws(() => predictionChanges(labels, before, after.subarray(1)), /differ in length/);
 });

@@ -47,8 +47,9 @@ import {
   type BranchReport,
   branchReport,
 } from "../eval/branches.ts";
+import { accuracy, argmax } from "../eval/metrics.ts";
 import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.ts";
-import { earlyStopStatus, shouldStopEarly } from "./early_stop.ts";
+import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
 
 /** Version of this library, recorded in every run's config.json. */
 export const GREFEL_VERSION = "0.1.0";
@@ -348,22 +349,6 @@ export async function predictSplit(
     correction: cat("correction"),
     final: cat("final") ?? new Float32Array(0),
   };
-}
-
-function argmaxRows(d: Float32Array, c: number): Int32Array {
-  const out = new Int32Array(d.length / c);
-  for (let i = 0; i < out.length; i++) {
-    let best = 0;
-    for (let j = 1; j < c; j++) if (d[i * c + j] > d[i * c + best]) best = j;
-    out[i] = best;
-  }
-  return out;
-}
-
-function accuracyOf(labels: Int32Array, pred: Int32Array): number {
-  let ok = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] === pred[i]) ok++;
-  return labels.length ? ok / labels.length : 0;
 }
 
 /** Reads model weights and Adam state as named arrays for a checkpoint. */
@@ -724,7 +709,7 @@ class EpochAccumulator {
     for (const b of BRANCHES) if (r.dists[b]) this.parts[b].push(r.dists[b]!);
     this.labels.push(labels);
     this.trust = r.trust;
-    const pred = argmaxRows(r.dists.final, this.classes);
+    const pred = argmax(r.dists.final, this.classes);
     this.correct += pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0);
     this.seen += labels.length;
   }
@@ -862,19 +847,6 @@ async function validate(ctx: EpochContext, epoch: number): Promise<BranchReport 
   return branchReport(data.val.labels, p, data.classNames.length, config.model.rb.entropyEpsilon);
 }
 
-/** The selection metric of each validated epoch in `log`, in order. */
-function validationValues(log: readonly EpochLog[], metric: string): number[] {
-  return log.map((e) => metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy)
-    .filter((v): v is number => v !== null && v !== undefined);
-}
-
-/** The epochs of {@linkcode validationValues}. */
-function validationEpochs(log: readonly EpochLog[], metric: string): number[] {
-  return log.filter((e) =>
-    (metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy) != null
-  ).map((e) => e.epoch);
-}
-
 /**
  * Appends `entry` to the log, updates the best checkpoint and early stopping, and writes
  * checkpoints: `best` when the validation metric improved, `last` on the checkpoint cadence,
@@ -897,7 +869,8 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
   }
   if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
   // Early stopping reads the whole validation history (a moving mean when window > 1).
-  const values = validationValues(state.log, metric);
+  const validated = validatedEpochs(state.log, metric);
+  const values = validated.map((v) => v.value);
   const es = earlyStopStatus(values, tc.earlyStop);
   if (data.val) state.sinceBest = es.since;
   const early = shouldStopEarly(values, epoch, tc.earlyStop);
@@ -910,7 +883,7 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
       ...(tc.earlyStop.window > 1 && es.best >= 0
         ? {
           window: tc.earlyStop.window,
-          smoothedBestEpoch: validationEpochs(state.log, metric)[es.best],
+          smoothedBestEpoch: validated[es.best].epoch,
         }
         : {}),
     };
@@ -967,6 +940,9 @@ async function testRun(
     await restoreWeights(model, params, best);
   }
   const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
+  // An empty test split scores 0 (metrics.json holds no NaN).
+  const testAccuracy = (d: Float32Array) =>
+    data.test.labels.length ? accuracy(data.test.labels, argmax(d, C)) : 0;
   assertFinitePredictions(pred, C, `test split (${dir}, ${state.best ? "best" : "last"} weights)`);
   await writePredictions(dir, data.test, pred, data.classNames);
   await writeEmbeddings(dir, data.test, pred);
@@ -988,8 +964,8 @@ async function testRun(
       : `last (epoch ${state.epoch})`,
     best: state.best,
     stopped: state.stopped ?? null,
-    accuracy: accuracyOf(data.test.labels, argmaxRows(pred.final, C)),
-    primaryAccuracy: accuracyOf(data.test.labels, argmaxRows(pred.primary, C)),
+    accuracy: testAccuracy(pred.final),
+    primaryAccuracy: testAccuracy(pred.primary),
     rb: branchReport(data.test.labels, pred, C, config.model.rb.entropyEpsilon),
     evaluation: evaluated,
     finishedAt: new Date().toISOString(),

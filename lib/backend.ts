@@ -41,6 +41,29 @@ export interface BackendInfo {
   note?: string;
 }
 
+/**
+ * Gives the process a private runtime directory when `XDG_RUNTIME_DIR` is unset or not a
+ * directory: Mesa's Vulkan driver (lavapipe, the software WebGPU adapter) otherwise prints
+ * "XDG_RUNTIME_DIR is invalid or not set" on every backend probe. Must run before the backend is
+ * initialised; every entry point calls it first.
+ */
+export function ensureRuntimeDir(): void {
+  try {
+    const cur = Deno.env.get("XDG_RUNTIME_DIR");
+    if (cur && Deno.statSync(cur).isDirectory) return;
+  } catch { /* missing: make one */ }
+  try {
+    const dir = Deno.makeTempDirSync({ prefix: "grefel-runtime-" });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
+  } catch { /* no permission: the message stays, nothing else changes */ }
+}
+
 /** True if `name` is a known backend. */
 export function isBackendName(name: string): name is BackendName {
   return (BACKENDS as readonly string[]).includes(name);

@@ -16,6 +16,7 @@ export * from "./prepare.ts";
 export * from "./session.ts";
 export * from "./experiments.ts";
 export * from "./sweep.ts";
+export * from "./main.ts";
 export * from "./report.ts";
 export { MODEL_FNS } from "./model_fns.ts";
 export * from "./random_features.ts";

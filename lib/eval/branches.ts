@@ -3,7 +3,7 @@
  * and attentive corrections t_g, t_a, their mix t and L_final; their normalised-entropy
  * confidences (eqs. 10–11); the weight w_l = c_l / (c_l + c_t) that l gets in L_final (eq. 19);
  * and how many predictions reliability balancing changes, fixes and breaks (with McNemar's test of
- * primary vs corrected). Plain numbers: works on a run's predictions, on any backend.
+ * primary vs final). Plain numbers: works on a run's predictions, on any backend.
  *
  * @module
  */
@@ -54,7 +54,7 @@ export interface RbChanges {
   fixedShare: number;
   /** broken / n. */
   brokenShare: number;
-  /** McNemar's exact test, primary vs corrected (b = fixed, c = broken). */
+  /** McNemar's exact test, primary vs final (b = fixed, c = broken). */
   mcnemar: McNemarResult;
 }
 

@@ -114,7 +114,7 @@ export interface RunPredictions {
   labels: Int32Array;
   /** Primary distributions l, one row per sample. */
   primary: number[][];
-  /** Corrected distributions L_final. */
+  /** Final distributions L_final. */
   final: number[][];
 }
 

@@ -191,11 +191,11 @@ export async function trainFromArgs(args: string[]): Promise<number> {
   const m = r.metrics as {
     accuracy?: number;
     primaryAccuracy?: number;
-    evaluation?: { corrected?: { macroF1?: number } };
+    evaluation?: { final?: { macroF1?: number } };
   };
   console.log(
     `${r.status} ${r.dir}: ${r.epochs} epochs, test accuracy ${fmt(m.accuracy)} ` +
-      `(primary ${fmt(m.primaryAccuracy)}), macro-F1 ${fmt(m.evaluation?.corrected?.macroF1)}`,
+      `(primary ${fmt(m.primaryAccuracy)}), macro-F1 ${fmt(m.evaluation?.final?.macroF1)}`,
   );
   for (const f of r.figures) console.log(`  ${f}`);
   return 0;

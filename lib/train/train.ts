@@ -255,6 +255,12 @@ export function assertFinitePredictions(pred: SplitPredictions, classes: number,
  * `perClass` indices (default: the size of the largest class), drawn without replacement while
  * the class has samples left and cycling reshuffled copies otherwise, then the epoch is shuffled.
  * Seeded: the same (seed, epoch) gives the same epoch.
+ *
+ * Runs prepared from a config draw their epochs with `epochIndices` (lib/data/sampler.ts, the
+ * `data.sampler` section); this sampler is {@linkcode trainRun}'s default and draws the sample
+ * the class-means anchor initialisation embeds. The two draw different streams (this one seeded by
+ * `deriveSeed`, cycling reshuffled copies of a small class; `epochIndices` by `seedOf`, repeating
+ * random members), so neither can stand in for the other without changing recorded runs' anchors.
  */
 export function balancedSampler(
   labels: Int32Array,

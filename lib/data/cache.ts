@@ -53,7 +53,7 @@ import { applyAugment, type AugmentParams, centreDraw, drawAugment } from "./aug
 import { fnv1a } from "../random.ts";
 import { acquireLock, type FileLock, tryAcquireLock } from "../lock.ts";
 import { readJsonIfExists, writeFileAtomic } from "../run/atomic.ts";
-import { sha256 } from "../run/hash.ts";
+import { canonicalJson, sha256 } from "../run/hash.ts";
 
 /** Version of the on-disk format; part of the key. */
 export const CACHE_FORMAT = 1;
@@ -112,19 +112,18 @@ export const CENTRE_VIEW: ViewPipeline = {
 };
 
 /**
- * The data section's pre-processing and augmentation (lib/data/augment.ts) as a view pipeline:
- * view 0 is its centre view (`centreDraw`: resize, centre crop, no randomness), view v ≥ 1 the
- * random draw keyed by (view seed, epoch = v). The output side is always the extractor's
- * (`p.outputSize` is replaced by the `size` asked for). The key is every parameter, so changing any
- * augmentation setting invalidates the cache.
+ * Pre-processing and augmentation parameters (lib/data/augment.ts; from the data section with
+ * `augmentParams` of lib/data/config.ts) as a view pipeline: view 0 is their centre view
+ * (`centreDraw`: resize, centre crop, no randomness), view v ≥ 1 the random draw keyed by
+ * (view seed, epoch = v), both rendered at the side asked for (`size`, the extractor's). The key is
+ * every parameter (canonical JSON), so changing any setting invalidates the cache; views ≥ 1
+ * augment when augmentation is on (`randomCrop`, which `augmentParams` sets from
+ * `data.augment.enabled`).
  */
 export function augmentPipeline(p: AugmentParams): ViewPipeline {
-  const augments = p.randomCrop !== false && p.resize > p.crop || p.rotation > 0 || p.flip ||
-    p.brightness > 0 || p.contrast > 0 || p.saturation > 0;
-  const { outputSize: _, ...rest } = p;
   return {
-    key: `augment:${JSON.stringify(rest)}`,
-    augments,
+    key: `augment:${canonicalJson(p)}`,
+    augments: p.randomCrop !== false,
     render(image, size, view, seed) {
       const q = { ...p, outputSize: size };
       const draw = view === 0 ? centreDraw(q) : drawAugment(q, { seed, epoch: view, sample: 0 });

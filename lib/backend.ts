@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor } from "./tensor.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { patchWasmBatchMatMul, patchWasmIdentity } from "./wasm_matmul.ts";
@@ -190,6 +191,6 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
 }
 
 /** Reads a tensor's values without a synchronous read (safe on webgpu). */
-export async function readFloat(t: tf.Tensor): Promise<Float32Array> {
+export async function readFloat(t: Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }

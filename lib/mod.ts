@@ -10,3 +10,4 @@ export * from "./backend.ts";
 export * from "./random.ts";
 export * from "./lock.ts";
 export * from "./args.ts";
+export * from "./tensor.ts";

@@ -42,6 +42,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor3D, Tensor4D } from "../tensor.ts";
 import cliProgress from "cli-progress";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -255,18 +256,18 @@ export function poolMatrix(s: number, g: number): Float32Array {
 }
 
 /** Adaptive average pool of `[B, s, s, C]` to `[B, g, g, C]` (avgPool when `g` divides `s`). */
-export function adaptivePool(x: tf.Tensor4D, g: number): tf.Tensor4D {
+export function adaptivePool(x: Tensor4D, g: number): Tensor4D {
   const [b, s, s2, c] = x.shape;
   if (s !== s2) throw new Error(`adaptivePool: expected square maps, got [${x.shape}]`);
   if (s === g) return x.clone();
   if (s % g === 0) return tf.avgPool(x, s / g, s / g, "valid");
   return tf.tidy(() => {
     const p = tf.tensor2d(poolMatrix(s, g), [g, s]);
-    const pb = tf.broadcastTo(p, [b, g, s]) as tf.Tensor3D;
-    const rows = tf.matMul(pb, tf.reshape(x, [b, s, s * c]) as tf.Tensor3D); // [B, g, s·C]
+    const pb = tf.broadcastTo(p, [b, g, s]) as Tensor3D;
+    const rows = tf.matMul(pb, tf.reshape(x, [b, s, s * c]) as Tensor3D); // [B, g, s·C]
     const t = tf.transpose(tf.reshape(rows, [b, g, s, c]), [0, 1, 3, 2]); // [B, g, C, s]
-    const cols = tf.matMul(tf.reshape(t, [b, g * c, s]) as tf.Tensor3D, pb, false, true); // [B, g·C, g]
-    return tf.transpose(tf.reshape(cols, [b, g, c, g]), [0, 1, 3, 2]) as tf.Tensor4D; // [B, g, g, C]
+    const cols = tf.matMul(tf.reshape(t, [b, g * c, s]) as Tensor3D, pb, false, true); // [B, g·C, g]
+    return tf.transpose(tf.reshape(cols, [b, g, c, g]), [0, 1, 3, 2]) as Tensor4D; // [B, g, g, C]
   });
 }
 

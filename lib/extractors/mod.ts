@@ -8,3 +8,4 @@ export * from "./types.ts";
 export * from "./registry.ts";
 export type { DetectOptions, FaceDetection, FaceDetector } from "./blazeface.ts";
 export type { RawImage } from "../data/types.ts";
+export type * from "../tensor.ts";

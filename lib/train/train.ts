@@ -10,6 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Optimizer, Tensor, Tensor2D, Variable } from "../tensor.ts";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
@@ -72,16 +73,16 @@ export interface ModelFns {
   grefelLoss(
     params: ParamTree,
     outputs: GrefelOutputs,
-    target: tf.Tensor2D,
+    target: Tensor2D,
     cfg: ModelConfig,
     opts?: { progress?: number },
   ): GrefelLosses;
   /** Smoothed one-hot targets `[B, C]` (Table 8's term s: ε = s/100). */
-  smoothLabels(labels: Int32Array, classes: number, s: number): tf.Tensor2D;
+  smoothLabels(labels: Int32Array, classes: number, s: number): Tensor2D;
   /** Leaves by path. */
-  flattenParams(params: ParamTree): Map<string, tf.Variable>;
+  flattenParams(params: ParamTree): Map<string, Variable>;
   /** Variables the optimiser updates, in a fixed order. */
-  trainableVariables(params: ParamTree): tf.Variable[];
+  trainableVariables(params: ParamTree): Variable[];
   /** Assigns named values. @throws Error naming mismatched weights. */
   assignParams(params: ParamTree, named: Map<string, Float32Array>): void;
   /** Frees the weights. */
@@ -89,7 +90,7 @@ export interface ModelFns {
   /** Sets anchors to class means of `embeddings` (+ noise); resolves to what it did. */
   initAnchorsFromEmbeddings(
     params: ParamTree,
-    embeddings: tf.Tensor2D,
+    embeddings: Tensor2D,
     labels: Int32Array,
     cfg: ModelConfig,
     seed: number,
@@ -297,7 +298,7 @@ export function disposeInputs(x: GrefelInputs): void {
   tf.dispose([...x.landmark, ...x.image]);
 }
 
-function setLearningRate(opt: tf.Optimizer, lr: number): void {
+function setLearningRate(opt: Optimizer, lr: number): void {
   // tfjs's AdamOptimizer reads its (protected) `learningRate` field on every applyGradients call.
   (opt as unknown as { learningRate: number }).learningRate = lr;
 }
@@ -333,7 +334,7 @@ export async function predictSplit(
   for (let s = 0; s < idx.length; s += batchSize) {
     const inputs = await split.readBatch(idx.slice(s, s + batchSize), 0);
     // Forward inside tidy; the present outputs are kept, absent branches stay null.
-    const out: (tf.Tensor | null)[] = [];
+    const out: (Tensor | null)[] = [];
     tf.tidy(() => {
       const o = model.grefelForward(params, inputs, cfg, { training: false });
       for (const n of names) out.push(o[n] ? tf.keep(o[n]!) : null);
@@ -343,7 +344,7 @@ export async function predictSplit(
     for (let k = 0; k < names.length; k++) {
       if (out[k]) parts[names[k]].push((await out[k]!.data()) as Float32Array);
     }
-    tf.dispose(out.filter((t): t is tf.Tensor => t !== null));
+    tf.dispose(out.filter((t): t is Tensor => t !== null));
   }
   const cat = (n: (typeof names)[number]) => (parts[n].length ? concat(parts[n]) : null);
   return {
@@ -361,7 +362,7 @@ export async function predictSplit(
 async function snapshot(
   model: ModelFns,
   params: ParamTree,
-  opt: tf.Optimizer,
+  opt: Optimizer,
 ): Promise<{ weights: NamedArray[]; optimizer: NamedArray[] }> {
   const weights: NamedArray[] = [];
   const pathOf = new Map<string, string>();
@@ -407,10 +408,10 @@ async function snapshot(
 }
 
 /** Adam's running bias-correction powers (`accBeta1`, `accBeta2`), where the optimiser has them. */
-function adamPowers(opt: tf.Optimizer): [string, tf.Variable][] {
+function adamPowers(opt: Optimizer): [string, Variable][] {
   const o = opt as unknown as Record<string, unknown>;
   return (["accBeta1", "accBeta2"] as const).flatMap((k) =>
-    o[k] instanceof tf.Variable ? [[k, o[k] as tf.Variable] as [string, tf.Variable]] : []
+    o[k] instanceof tf.Variable ? [[k, o[k] as Variable] as [string, Variable]] : []
   );
 }
 
@@ -418,18 +419,18 @@ function adamPowers(opt: tf.Optimizer): [string, tf.Variable][] {
 async function restoreOptimizer(
   model: ModelFns,
   params: ParamTree,
-  opt: tf.Optimizer,
+  opt: Optimizer,
   slots: readonly NamedArray[],
   ckptDir: string,
 ): Promise<void> {
   if (!slots.length) return; // saved before the first step
   const byName = new Map(slots.map((s) => [s.name, s]));
-  const pathOf = new Map<tf.Variable, string>();
+  const pathOf = new Map<Variable, string>();
   for (const [path, v] of model.flattenParams(params)) pathOf.set(v, path);
   const vars = model.trainableVariables(params);
   const iter = byName.get("iter");
   if (!iter) throw new Error(`${ckptDir}: optimiser state has no iteration count`);
-  const named: { name: string; tensor: tf.Tensor }[] = [{
+  const named: { name: string; tensor: Tensor }[] = [{
     name: "iter",
     tensor: tf.scalar(iter.data[0], "int32"),
   }];
@@ -630,7 +631,7 @@ async function restoreOrInit(
   opts: TrainOptions,
   dir: string,
   params: ParamTree,
-  opt: tf.Optimizer,
+  opt: Optimizer,
 ): Promise<{ state: CheckpointState; status: TrainResult["status"] }> {
   const model = opts.model;
   const hash = configHash(config);
@@ -671,7 +672,7 @@ async function restoreOrInit(
 interface EpochContext {
   model: ModelFns;
   params: ParamTree;
-  opt: tf.Optimizer;
+  opt: Optimizer;
   config: GrefelConfig;
   data: TrainData;
   /** Mutated as epochs finish. */

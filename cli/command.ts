@@ -1,17 +1,9 @@
 /**
- * The shape of a CLI command, and the option parsing every command shares. Options are parsed with
- * `node:util`'s `parseArgs` (built in, strict: unknown flags are errors) through
- * {@linkcode parseCommandArgs}, which also refuses empty option values and empty positional
- * arguments, naming them: an empty `--data-root ""` would otherwise fall back to the default root,
- * and an empty `--results ""` to the default results directory, without a word.
- *
- * Paths typed on the command line are relative to the directory the user typed them in
- * ({@linkcode cliPath}): `deno task` runs the CLI in the repository root and passes the user's
- * directory as `INIT_CWD`.
+ * The shape of a CLI command, and the option parsing every command shares (lib/args.ts: strict
+ * parsing that refuses empty values, paths relative to the directory they were typed in).
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
-import { parseArgs, type ParseArgsConfig } from "node:util";
+export { cliPath, parseCommandArgs, UsageError } from "../lib/args.ts";
 
 /** One `grefel` sub-command. */
 export interface Command {
@@ -21,49 +13,4 @@ export interface Command {
   summary: string;
   /** Runs the command with its arguments; resolves to the exit code. */
   run(args: string[]): Promise<number>;
-}
-
-/** A command line that cannot be run as typed (exit code 2). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-/**
- * `parseArgs` (strict) that also rejects an empty or blank value of any string option (repeated
- * ones included) and an empty positional argument.
- * @throws UsageError naming the option (`--data-root: empty value`) or the argument's position.
- */
-export function parseCommandArgs<T extends ParseArgsConfig>(
-  config: T,
-): ReturnType<typeof parseArgs<T>> {
-  const parsed = parseArgs<T>({ strict: true, ...config });
-  const values = parsed.values as Record<string, unknown>;
-  for (const [name, v] of Object.entries(values)) {
-    for (const x of Array.isArray(v) ? v : [v]) {
-      if (typeof x === "string" && x.trim() === "") {
-        throw new UsageError(`--${name}: empty value (give a value or leave the option out)`);
-      }
-    }
-  }
-  (parsed.positionals ?? []).forEach((p, i) => {
-    if (p.trim() === "") throw new UsageError(`argument ${i + 1} is empty`);
-  });
-  return parsed;
-}
-
-/**
- * A path typed on the command line, made absolute against the directory it was typed in:
- * `INIT_CWD` when set (`deno task` and `npm run` set it to the caller's directory, while the
- * process itself runs in the repository root), else the working directory.
- */
-export function cliPath(path: string): string {
-  if (isAbsolute(path)) return path;
-  let base: string | undefined;
-  try {
-    base = Deno.env.get("INIT_CWD") || undefined;
-  } catch { /* no --allow-env: the working directory */ }
-  return resolve(base ?? Deno.cwd(), path);
 }

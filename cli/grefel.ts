@@ -3,7 +3,9 @@
  * `cli/commands/<name>.ts` and is registered in {@linkcode COMMANDS}.
  * @module
  */
-import { type Command, UsageError } from "./command.ts";
+import type { Command } from "./command.ts";
+import { ensureRuntimeDir } from "../lib/backend.ts";
+import { failureExitCode } from "../lib/args.ts";
 import { adoptCommand } from "./commands/adopt.ts";
 import { baselineCommand } from "./commands/baseline.ts";
 import { clusterScoresCommand } from "./commands/cluster_scores.ts";
@@ -36,29 +38,6 @@ function usage(): string {
   return lines.join("\n");
 }
 
-/**
- * Gives the process a private runtime directory when `XDG_RUNTIME_DIR` is unset or not a
- * directory: Mesa's Vulkan driver (lavapipe, the software WebGPU adapter) otherwise prints
- * "XDG_RUNTIME_DIR is invalid or not set" on every backend probe. Must run before the backend is
- * initialised.
- */
-export function ensureRuntimeDir(): void {
-  try {
-    const cur = Deno.env.get("XDG_RUNTIME_DIR");
-    if (cur && Deno.statSync(cur).isDirectory) return;
-  } catch { /* missing: make one */ }
-  try {
-    const dir = Deno.makeTempDirSync({ prefix: "grefel-runtime-" });
-    Deno.chmodSync(dir, 0o700);
-    Deno.env.set("XDG_RUNTIME_DIR", dir);
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch { /* already gone */ }
-    });
-  } catch { /* no permission: the message stays, nothing else changes */ }
-}
-
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   ensureRuntimeDir();
@@ -75,9 +54,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (e) {
-    console.error(`grefel ${name}: ${e instanceof Error ? e.message : e}`);
-    if (Deno.env.get("GREFEL_DEBUG")) console.error(e);
-    return e instanceof UsageError ? 2 : 1;
+    return failureExitCode(name, e);
   }
 }
 

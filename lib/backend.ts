@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor } from "./tensor.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { patchWasmBatchMatMul, patchWasmIdentity } from "./wasm_matmul.ts";
@@ -40,6 +41,29 @@ export interface BackendInfo {
   source: "flag" | "env" | "auto";
   /** Why automatic selection passed over a backend (e.g. a software WebGPU adapter), if it did. */
   note?: string;
+}
+
+/**
+ * Gives the process a private runtime directory when `XDG_RUNTIME_DIR` is unset or not a
+ * directory: Mesa's Vulkan driver (lavapipe, the software WebGPU adapter) otherwise prints
+ * "XDG_RUNTIME_DIR is invalid or not set" on every backend probe. Must run before the backend is
+ * initialised; every entry point calls it first.
+ */
+export function ensureRuntimeDir(): void {
+  try {
+    const cur = Deno.env.get("XDG_RUNTIME_DIR");
+    if (cur && Deno.statSync(cur).isDirectory) return;
+  } catch { /* missing: make one */ }
+  try {
+    const dir = Deno.makeTempDirSync({ prefix: "grefel-runtime-" });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
+  } catch { /* no permission: the message stays, nothing else changes */ }
 }
 
 /** True if `name` is a known backend. */
@@ -170,6 +194,6 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
 }
 
 /** Reads a tensor's values without a synchronous read (safe on webgpu). */
-export async function readFloat(t: tf.Tensor): Promise<Float32Array> {
+export async function readFloat(t: Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }

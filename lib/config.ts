@@ -43,6 +43,7 @@ export type DeepPartial<T> = T extends readonly unknown[] ? T
 export class ConfigError extends Error {
   /** One line per problem, each naming the key. */
   readonly issues: string[];
+  /** An error listing `issues`, for the configuration named `context`. */
   constructor(issues: string[], context = "config") {
     super(`invalid ${context}:\n  ${issues.join("\n  ")}`);
     this.name = "ConfigError";

@@ -49,6 +49,7 @@ export class LockHeldError extends Error {
   readonly path: string;
   /** Its owner (null when the file could not be read yet). */
   readonly owner: LockOwner | null;
+  /** The error for the lock file `path` held by `owner`; `hint` says what to do about it. */
   constructor(path: string, owner: LockOwner | null, hint?: string) {
     const who = owner
       ? `pid ${owner.pid} on ${owner.host}${

@@ -8,7 +8,7 @@ import { cliPath, type Command, parseCommandArgs } from "../command.ts";
 import { adoptIntoPlan } from "../../lib/train/adopt.ts";
 import { loadExperiment } from "../../lib/train/experiments.ts";
 import { planSweep } from "../../lib/train/sweep.ts";
-import { CONFIG_OPTIONS, configArg, flagOverrides } from "./train.ts";
+import { CONFIG_OPTIONS, configArg, flagOverrides } from "../../lib/train/main.ts";
 
 const HELP = `usage: deno task grefel adopt [--experiment] NAME [options]
 

@@ -19,7 +19,7 @@ import { DATASET_KINDS } from "../../lib/data/datasets.ts";
 import { configFrom } from "../../lib/train/experiments.ts";
 import { planData } from "../../lib/train/prepare.ts";
 import { writeFileAtomic } from "../../lib/run/atomic.ts";
-import { flagOverrides } from "./train.ts";
+import { flagOverrides } from "../../lib/train/main.ts";
 
 /** Baseline models this command knows. */
 export const BASELINE_MODELS = ["faceapi-expression"] as const;

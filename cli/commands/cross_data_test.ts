@@ -100,7 +100,7 @@ Deno.test("baseline and eval on another data set, classes mapped by synonym", as
     const out = JSON.parse(await Deno.readTextFile(join(dir, "eval-best-on-folder.json")));
     assert.equal(out.evaluatedOn.trainedOn, "synthetic");
     assert.equal(out.evaluatedOn.split, "train");
-    assert.equal(out.evaluation.corrected.confusionMatrix.length, 8, "FER+ label space");
+    assert.equal(out.evaluation.final.confusionMatrix.length, 8, "FER+ label space");
     const total = out.data.splits.train.total;
     assert.equal(out.evaluation.numSamples, total);
     assert.ok(total > 0 && total < n);

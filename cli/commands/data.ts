@@ -12,7 +12,7 @@ import { faceCropOn } from "../../lib/data/config.ts";
 import { checkSkippedFraction, formatDataReport } from "../../lib/data/report.ts";
 import { configFrom } from "../../lib/train/experiments.ts";
 import { planData } from "../../lib/train/prepare.ts";
-import { CONFIG_OPTIONS, configArg, flagOverrides } from "./train.ts";
+import { CONFIG_OPTIONS, configArg, flagOverrides } from "../../lib/train/main.ts";
 
 const HELP = `usage: deno task grefel data --data KIND [--data-root DIR] [options]
 

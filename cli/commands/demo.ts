@@ -5,8 +5,8 @@
  *
  * - `results/demo/<run-id>/`: the run (config.json, log.jsonl, checkpoints, metrics.json,
  *   predictions.csv, embeddings.csv, figures/)
- * - `results/demo/confusion-primary.svg`, `confusion-corrected.svg`: confusion matrices of the
- *   primary head (arg-max l) and of the corrected prediction (arg-max L_final) (paper Fig. 4)
+ * - `results/demo/confusion-primary.svg`, `confusion-final.svg`: confusion matrices of the
+ *   primary head (arg-max l) and of the final prediction (arg-max L_final) (paper Fig. 4)
  * - `results/demo/tsne.svg`: t-SNE of the test embeddings with Davies–Bouldin and
  *   Calinski–Harabasz scores (paper Fig. 5)
  * - `results/demo/summary.json`: the headline numbers and where everything is.
@@ -113,16 +113,16 @@ export const demoCommand: Command = {
     const m = r.metrics as {
       accuracy: number;
       primaryAccuracy: number;
-      evaluation?: { primary?: { macroF1: number }; corrected?: { macroF1: number } };
+      evaluation?: { primary?: { macroF1: number }; final?: { macroF1: number } };
     };
     const summary = {
       runDir: r.dir,
       status: r.status,
       backend: r.backend.backend,
       epochs: r.epochs,
-      testAccuracy: { corrected: m.accuracy, primary: m.primaryAccuracy },
+      testAccuracy: { final: m.accuracy, primary: m.primaryAccuracy },
       macroF1: {
-        corrected: m.evaluation?.corrected?.macroF1 ?? null,
+        final: m.evaluation?.final?.macroF1 ?? null,
         primary: m.evaluation?.primary?.macroF1 ?? null,
       },
       cluster,
@@ -137,8 +137,8 @@ export const demoCommand: Command = {
         ``,
         `GReFEL demo (${r.status}, ${r.epochs} epochs, backend ${r.backend.backend}, ` +
         `${summary.seconds.toFixed(0)} s)`,
-        `  test accuracy, corrected (arg-max L_final):      ${pct(m.accuracy)}` +
-        `  (macro-F1 ${summary.macroF1.corrected?.toFixed(4) ?? "n/a"})`,
+        `  test accuracy, final (arg-max L_final):          ${pct(m.accuracy)}` +
+        `  (macro-F1 ${summary.macroF1.final?.toFixed(4) ?? "n/a"})`,
         `  test accuracy, primary head of the same model:  ${pct(m.primaryAccuracy)}` +
         `  (macro-F1 ${summary.macroF1.primary?.toFixed(4) ?? "n/a"})`,
         `  run directory: ${r.dir}`,

@@ -10,7 +10,7 @@ import { parseSets } from "../../lib/train/experiments.ts";
 const HELP = `usage: deno task grefel eval --run DIR [options]
 
 Re-evaluates a trained run on its test split: accuracy, macro-F1, balanced accuracy, ECE,
-per-class scores and confusion matrices for the primary and the corrected prediction, cluster
+per-class scores and confusion matrices for the primary and the final prediction, cluster
 scores of the embeddings; writes DIR/eval-<weights>.json and DIR/figures/.
 
 options:
@@ -104,7 +104,7 @@ export const evalCommand: Command = {
       `run ${r.runId}, ${r.weights} weights (epoch ${r.epoch}), ${e.numSamples} test samples${on}`,
     );
     for (
-      const [name, p] of [["primary (no RB)", e.primary], ["corrected (RB)", e.corrected]] as const
+      const [name, p] of [["primary (no RB)", e.primary], ["final (RB)", e.final]] as const
     ) {
       console.log(
         `  ${name.padEnd(16)} accuracy ${p.accuracy.toFixed(4)}  macro-F1 ${

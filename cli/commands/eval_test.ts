@@ -40,7 +40,7 @@ Deno.test("eval: re-evaluation reproduces the run's test metrics; --recalibrate-
     const e = await cli(["eval", "--run", dir, "--backend", "wasm", "--no-figures", "--json"]);
     assert.equal(e.code, 0, e.err);
     const again = await readJson(join(dir, "eval-best.json"));
-    for (const k of ["primary", "corrected"] as const) {
+    for (const k of ["primary", "final"] as const) {
       assert.equal(again.evaluation[k].accuracy, metrics.evaluation[k].accuracy, k);
       assert.deepEqual(
         again.evaluation[k].confusionMatrix,

@@ -15,7 +15,7 @@ import {
   sweepStatus,
   writeSlurmSweep,
 } from "../../lib/train/slurm.ts";
-import { CONFIG_OPTIONS, configArg, flagOverrides, parseSeed } from "./train.ts";
+import { CONFIG_OPTIONS, configArg, flagOverrides, parseSeed } from "../../lib/train/main.ts";
 
 const HELP = `usage: deno task grefel sweep [--experiment] NAME [options]
        deno task grefel sweep NAME --slurm DIR [--sbatch-args "..."] [options]

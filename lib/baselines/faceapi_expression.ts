@@ -28,6 +28,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor2D, Tensor4D } from "../tensor.ts";
 import { faceFeatureTrunk, LANDMARK68_INPUT } from "../extractors/face_landmark68.ts";
 import { loadWeightMap, npmFile } from "../extractors/weights.ts";
 import { FERPLUS_CLASSES, type FerPlusLabelMode, loadFerPlus } from "../data/ferplus.ts";
@@ -71,7 +72,7 @@ export interface FaceApiExpressionNet {
    * `[B, 112, 112, 3]` RGB in [0, 1] (other sides are resized bilinearly) → softmax `[B, 7]` in
    * {@linkcode FACEAPI_EXPRESSION_CLASSES} order. The caller disposes the result.
    */
-  predict(x: tf.Tensor4D): tf.Tensor2D;
+  predict(x: Tensor4D): Tensor2D;
   /** Frees the weights. */
   dispose(): void;
 }
@@ -93,9 +94,9 @@ export async function loadFaceApiExpression(): Promise<FaceApiExpressionNet> {
         const [, , , d3] = faceFeatureTrunk(x, w); // [B, 7, 7, 256]
         // face-api: avgPool 7×7 stride 2 'valid' on the 7×7 map = global average.
         const pooled = tf.avgPool(d3, [7, 7], [2, 2], "valid"); // [B, 1, 1, 256]
-        const flat = tf.reshape(pooled, [x.shape[0], -1]) as tf.Tensor2D; // [B, 256]
-        const logits = tf.add(tf.matMul(flat, fcW as tf.Tensor2D), fcB); // [B, 7]
-        return tf.softmax(logits) as tf.Tensor2D;
+        const flat = tf.reshape(pooled, [x.shape[0], -1]) as Tensor2D; // [B, 256]
+        const logits = tf.add(tf.matMul(flat, fcW as Tensor2D), fcB); // [B, 7]
+        return tf.softmax(logits) as Tensor2D;
       });
     },
     dispose() {
@@ -109,7 +110,7 @@ export async function loadFaceApiExpression(): Promise<FaceApiExpressionNet> {
  * centred zero padding to a square, bilinear resize to 112², values in [0, 1].
  * @returns `[B, 112, 112, 3]`
  */
-export function imagesToInput(images: readonly RawImage[]): tf.Tensor4D {
+export function imagesToInput(images: readonly RawImage[]): Tensor4D {
   if (images.length === 0) throw new Error("imagesToInput: no images");
   return tf.tidy(() => {
     const side = FACEAPI_EXPRESSION_INPUT;

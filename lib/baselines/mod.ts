@@ -10,7 +10,9 @@ export type {
   CalibrationBin,
   ClassReport,
   EvaluationReport,
+  PredictionChanges,
   PredictionReport,
   Summary,
 } from "../eval/metrics.ts";
 export type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "../data/types.ts";
+export type * from "../tensor.ts";

@@ -48,6 +48,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor3D, Tensor4D } from "../tensor.ts";
 import cliProgress from "cli-progress";
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
@@ -60,7 +61,7 @@ import { applyAugment, type AugmentParams, centreDraw, drawAugment } from "./aug
 import { fnv1a } from "../random.ts";
 import { acquireLock, type FileLock, tryAcquireLock } from "../lock.ts";
 import { readJsonIfExists, writeFileAtomic } from "../run/atomic.ts";
-import { sha256 } from "../run/hash.ts";
+import { canonicalJson, sha256 } from "../run/hash.ts";
 
 /** Version of the on-disk format; part of the key. */
 export const CACHE_FORMAT = 1;
@@ -119,19 +120,18 @@ export const CENTRE_VIEW: ViewPipeline = {
 };
 
 /**
- * The data section's pre-processing and augmentation (lib/data/augment.ts) as a view pipeline:
- * view 0 is its centre view (`centreDraw`: resize, centre crop, no randomness), view v ≥ 1 the
- * random draw keyed by (view seed, epoch = v). The output side is always the extractor's
- * (`p.outputSize` is replaced by the `size` asked for). The key is every parameter, so changing any
- * augmentation setting invalidates the cache.
+ * Pre-processing and augmentation parameters (lib/data/augment.ts; from the data section with
+ * `augmentParams` of lib/data/config.ts) as a view pipeline: view 0 is their centre view
+ * (`centreDraw`: resize, centre crop, no randomness), view v ≥ 1 the random draw keyed by
+ * (view seed, epoch = v), both rendered at the side asked for (`size`, the extractor's). The key is
+ * every parameter (canonical JSON), so changing any setting invalidates the cache; views ≥ 1
+ * augment when augmentation is on (`randomCrop`, which `augmentParams` sets from
+ * `data.augment.enabled`).
  */
 export function augmentPipeline(p: AugmentParams): ViewPipeline {
-  const augments = p.randomCrop !== false && p.resize > p.crop || p.rotation > 0 || p.flip ||
-    p.brightness > 0 || p.contrast > 0 || p.saturation > 0;
-  const { outputSize: _, ...rest } = p;
   return {
-    key: `augment:${JSON.stringify(rest)}`,
-    augments,
+    key: `augment:${canonicalJson(p)}`,
+    augments: p.randomCrop !== false,
     render(image, size, view, seed) {
       const q = { ...p, outputSize: size };
       const draw = view === 0 ? centreDraw(q) : drawAugment(q, { seed, epoch: view, sample: 0 });
@@ -263,18 +263,18 @@ export function poolMatrix(s: number, g: number): Float32Array {
 }
 
 /** Adaptive average pool of `[B, s, s, C]` to `[B, g, g, C]` (avgPool when `g` divides `s`). */
-export function adaptivePool(x: tf.Tensor4D, g: number): tf.Tensor4D {
+export function adaptivePool(x: Tensor4D, g: number): Tensor4D {
   const [b, s, s2, c] = x.shape;
   if (s !== s2) throw new Error(`adaptivePool: expected square maps, got [${x.shape}]`);
   if (s === g) return x.clone();
   if (s % g === 0) return tf.avgPool(x, s / g, s / g, "valid");
   return tf.tidy(() => {
     const p = tf.tensor2d(poolMatrix(s, g), [g, s]);
-    const pb = tf.broadcastTo(p, [b, g, s]) as tf.Tensor3D;
-    const rows = tf.matMul(pb, tf.reshape(x, [b, s, s * c]) as tf.Tensor3D); // [B, g, s·C]
+    const pb = tf.broadcastTo(p, [b, g, s]) as Tensor3D;
+    const rows = tf.matMul(pb, tf.reshape(x, [b, s, s * c]) as Tensor3D); // [B, g, s·C]
     const t = tf.transpose(tf.reshape(rows, [b, g, s, c]), [0, 1, 3, 2]); // [B, g, C, s]
-    const cols = tf.matMul(tf.reshape(t, [b, g * c, s]) as tf.Tensor3D, pb, false, true); // [B, g·C, g]
-    return tf.transpose(tf.reshape(cols, [b, g, c, g]), [0, 1, 3, 2]) as tf.Tensor4D; // [B, g, g, C]
+    const cols = tf.matMul(tf.reshape(t, [b, g * c, s]) as Tensor3D, pb, false, true); // [B, g·C, g]
+    return tf.transpose(tf.reshape(cols, [b, g, c, g]), [0, 1, 3, 2]) as Tensor4D; // [B, g, g, C]
   });
 }
 

@@ -387,11 +387,9 @@ Deno.test("augmentPipeline: data-config augmentation as cached views; its key fo
     assert.ok(pipe.augments);
     const other = augmentPipeline({ ...p, rotation: p.rotation + 1 });
     assert.notEqual(pipe.key, other.key);
-    assert.equal(
-      augmentPipeline({ ...p, outputSize: 99 }).key,
-      pipe.key,
-      "size comes from extractor",
-    );
+    // The side rendered is the one asked for, whatever the parameters' output size.
+    const big = augmentPipeline({ ...p, outputSize: 99 });
+    assert.deepEqual(big.render(ds.images[0], 8, 1, 5), pipe.render(ds.images[0], 8, 1, 5));
     const off = augmentPipeline(
       augmentParams(dataConfigSchema.parse({ augment: { enabled: false } }), 8),
     );

@@ -30,3 +30,4 @@ export type { GrefelInputs } from "../model/types.ts";
 export type { FeatureMaps } from "../extractors/types.ts";
 export type { ScanStats } from "./scan.ts";
 export type { DetectOptions, FaceDetection, FaceDetector } from "../extractors/blazeface.ts";
+export type * from "../tensor.ts";

@@ -1,7 +1,7 @@
 import { assert } from "../testing.ts";
 import { epochIndices, type SamplerItem } from "./sampler.ts";
 import { injectLabelNoise, withLabelNoise } from "./noise.ts";
-import { Rng } from "./rng.ts";
+import { Rng, seedOf } from "./rng.ts";
 
 /** Imbalanced items: class c has ~ (c+1)² · 5 samples spread over `groups` groups; class 3 empty. */
 function items(groups: number): SamplerItem[] {
@@ -82,4 +82,22 @@ Deno.test("label noise: exact rate, always a different class, seeded, never test
     /refusing to add label noise to the test split/,
   );
   assert.throws(() => injectLabelNoise(samples, 7, 1.5, 0), /\[0, 1\]/);
+});
+
+Deno.test("refine: the epochs recorded runs were trained on (pinned values of seedOf and the draw)", () => {
+  assert.equal(seedOf(7, 0, 0x5a3), 1858738719);
+  assert.equal(seedOf(0, 1, 2), 2557332020);
+  const labels = [0, 0, 0, 0, 0, 1, 2, 2, 1, 0, 2, 0];
+  const e = epochIndices(
+    labels.map((label) => ({ label })),
+    3,
+    {
+      mode: "refine",
+      perGroup: 512,
+      perClass: 6,
+    },
+    7,
+    0,
+  );
+  assert.deepEqual(e, [2, 10, 8, 11, 8, 7, 3, 4, 1, 0, 5, 8, 7, 8, 6, 6, 7, 5]);
 });

@@ -3,11 +3,11 @@
  * and attentive corrections t_g, t_a, their mix t and L_final; their normalised-entropy
  * confidences (eqs. 10–11); the weight w_l = c_l / (c_l + c_t) that l gets in L_final (eq. 19);
  * and how many predictions reliability balancing changes, fixes and breaks (with McNemar's test of
- * primary vs corrected). Plain numbers: works on a run's predictions, on any backend.
+ * primary vs final). Plain numbers: works on a run's predictions, on any backend.
  *
  * @module
  */
-import { argmax, distributionStd, summarize } from "./metrics.ts";
+import { accuracy, argmax, distributionStd, predictionChanges, summarize } from "./metrics.ts";
 import { mcnemar, type McNemarResult } from "./stats.ts";
 
 /** Row-major `[N, C]` distributions of each branch; null where the branch is off. */
@@ -54,7 +54,7 @@ export interface RbChanges {
   fixedShare: number;
   /** broken / n. */
   brokenShare: number;
-  /** McNemar's exact test, primary vs corrected (b = fixed, c = broken). */
+  /** McNemar's exact test, primary vs final (b = fixed, c = broken). */
   mcnemar: McNemarResult;
 }
 
@@ -96,13 +96,6 @@ function meanMedian(v: ArrayLike<number>): MeanMedian {
   return { mean: s.mean, median: s.median };
 }
 
-function accuracyOf(labels: Int32Array, d: Float32Array, classes: number): number {
-  const pred = argmax(d, classes);
-  let ok = 0;
-  for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) ok++;
-  return labels.length ? ok / labels.length : NaN;
-}
-
 /** Counts the predictions reliability balancing changes, fixes and breaks. */
 export function rbChanges(
   labels: Int32Array,
@@ -110,14 +103,11 @@ export function rbChanges(
   final: Float32Array,
   classes: number,
 ): RbChanges {
-  const p = argmax(primary, classes), f = argmax(final, classes);
-  let changed = 0, fixed = 0, broken = 0;
-  for (let i = 0; i < labels.length; i++) {
-    if (p[i] === f[i]) continue;
-    changed++;
-    if (f[i] === labels[i]) fixed++;
-    else if (p[i] === labels[i]) broken++;
-  }
+  const { changed, fixed, broken } = predictionChanges(
+    labels,
+    argmax(primary, classes),
+    argmax(final, classes),
+  );
   const n = labels.length;
   return {
     n,
@@ -149,7 +139,7 @@ export function branchReport(
       );
     }
   }
-  const acc = (x: Float32Array | null) => (x ? accuracyOf(labels, x, classes) : null);
+  const acc = (x: Float32Array | null) => (x ? accuracy(labels, argmax(x, classes)) : null);
   const conf = (x: Float32Array | null) => (x ? rowConfidence(x, classes, eps) : null);
   const cl = conf(d.primary)!;
   const ct = conf(d.correction);

@@ -85,6 +85,37 @@ export function argmax(dists: Distributions, numClasses?: number): Int32Array {
   return out;
 }
 
+/** How a second prediction differs from a first one on the same samples. */
+export interface PredictionChanges {
+  /** Samples whose prediction changed. */
+  changed: number;
+  /** Wrong → right. */
+  fixed: number;
+  /** Right → wrong. */
+  broken: number;
+}
+
+/**
+ * Counts the samples whose prediction `after` differs from `before`, and of those the ones it
+ * fixes (now equal to the label) and breaks (the label was `before`'s).
+ */
+export function predictionChanges(
+  labels: Int32Array,
+  before: Int32Array,
+  after: Int32Array,
+): PredictionChanges {
+  checkPair(labels, before);
+  checkPair(labels, after);
+  let changed = 0, fixed = 0, broken = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (before[i] === after[i]) continue;
+    changed++;
+    if (after[i] === labels[i]) fixed++;
+    else if (before[i] === labels[i]) broken++;
+  }
+  return { changed, fixed, broken };
+}
+
 /** Fraction of samples whose prediction equals the label (`accuracy_score`); NaN when empty. */
 export function accuracy(labels: Int32Array, preds: Int32Array): number {
   checkPair(labels, preds);
@@ -294,7 +325,7 @@ export function mispredictionShare(
 
 /**
  * Standard deviation of each sample's distribution over its C probabilities (paper Fig. 9: the
- * spread of the primary vs the corrected distribution). Population std (divide by C, `numpy.std`
+ * spread of the primary vs the final distribution). Population std (divide by C, `numpy.std`
  * default): for a distribution summing to 1 this is `sqrt(Σ p² / C − 1/C²)`.
  */
 export function distributionStd(dists: Distributions, numClasses?: number): Float64Array {
@@ -357,7 +388,7 @@ export interface ClassReport {
   mispredictionShareByPredicted: number;
 }
 
-/** Metrics of one set of distributions (primary or corrected). */
+/** Metrics of one set of distributions (primary or final). */
 export interface PredictionReport {
   /** Accuracy. */
   accuracy: number;
@@ -391,17 +422,24 @@ export interface EvaluationReport {
   numSamples: number;
   /** Metrics of the primary distribution l (eq. 9): the primary head of the same model (arg-max l). */
   primary: PredictionReport;
-  /** Metrics of the corrected distribution L_final (eq. 19, with reliability balancing). */
-  corrected: PredictionReport;
+  /** Metrics of the final distribution L_final (eq. 19, with reliability balancing). */
+  final: PredictionReport;
   /** How reliability balancing changed the arg-max predictions. */
-  change: {
-    /** Samples whose prediction changed. */
-    changed: number;
-    /** Wrong → right. */
-    fixed: number;
-    /** Right → wrong. */
-    broken: number;
-  };
+  change: PredictionChanges;
+}
+
+/**
+ * An evaluation report as a file holds it, with L_final's metrics under `final`: reports written
+ * before they were named so hold them under `corrected`, which is read as `final` (an object that
+ * has `final` already, or is no object, is returned as it is).
+ */
+export function withFinalKey<T>(report: T): T {
+  if (!report || typeof report !== "object" || Array.isArray(report)) return report;
+  const r = report as Record<string, unknown>;
+  if (!("corrected" in r) || "final" in r) return report;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) out[k === "corrected" ? "final" : k] = v;
+  return out as T;
 }
 
 function reportFor(
@@ -455,13 +493,13 @@ function reportFor(
 }
 
 /**
- * Evaluates the primary head (arg-max l) and the corrected prediction (arg-max L_final) of one model on
+ * Evaluates the primary head (arg-max l) and the final prediction (arg-max L_final) of one model on
  * the same samples against their labels: accuracy, macro-F1, balanced accuracy, ECE, per-class
  * scores, confusion matrices, misprediction shares (Figs. 7/8), distribution spread (Fig. 9).
  *
  * @param input.labels true class per sample, `[N]`
  * @param input.primary primary distributions l, `[N, C]`
- * @param input.final corrected distributions L_final, `[N, C]` (equal to `primary` when RB is off)
+ * @param input.final final distributions L_final, `[N, C]` (equal to `primary` when RB is off)
  * @param input.classNames class names; their count is C
  */
 export function evaluatePredictions(input: {
@@ -475,20 +513,13 @@ export function evaluatePredictions(input: {
   if (c < 1) throw new Error("classNames is empty");
   checkPair(labels, labels, c);
   const primary = reportFor(labels, input.primary, classNames);
-  const corrected = reportFor(labels, input.final, classNames);
-  const p0 = argmax(input.primary, c), p1 = argmax(input.final, c);
-  let changed = 0, fixed = 0, broken = 0;
-  for (let i = 0; i < labels.length; i++) {
-    if (p0[i] === p1[i]) continue;
-    changed++;
-    if (p1[i] === labels[i]) fixed++;
-    else if (p0[i] === labels[i]) broken++;
-  }
+  const final = reportFor(labels, input.final, classNames);
+  const change = predictionChanges(labels, argmax(input.primary, c), argmax(input.final, c));
   return {
     classNames: [...classNames],
     numSamples: labels.length,
     primary,
-    corrected,
-    change: { changed, fixed, broken },
+    final,
+    change,
   };
 }

@@ -11,7 +11,9 @@ import {
   macroF1,
   mispredictionShare,
   perClassScores,
+  predictionChanges,
   summarize,
+  withFinalKey,
 } from "./metrics.ts";
 
 interface GoldenCase {
@@ -135,7 +137,7 @@ Deno.test("bad input names the problem", () => {
   assert.throws(() => argmax([[0.5, 0.5], [1]]), /distribution 1 has 1/);
 });
 
-Deno.test("evaluatePredictions: primary vs corrected report", async () => {
+Deno.test("evaluatePredictions: primary vs final report", async () => {
   const names = ["a", "b", "c"];
   const labels = Int32Array.from([0, 1, 2, 2]);
   const primary = Float32Array.from([0.8, 0.1, 0.1, 0.6, 0.3, 0.1, 0.2, 0.5, 0.3, 0.1, 0.1, 0.8]);
@@ -143,19 +145,40 @@ Deno.test("evaluatePredictions: primary vs corrected report", async () => {
   const r = evaluatePredictions({ labels, primary, final, classNames: names });
   assert.equal(r.numSamples, 4);
   assert.equal(r.primary.accuracy, 0.5);
-  assert.equal(r.corrected.accuracy, 0.75);
+  assert.equal(r.final.accuracy, 0.75);
   assert.deepEqual(r.change, { changed: 3, fixed: 2, broken: 1 });
   assert.deepEqual(r.primary.confusionMatrix, [[1, 0, 0], [1, 0, 0], [0, 1, 1]]);
-  assert.deepEqual(r.corrected.perClass.map((c) => c.recall), [1, 1, 0.5]);
+  assert.deepEqual(r.final.perClass.map((c) => c.recall), [1, 1, 0.5]);
   assert.equal(r.primary.mispredictions, 2);
   assert.deepEqual(r.primary.perClass.map((c) => c.mispredictionShareByTrue), [0, 0.5, 0.5]);
-  assert.ok(r.corrected.distributionStd.mean < r.primary.distributionStd.mean);
-  await assertClose(r.corrected.maxProbability.max, 0.5, 1e-7);
+  assert.ok(r.final.distributionStd.mean < r.primary.distributionStd.mean);
+  await assertClose(r.final.maxProbability.max, 0.5, 1e-7);
   // JSON round trip keeps the numbers
   const back = JSON.parse(JSON.stringify(r));
-  assert.equal(back.corrected.macroF1, r.corrected.macroF1);
+  assert.equal(back.final.macroF1, r.final.macroF1);
   assert.throws(
     () => evaluatePredictions({ labels, primary, final: final.slice(1), classNames: names }),
     /differ in length/,
   );
+});
+
+Deno.test("predictionChanges: changed, fixed and broken; parallel arrays only", () => {
+  const labels = Int32Array.from([0, 1, 2, 2, 1]);
+  const before = Int32Array.from([0, 0, 2, 1, 1]);
+  const after = Int32Array.from([1, 1, 2, 0, 1]);
+  // sample 0 right → wrong (broken), 1 wrong → right (fixed), 3 wrong → wrong (changed only)
+  assert.deepEqual(predictionChanges(labels, before, after), { changed: 3, fixed: 1, broken: 1 });
+  assert.deepEqual(predictionChanges(labels, before, before), { changed: 0, fixed: 0, broken: 0 });
+  assert.throws(() => predictionChanges(labels, before, after.subarray(1)), /differ in length/);
+});
+
+Deno.test("withFinalKey: an older report's `corrected` reads as `final`; others unchanged", () => {
+  const old = { classNames: ["a"], primary: { accuracy: 1 }, corrected: { accuracy: 0.5 } };
+  const r = withFinalKey(old) as Record<string, unknown>;
+  assert.deepEqual(r, { classNames: ["a"], primary: { accuracy: 1 }, final: { accuracy: 0.5 } });
+  assert.ok("corrected" in old, "the input is not changed");
+  const now = { primary: {}, final: { accuracy: 0.7 } };
+  assert.equal(withFinalKey(now), now);
+  assert.equal(withFinalKey(null), null);
+  assert.deepEqual(withFinalKey([1]), [1]);
 });

@@ -1,5 +1,5 @@
 /**
- * Evaluation: classification metrics for primary and corrected predictions, cluster scores and a
+ * Evaluation: classification metrics for primary and final predictions, cluster scores and a
  * 2-D t-SNE of the embeddings. Re-exports the parts and offers
  * {@linkcode evaluateEmbeddings} for the embedding half.
  *

@@ -9,3 +9,4 @@ export * from "./registry.ts";
 export * from "./provenance.ts";
 export type { DetectOptions, FaceDetection, FaceDetector } from "./blazeface.ts";
 export type { RawImage } from "../data/types.ts";
+export type * from "../tensor.ts";

@@ -3,14 +3,14 @@
  * per stream (landmark and image), at three scales, whatever network produced them.
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import type { Tensor4D } from "../tensor.ts";
 
 /** Three NHWC feature maps per stream, finest scale first: `[B, H_i, W_i, C_i]`. */
 export interface FeatureMaps {
   /** Landmark stream (paper: MobileFaceNet landmark detector). */
-  landmark: [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  landmark: [Tensor4D, Tensor4D, Tensor4D];
   /** Image stream (paper: IR-50 face recognition ResNet). */
-  image: [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+  image: [Tensor4D, Tensor4D, Tensor4D];
 }
 
 /** Shape of one stream's maps: `[side, channels]` per scale, finest first. */
@@ -32,7 +32,7 @@ export interface FeatureExtractor {
   /** Output shapes of the image stream. */
   readonly imageShape: StreamShape;
   /** Runs both networks on `[B, inputSize, inputSize, 3]` RGB in [0, 1]. The caller disposes the maps. */
-  extract(batch: tf.Tensor4D): FeatureMaps;
+  extract(batch: Tensor4D): FeatureMaps;
   /** Frees the weights. */
   dispose(): void;
 }

@@ -13,6 +13,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor2D, Tensor3D, Tensor4D } from "../tensor.ts";
 import type { GrefelInputs, GrefelOutputs, ParamTree } from "./types.ts";
 import {
   anchorsOn,
@@ -214,13 +215,13 @@ export function grefelEmbedding(
   params: ParamTree,
   inputs: GrefelInputs,
   cfg: ModelConfig,
-): tf.Tensor2D {
+): Tensor2D {
   const b = checkInputs(inputs, cfg);
   const geo = scaleGeometry(cfg);
   const d = cfg.embedDim;
   const cross = sub(params, "cross");
   const embed = sub(params, "embed");
-  const scaleTokens: tf.Tensor3D[] = [];
+  const scaleTokens: Tensor3D[] = [];
   for (let i = 0; i < 3; i++) {
     const g = geo[i];
     const p = sub(cross, `s${i}`);
@@ -235,10 +236,10 @@ export function grefelEmbedding(
     const q = linear(sub(p, "wq"), zl); // eq. 1
     const k = keyLinear(sub(p, "wk"), zi); // b_k gets an exact zero gradient (see keyLinear)
     const v = linear(sub(p, "wv"), zi);
-    const bias = relativePositionBias(leaf(p, "relBias") as tf.Tensor2D, g.window); // [I, M, M]
+    const bias = relativePositionBias(leaf(p, "relBias") as Tensor2D, g.window); // [I, M, M]
     const o = linear(sub(p, "wo"), multiHeadAttention(q, k, v, g.heads, bias)); // eqs. 2–3
-    const x1 = tf.add(windowReverse(o, g.window, g.side), xi) as tf.Tensor4D; // eq. 4
-    const xo = tf.add(mlp(sub(p, "mlp"), layerNorm(sub(p, "mlpNorm"), x1)), x1) as tf.Tensor4D; // eq. 5
+    const x1 = tf.add(windowReverse(o, g.window, g.side), xi) as Tensor4D; // eq. 4
+    const xo = tf.add(mlp(sub(p, "mlp"), layerNorm(sub(p, "mlpNorm"), x1)), x1) as Tensor4D; // eq. 5
     let t = xo;
     const e = sub(embed, `s${i}`);
     const convs = Math.max(g.embedDownsamples, 1);
@@ -249,7 +250,7 @@ export function grefelEmbedding(
   }
   const fusion = sub(params, "fusion");
   const cls = tf.add(tf.zeros([b, 1, d]), leaf(fusion, "clsToken").reshape([1, 1, d])); // [B, 1, D]
-  let x = tf.add(tf.concat([cls, ...scaleTokens], 1), leaf(fusion, "posEmbed")) as tf.Tensor3D; // eq. 6
+  let x = tf.add(tf.concat([cls, ...scaleTokens], 1), leaf(fusion, "posEmbed")) as Tensor3D; // eq. 6
   for (let j = 0; j < cfg.fusion.depth; j++) {
     const blk = sub(fusion, `block${j}`);
     x = tf.add(
@@ -260,7 +261,7 @@ export function grefelEmbedding(
   }
   const cls1 = layerNorm(
     sub(fusion, "norm"),
-    x.slice([0, 0, 0], [b, 1, d]).reshape([b, d]) as tf.Tensor2D,
+    x.slice([0, 0, 0], [b, 1, d]).reshape([b, d]) as Tensor2D,
   );
   if (!cfg.fusion.seBlock) return cls1;
   const se = sub(fusion, "se");
@@ -275,22 +276,22 @@ export function grefelEmbedding(
  */
 export function grefelHead(
   params: ParamTree,
-  e: tf.Tensor2D,
+  e: Tensor2D,
   cfg: ModelConfig,
   opts: ForwardOptions,
-): tf.Tensor2D {
+): Tensor2D {
   const head = sub(params, "head");
   let h = e;
   cfg.head.hidden.forEach((_, j) => {
     h = tf.relu(linear(sub(head, `fc${j}`), h));
-    const drop = (x: tf.Tensor2D) =>
+    const drop = (x: Tensor2D) =>
       dropout(
         x,
         cfg.head.dropout,
         opts.training,
         opts.seed === undefined ? undefined : opts.seed * 7919 + j,
       );
-    const norm = (x: tf.Tensor2D) =>
+    const norm = (x: Tensor2D) =>
       batchNorm(
         sub(head, `bn${j}`),
         x,
@@ -327,16 +328,16 @@ export function grefelForward(
  */
 export function grefelFromEmbedding(
   params: ParamTree,
-  embedding: tf.Tensor2D,
+  embedding: Tensor2D,
   cfg: ModelConfig,
   opts: ForwardOptions,
 ): GrefelOutputs {
   const primary = grefelHead(params, embedding, cfg, opts);
   const eps = cfg.rb.entropyEpsilon;
-  let geometric: tf.Tensor2D | null = null;
-  let attentive: tf.Tensor2D | null = null;
+  let geometric: Tensor2D | null = null;
+  let attentive: Tensor2D | null = null;
   if (anchorsOn(cfg)) {
-    const anchors = leaf(sub(params, "rb"), "anchors") as tf.Tensor3D;
+    const anchors = leaf(sub(params, "rb"), "anchors") as Tensor3D;
     geometric = geometricCorrection(anchorDistances(embedding, anchors), cfg.rb.delta);
   }
   if (cfg.rb.attentive) {
@@ -349,7 +350,7 @@ export function grefelFromEmbedding(
   }
   // `detach-confidence`: the mixing weights of eqs. 18–19 carry no gradient.
   const detach = rbTrainingSwitches(cfg.rb.training).has("detach-confidence");
-  let correction: tf.Tensor2D | null = null;
+  let correction: Tensor2D | null = null;
   if (geometric && attentive) correction = confidenceMix(geometric, attentive, eps, detach);
   else correction = geometric ?? attentive;
   const final = correction && rbOn(cfg) ? confidenceMix(primary, correction, eps, detach) : primary;
@@ -378,7 +379,7 @@ export interface AnchorInitReport {
  */
 export async function initAnchorsFromEmbeddings(
   params: ParamTree,
-  embeddings: tf.Tensor2D | Float32Array,
+  embeddings: Tensor2D | Float32Array,
   labels: Int32Array | number[],
   seed: number,
   noise = 0.1,

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Scalar, Tensor2D, Tensor3D } from "../tensor.ts";
 import type { GrefelLosses, GrefelOutputs, ParamTree } from "./types.ts";
 import { anchorsOn, type ModelConfig, rbOn, rbTrainingSwitches } from "./config.ts";
 import { leaf, sub } from "./params.ts";
@@ -18,7 +19,7 @@ export function smoothLabels(
   labels: Int32Array | number[],
   classes: number,
   smoothing: number,
-): tf.Tensor2D {
+): Tensor2D {
   if (!(smoothing >= 0 && smoothing <= 100)) {
     throw new Error(`smoothLabels: smoothing term ${smoothing} not in [0, 100]`);
   }
@@ -36,7 +37,7 @@ export function smoothLabels(
 }
 
 /** L_cls = −mean_b Σ_c y_bc log clip(L_final,bc, ε, 1) (eq. 20). */
-export function classLoss(final: tf.Tensor2D, target: tf.Tensor2D, logClamp = 1e-7): tf.Scalar {
+export function classLoss(final: Tensor2D, target: Tensor2D, logClamp = 1e-7): Scalar {
   const logp = tf.log(tf.clipByValue(final, logClamp, 1));
   return tf.neg(tf.mean(tf.sum(tf.mul(target, logp), 1)));
 }
@@ -45,16 +46,16 @@ export function classLoss(final: tf.Tensor2D, target: tf.Tensor2D, logClamp = 1e
  * Squared distances ‖a_p − a_q‖² between all anchors `[C, K, D]` → `[C·K, C·K]` (via the Gram
  * matrix, clamped at 0).
  */
-function anchorPairDistances(anchors: tf.Tensor3D): tf.Tensor2D {
+function anchorPairDistances(anchors: Tensor3D): Tensor2D {
   const [c, k, d] = anchors.shape;
-  const a = anchors.reshape([c * k, d]) as tf.Tensor2D;
+  const a = anchors.reshape([c * k, d]) as Tensor2D;
   const n = tf.sum(tf.square(a), 1); // [C·K]
   const gram = tf.matMul(a, a, false, true); // [C·K, C·K]
   return tf.relu(tf.sub(tf.add(n.reshape([-1, 1]), n.reshape([1, -1])), tf.mul(2, gram)));
 }
 
 /** Constant mask `[C·K, C·K]`: 1 where the two anchors belong to different classes. */
-function differentClassMask(c: number, k: number): tf.Tensor2D {
+function differentClassMask(c: number, k: number): Tensor2D {
   const m = new Float32Array(c * k * c * k);
   for (let p = 0; p < c * k; p++) {
     for (let q = 0; q < c * k; q++) {
@@ -71,10 +72,10 @@ function differentClassMask(c: number, k: number): tf.Tensor2D {
  * for pairs already farther apart than the margin.
  */
 export function anchorLoss(
-  anchors: tf.Tensor3D,
+  anchors: Tensor3D,
   variant: "paper" | "bounded" = "paper",
   margin = 2.0,
-): tf.Scalar {
+): Scalar {
   const [c, k, d] = anchors.shape;
   const mask = differentClassMask(c, k);
   let d2 = tf.div(anchorPairDistances(anchors), d);
@@ -86,7 +87,7 @@ export function anchorLoss(
  * Center loss L_c = mean_b min_k ‖e_b − a_{y_b,k}‖² / D (eq. 22), with y_b = argmax of the target
  * distribution (the label, also under label smoothing). Gradients reach both e and the anchors.
  */
-export function centerLoss(e: tf.Tensor2D, anchors: tf.Tensor3D, target: tf.Tensor2D): tf.Scalar {
+export function centerLoss(e: Tensor2D, anchors: Tensor3D, target: Tensor2D): Scalar {
   const [c, k, d] = anchors.shape;
   const diff = tf.sub(e.reshape([-1, 1, d]), anchors.reshape([1, c * k, d])); // [B, C·K, D]
   const sq = tf.sum(tf.square(diff), 2).reshape([-1, c, k]); // [B, C, K]
@@ -129,7 +130,7 @@ export interface LossOptions {
 export function grefelLoss(
   params: ParamTree,
   outputs: GrefelOutputs,
-  target: tf.Tensor2D,
+  target: Tensor2D,
   cfg: ModelConfig,
   opts: LossOptions = {},
 ): GrefelLosses {
@@ -147,20 +148,20 @@ export function grefelLoss(
     : 1;
   const zero = () => tf.scalar(0);
   const prediction = trust < 1
-    ? tf.add(tf.mul(1 - trust, outputs.primary), tf.mul(trust, outputs.final)) as tf.Tensor2D
+    ? tf.add(tf.mul(1 - trust, outputs.primary), tf.mul(trust, outputs.final)) as Tensor2D
     : outputs.final;
   const cls = l.cls > 0 ? classLoss(prediction, target, l.logClamp) : zero();
   const auxOn = cfg.rb.auxWeight > 0 && rbOn(cfg);
   const aux = auxOn && switches.has("aux-branches")
     ? tf.addN(
       [outputs.primary, outputs.geometric, outputs.attentive]
-        .filter((p): p is tf.Tensor2D => p !== null)
+        .filter((p): p is Tensor2D => p !== null)
         .map((p) => classLoss(p, target, l.logClamp)),
-    ) as tf.Scalar
+    ) as Scalar
     : auxOn && switches.has("aux-primary")
     ? classLoss(outputs.primary, target, l.logClamp)
     : zero();
-  const anchors = anchorsOn(cfg) ? leaf(sub(params, "rb"), "anchors") as tf.Tensor3D : null;
+  const anchors = anchorsOn(cfg) ? leaf(sub(params, "rb"), "anchors") as Tensor3D : null;
   const anchor = anchors && l.anchor > 0
     ? anchorLoss(anchors, l.anchorLossVariant, l.anchorMargin)
     : zero();
@@ -170,6 +171,6 @@ export function grefelLoss(
     tf.mul(l.anchor * trust, anchor),
     tf.mul(l.center * trust, center),
     tf.mul(cfg.rb.auxWeight, aux),
-  ]) as tf.Scalar;
+  ]) as Scalar;
   return { total, cls, anchor, center, aux, trust };
 }

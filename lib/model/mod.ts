@@ -51,3 +51,4 @@ export type { ModelBase } from "./config.ts";
 export type { Plan } from "./params.ts";
 export type { LossOptions } from "./losses.ts";
 export type { Init, MacSpec, ParamSpec } from "./params.ts";
+export type * from "../tensor.ts";

@@ -10,6 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Variable } from "../tensor.ts";
 import { fnv1a, mulberry32, normalSampler } from "../random.ts";
 import type { ParamTree } from "./types.ts";
 
@@ -134,8 +135,8 @@ export function buildParams(plan: Plan, seed: number): ParamTree {
 }
 
 /** All leaves of a tree keyed by their path (`fusion/block0/attn/wq`), in tree order. */
-export function flattenParams(params: ParamTree): Map<string, tf.Variable> {
-  const out = new Map<string, tf.Variable>();
+export function flattenParams(params: ParamTree): Map<string, Variable> {
+  const out = new Map<string, Variable>();
   const walk = (node: ParamTree, prefix: string) => {
     for (const [k, v] of Object.entries(node)) {
       const path = prefix ? `${prefix}/${k}` : k;
@@ -148,7 +149,7 @@ export function flattenParams(params: ParamTree): Map<string, tf.Variable> {
 }
 
 /** The variables the optimiser updates (batch-norm running statistics excluded). */
-export function trainableVariables(params: ParamTree): tf.Variable[] {
+export function trainableVariables(params: ParamTree): Variable[] {
   return [...flattenParams(params).values()].filter((v) => v.trainable);
 }
 
@@ -208,7 +209,7 @@ export function sub(params: ParamTree, name: string): ParamTree {
 }
 
 /** Looks up a leaf. @throws Error naming the path if absent or a group. */
-export function leaf(params: ParamTree, name: string): tf.Variable {
+export function leaf(params: ParamTree, name: string): Variable {
   const v = params[name];
   if (!(v instanceof tf.Variable)) throw new Error(`no parameter "${name}"`);
   return v;

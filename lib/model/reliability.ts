@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from "../tensor.ts";
 import type { ParamTree } from "./types.ts";
 import { linear, planLinear, planSelfAttention, selfAttention } from "./layers.ts";
 import type { Plan } from "./params.ts";
@@ -15,15 +16,15 @@ import type { Plan } from "./params.ts";
  * `[B, C]` → `[B]`. Decision (SPEC): divide by log C (so a uniform distribution has H = 1), with
  * ε inside the log (so p_c = 0 contributes 0 and never NaN).
  */
-export function normalizedEntropy(p: tf.Tensor2D, eps = 1e-8): tf.Tensor1D {
+export function normalizedEntropy(p: Tensor2D, eps = 1e-8): Tensor1D {
   const c = p.shape[1];
   const h = tf.neg(tf.sum(tf.mul(p, tf.log(tf.add(p, eps))), 1));
-  return tf.clipByValue(tf.div(h, Math.log(c)), 0, 1) as tf.Tensor1D;
+  return tf.clipByValue(tf.div(h, Math.log(c)), 0, 1) as Tensor1D;
 }
 
 /** Confidence Cf(p) = 1 − H(p) ∈ [0, 1] (eq. 10), `[B, C]` → `[B]`. */
-export function confidence(p: tf.Tensor2D, eps = 1e-8): tf.Tensor1D {
-  return tf.sub(1, normalizedEntropy(p, eps)) as tf.Tensor1D;
+export function confidence(p: Tensor2D, eps = 1e-8): Tensor1D {
+  return tf.sub(1, normalizedEntropy(p, eps)) as Tensor1D;
 }
 
 /**
@@ -37,10 +38,10 @@ export const CONFIDENCE_GUARD = 1e-6;
  * Identity in the forward pass with a zero gradient (PyTorch's `detach`): tfjs has no public
  * stop-gradient op, so it is a custom gradient.
  */
-export function stopGradient<T extends tf.Tensor>(x: T): T {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: tf.clone(args[0] as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+export function stopGradient<T extends Tensor>(x: T): T {
+  const f = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.clone(args[0] as Tensor),
+    gradFunc: (dy: Tensor) => tf.zerosLike(dy),
   }));
   return f(x) as T;
 }
@@ -52,19 +53,19 @@ export function stopGradient<T extends tf.Tensor>(x: T): T {
  * training variant): gradients reach p₁ and p₂ only through their weighted share.
  */
 export function confidenceMix(
-  p1: tf.Tensor2D,
-  p2: tf.Tensor2D,
+  p1: Tensor2D,
+  p2: Tensor2D,
   eps = 1e-8,
   detach = false,
-): tf.Tensor2D {
+): Tensor2D {
   const g = CONFIDENCE_GUARD / 2;
-  const weight = (p: tf.Tensor2D) => {
-    const c = tf.add(confidence(p, eps), g).expandDims(1) as tf.Tensor2D; // [B, 1]
+  const weight = (p: Tensor2D) => {
+    const c = tf.add(confidence(p, eps), g).expandDims(1) as Tensor2D; // [B, 1]
     return detach ? stopGradient(c) : c;
   };
   const c1 = weight(p1);
   const c2 = weight(p2);
-  return tf.div(tf.add(tf.mul(c1, p1), tf.mul(c2, p2)), tf.add(c1, c2)) as tf.Tensor2D;
+  return tf.div(tf.add(tf.mul(c1, p1), tf.mul(c2, p2)), tf.add(c1, c2)) as Tensor2D;
 }
 
 /**
@@ -72,7 +73,7 @@ export function confidenceMix(
  * e `[B, D]`, anchors `[C, K, D]` → `[B, C, K]`. A tiny 1e-12 inside the square root keeps the
  * gradient finite when an embedding sits on an anchor.
  */
-export function anchorDistances(e: tf.Tensor2D, anchors: tf.Tensor3D): tf.Tensor3D {
+export function anchorDistances(e: Tensor2D, anchors: Tensor3D): Tensor3D {
   const [c, k, d] = anchors.shape;
   const diff = tf.sub(e.reshape([-1, 1, d]), anchors.reshape([1, c * k, d])); // [B, C·K, D]
   const sq = tf.sum(tf.square(diff), 2); // [B, C·K]
@@ -82,7 +83,7 @@ export function anchorDistances(e: tf.Tensor2D, anchors: tf.Tensor3D): tf.Tensor
 /**
  * Similarity s_ij = softmax over all C·K anchors of −d_ij/δ (eq. 14), `[B, C, K]` → `[B, C, K]`.
  */
-export function anchorSimilarity(dist: tf.Tensor3D, delta: number): tf.Tensor3D {
+export function anchorSimilarity(dist: Tensor3D, delta: number): Tensor3D {
   const [b, c, k] = dist.shape;
   return tf.softmax(tf.div(tf.neg(dist.reshape([b, c * k])), delta)).reshape([b, c, k]);
 }
@@ -91,8 +92,8 @@ export function anchorSimilarity(dist: tf.Tensor3D, delta: number): tf.Tensor3D 
  * Geometric correction t_g,c = Σ_j s_cj (eqs. 12, 15: the anchor labels m_ij are one-hot of
  * class i, so the sum over anchors with their labels is the sum over each class's K anchors).
  */
-export function geometricCorrection(dist: tf.Tensor3D, delta: number): tf.Tensor2D {
-  return tf.sum(anchorSimilarity(dist, delta), 2) as tf.Tensor2D;
+export function geometricCorrection(dist: Tensor3D, delta: number): Tensor2D {
+  return tf.sum(anchorSimilarity(dist, delta), 2) as Tensor2D;
 }
 
 /**
@@ -118,12 +119,12 @@ export function planAttentiveCorrection(
  */
 export function attentiveCorrection(
   p: ParamTree,
-  e: tf.Tensor2D,
+  e: Tensor2D,
   tokens: number,
   heads: number,
-): tf.Tensor2D {
+): Tensor2D {
   const [b, d] = e.shape;
-  const x = e.reshape([b, tokens, d / tokens]) as tf.Tensor3D; // [B, T, D/T]
-  const o = selfAttention(p.attention as ParamTree, x, heads).reshape([b, d]) as tf.Tensor2D;
+  const x = e.reshape([b, tokens, d / tokens]) as Tensor3D; // [B, T, D/T]
+  const o = selfAttention(p.attention as ParamTree, x, heads).reshape([b, d]) as Tensor2D;
   return tf.softmax(linear(p.out as ParamTree, o));
 }

@@ -28,6 +28,9 @@
  */
 import * as dfd from "danfojs";
 
+/** A danfojs DataFrame (`DataFrame`), as the table helpers take and return it. */
+export type DataFrame = dfd.DataFrame;
+
 /** A Jupyter MIME bundle: MIME type → data (string, or JSON for `+json` types). */
 export type MimeBundle = Record<string, unknown>;
 
@@ -324,7 +327,7 @@ export function formatCell(v: unknown, digits = 4): string {
 }
 
 /** Converts rows to a danfojs DataFrame (columns in the first row's key order). */
-export function toDataFrame(rows: readonly Row[] | dfd.DataFrame): dfd.DataFrame {
+export function toDataFrame(rows: readonly Row[] | DataFrame): DataFrame {
   if (rows instanceof dfd.DataFrame) return rows;
   if (!Array.isArray(rows) || rows.length === 0) {
     throw new Error("toDataFrame: need a non-empty array of row objects (or a DataFrame)");
@@ -346,7 +349,7 @@ export function toDataFrame(rows: readonly Row[] | dfd.DataFrame): dfd.DataFrame
  * @throws Error on an empty row array or rows with columns the first row lacks.
  */
 export function tableBundle(
-  table: readonly Row[] | dfd.DataFrame,
+  table: readonly Row[] | DataFrame,
   opts: TableOptions = {},
 ): Displayable & MimeBundle {
   const df = toDataFrame(table);
@@ -393,7 +396,7 @@ export function tableBundle(
  * `await showTable(...)` does not also print the DataFrame's internals as its result.
  */
 export async function showTable(
-  table: readonly Row[] | dfd.DataFrame,
+  table: readonly Row[] | DataFrame,
   opts: TableOptions = {},
 ): Promise<void> {
   await show(tableBundle(table, opts));

@@ -16,7 +16,12 @@
  * @module
  */
 import { chromium } from "playwright-core";
-import type { BrowserContext, Page } from "playwright-core";
+import type * as playwright from "playwright-core";
+
+/** A playwright browser page (`playwright.Page`). */
+export type Page = playwright.Page;
+
+type BrowserContext = playwright.BrowserContext;
 import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { writeFileAtomic } from "../run/atomic.ts";

@@ -26,6 +26,7 @@ export type {
   CalibrationBin,
   ClassReport,
   EvaluationReport,
+  PredictionChanges,
   PredictionReport,
   Summary,
 } from "../eval/metrics.ts";

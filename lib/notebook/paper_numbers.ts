@@ -151,19 +151,22 @@ export const FIG5: PaperTable<Record<"GReFEL" | "LA-Net" | "SCN", { db: number; 
   },
 };
 
-/** Fig. 9's summary of the primary (PD) vs corrected (CD) distributions of its sample images. */
+/**
+ * Fig. 9's summary of the primary (PD) vs final (L_final; the paper's "corrected", CD)
+ * distributions of its sample images.
+ */
 export const FIG9: PaperTable<{
   /** Std of the primary distributions. */
   primaryStd: number;
-  /** Std of the corrected distributions. */
-  correctedStd: number;
-  /** Largest corrected probability across the samples. */
-  correctedMax: number;
-  /** Smallest corrected probability across the samples. */
-  correctedMin: number;
+  /** Std of the final distributions. */
+  finalStd: number;
+  /** Largest final probability across the samples. */
+  finalMax: number;
+  /** Smallest final probability across the samples. */
+  finalMin: number;
 }> = {
   citation: "GReFEL, supplementary §7 (Explaining Reliability Balancing) and Fig. 9, Aff-Wild2",
-  cells: { primaryStd: 0.1316, correctedStd: 0.0881, correctedMax: 0.5429, correctedMin: 0.0059 },
+  cells: { primaryStd: 0.1316, finalStd: 0.0881, finalMax: 0.5429, finalMin: 0.0059 },
 };
 
 /** Table 6's accuracy (%) at K: base + printed gain. */

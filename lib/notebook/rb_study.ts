@@ -105,7 +105,7 @@ export interface StudyRow {
   fixed: number;
   /** Test predictions broken by RB (mean over seeds). */
   broken: number;
-  /** McNemar p of primary vs corrected, per seed. */
+  /** McNemar p of primary vs final, per seed. */
   mcnemarP: number[];
   /** Median primary confidence c_l on the test split. */
   medianCl: MeanStd;

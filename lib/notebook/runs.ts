@@ -81,7 +81,7 @@ export interface NotebookRun {
   config: GrefelConfig;
   /** metrics.json (run fields plus `evaluation`). */
   metrics: Record<string, unknown>;
-  /** The test-split evaluation (lib/eval/metrics.ts), primary and corrected. */
+  /** The test-split evaluation (lib/eval/metrics.ts), primary and final. */
   evaluation: EvaluationReport;
 }
 

@@ -1,6 +1,13 @@
 import { join } from "node:path";
 import { assert } from "../testing.ts";
-import { locate, NO_TYPECHECK_TAG, notebookModule, typecheckNotebook } from "./typecheck.ts";
+import {
+  listNotebooks,
+  locate,
+  NO_TYPECHECK_TAG,
+  notebookModule,
+  typecheckNotebook,
+} from "./typecheck.ts";
+import { REPO_ROOT } from "./profile.ts";
 
 const nb = (cells: { cell_type: string; source: string | string[]; tags?: string[] }[]) => ({
   cells: cells.map(({ tags, ...c }) => ({ ...c, metadata: tags ? { tags } : {} })),
@@ -45,4 +52,18 @@ Deno.test("typecheckNotebook: a type error is reported at its notebook cell and 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("committed notebooks import the library only through mod.ts files", async () => {
+  const notebooks = await listNotebooks([join(REPO_ROOT, "notebooks")]);
+  assert.ok(notebooks.length > 0, "no notebooks found");
+  let imports = 0;
+  for (const nb of notebooks) {
+    const { source } = notebookModule(JSON.parse(await Deno.readTextFile(nb)));
+    for (const m of source.matchAll(/from\s+"(\.\.\/lib\/[^"]+)"/g)) {
+      imports++;
+      assert.match(m[1], /(^|\/)mod\.ts$/, `${nb} imports ${m[1]}`);
+    }
+  }
+  assert.ok(imports >= notebooks.length, `only ${imports} library imports found`);
 });

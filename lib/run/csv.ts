@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { writeFileAtomic } from "../run/atomic.ts";
+import { argmax } from "../eval/metrics.ts";
 
 /** The samples of a split, as the CSV files list them. */
 export interface SplitRows {
@@ -33,17 +34,6 @@ export interface EmbeddingColumns {
   dim: number;
 }
 
-/** Arg-max of each row of a `[N, c]` row-major matrix (the first maximum on ties). */
-function argmaxRows(d: Float32Array, c: number): Int32Array {
-  const out = new Int32Array(d.length / c);
-  for (let i = 0; i < out.length; i++) {
-    let best = 0;
-    for (let j = 1; j < c; j++) if (d[i * c + j] > d[i * c + best]) best = j;
-    out[i] = best;
-  }
-  return out;
-}
-
 function csvField(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -55,7 +45,7 @@ export function predictionsCsv(
   classNames: readonly string[],
 ): string {
   const c = classNames.length;
-  const pArg = argmaxRows(pred.primary, c), fArg = argmaxRows(pred.final, c);
+  const pArg = argmax(pred.primary, c), fArg = argmax(pred.final, c);
   const head = ["id", "label", "primary", "final"]
     .concat(classNames.map((n) => `primary_${n}`), classNames.map((n) => `final_${n}`));
   const rows = [head.map(csvField).join(",")];
@@ -124,7 +114,7 @@ export interface RunPredictions {
   labels: Int32Array;
   /** Primary distributions l, one row per sample. */
   primary: number[][];
-  /** Corrected distributions L_final. */
+  /** Final distributions L_final. */
   final: number[][];
 }
 

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import type { BackendInfo } from "../backend.ts";
 import type { BranchReport } from "../eval/branches.ts";
+import { withFinalKey } from "../eval/metrics.ts";
 import { exists, readJsonIfExists, writeJsonAtomic } from "../run/atomic.ts";
 import type { StopInfo } from "./log.ts";
 
@@ -134,9 +135,14 @@ export function writeRunRecord(dir: string, record: RunRecord): Promise<void> {
   return writeJsonAtomic(join(dir, RUN_FILES.config), record);
 }
 
-/** Reads `metrics.json` of the run folder `dir`, or null while the run is not finished. */
-export function readMetrics<M = RunMetrics>(dir: string): Promise<M | null> {
-  return readJsonIfExists<M>(join(dir, RUN_FILES.metrics));
+/**
+ * Reads `metrics.json` of the run folder `dir`, or null while the run is not finished. L_final's
+ * evaluation is `evaluation.final` also in files that hold it under its older name `corrected`.
+ */
+export async function readMetrics<M = RunMetrics>(dir: string): Promise<M | null> {
+  const m = await readJsonIfExists<Record<string, unknown>>(join(dir, RUN_FILES.metrics));
+  if (m && typeof m === "object" && "evaluation" in m) m.evaluation = withFinalKey(m.evaluation);
+  return m as M | null;
 }
 
 /** Writes `metrics.json` of the run folder `dir` atomically (the run is then finished). */

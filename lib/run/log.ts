@@ -31,9 +31,9 @@ export interface EpochLog {
   anchor: number;
   /** Mean L_c. */
   center: number;
-  /** Training accuracy of the corrected prediction (argmax L_final), in training mode. */
+  /** Training accuracy of the final prediction (argmax L_final), in training mode. */
   trainAccuracy: number;
-  /** Validation accuracy, corrected prediction (null when not evaluated this epoch). */
+  /** Validation accuracy, final prediction (null when not evaluated this epoch). */
   valAccuracy: number | null;
   /** Validation accuracy, primary prediction. */
   valPrimaryAccuracy: number | null;

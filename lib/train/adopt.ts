@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { acquireLock, LockHeldError } from "../lock.ts";
 import { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
-import { earlyStopStatus, shouldStopEarly } from "./early_stop.ts";
+import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
 import { configHash, runDir, runId } from "./run.ts";
 import {
   canonicalJson,
@@ -70,14 +70,6 @@ export function trajectoryDifferences(a: GrefelConfig, b: GrefelConfig): string[
   return differingPaths(legacy(strip(a)), legacy(strip(b)));
 }
 
-/** The selection metric's value after each validated epoch of `log`, with its epoch. */
-function validated(log: readonly EpochLog[], metric: string): { epoch: number; value: number }[] {
-  return log.flatMap((e) => {
-    const v = metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy;
-    return v === null || v === undefined ? [] : [{ epoch: e.epoch, value: v }];
-  });
-}
-
 /**
  * Why a run with `config` stops after the last epoch of `log`, or null when it goes on; the same
  * decision the epoch loop takes.
@@ -85,7 +77,7 @@ function validated(log: readonly EpochLog[], metric: string): { epoch: number; v
 export function stoppedAfter(log: readonly EpochLog[], config: GrefelConfig): StopInfo | null {
   const tc = config.train;
   const epoch = log.at(-1)?.epoch ?? 0;
-  const vals = validated(log, tc.selectMetric);
+  const vals = validatedEpochs(log, tc.selectMetric);
   const values = vals.map((v) => v.value);
   const early = shouldStopEarly(values, epoch, tc.earlyStop);
   if (!early && epoch !== tc.epochs) return null;
@@ -164,7 +156,7 @@ export async function adoptRun(
       runId: runId(config),
       configHash: configHash(config),
       sinceBest: earlyStopStatus(
-        validated(s.log, config.train.selectMetric).map((v) => v.value),
+        validatedEpochs(s.log, config.train.selectMetric).map((v) => v.value),
         config.train.earlyStop,
       ).since,
       stopped: stoppedAfter(s.log, config),

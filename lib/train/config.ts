@@ -58,7 +58,7 @@ export const trainConfigSchema = z.strictObject({
   checkpointEvery: z.number().int().min(1).default(1),
   /**
    * Validation metric that selects `checkpoints/best` and drives early stopping: accuracy of the
-   * corrected prediction (argmax L_final) or of the primary one (argmax l).
+   * final prediction (argmax L_final) or of the primary one (argmax l).
    */
   selectMetric: z.enum(["valAccuracy", "valPrimaryAccuracy"]).default("valAccuracy"),
   /** Early stopping on the validation metric. */

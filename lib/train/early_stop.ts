@@ -5,6 +5,7 @@
  * @module
  */
 import type { EarlyStopConfig } from "./config.ts";
+import type { EpochLog } from "../run/log.ts";
 
 /** Where early stopping stands after a sequence of validation evaluations. */
 export interface EarlyStopStatus {
@@ -59,4 +60,18 @@ export function shouldStopEarly(
   es: EarlyStopConfig,
 ): boolean {
   return es.enabled && epoch >= es.minEpochs && earlyStopStatus(values, es).since >= es.patience;
+}
+
+/**
+ * The selection metric's value (`valAccuracy` or `valPrimaryAccuracy`) after each validated epoch
+ * of `log`, with its epoch, in order: the history early stopping and the best epoch are read from.
+ */
+export function validatedEpochs(
+  log: readonly EpochLog[],
+  metric: string,
+): { epoch: number; value: number }[] {
+  return log.flatMap((e) => {
+    const v = metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy;
+    return v === null || v === undefined ? [] : [{ epoch: e.epoch, value: v }];
+  });
 }

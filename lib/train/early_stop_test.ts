@@ -2,7 +2,8 @@ import { assert } from "../testing.ts";
 
 const near = (a: number, b: number, tol = 1e-12) =>
   assert.ok(Math.abs(a - b) <= tol, `${a} is not within ${tol} of ${b}`);
-import { earlyStopStatus, movingMean, shouldStopEarly } from "./early_stop.ts";
+import { earlyStopStatus, movingMean, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
+import type { EpochLog } from "../run/log.ts";
 import { earlyStopSchema } from "./config.ts";
 
 Deno.test("movingMean: means over the last window values, fewer at the start", () => {
@@ -49,4 +50,19 @@ Deno.test("shouldStopEarly: patience, minEpochs and enabled all apply", () => {
   // Mean of 2: 0.5, 0.55, 0.575, 0.565 → best at index 2, one evaluation since.
   assert.deepEqual(shouldStopEarly(v, 4, { ...base, window: 2 }), false);
   assert.deepEqual(earlyStopSchema.parse({}).window, 1);
+});
+
+Deno.test("validatedEpochs: the selection metric of validated epochs only, with their epochs", () => {
+  const log = [
+    { epoch: 1, valAccuracy: 0.5, valPrimaryAccuracy: 0.4 },
+    { epoch: 2, valAccuracy: null, valPrimaryAccuracy: null },
+    { epoch: 3, valAccuracy: 0.7, valPrimaryAccuracy: 0.6 },
+    { epoch: 4 },
+  ] as unknown as EpochLog[];
+  assert.deepEqual(validatedEpochs(log, "valAccuracy"), [
+    { epoch: 1, value: 0.5 },
+    { epoch: 3, value: 0.7 },
+  ]);
+  assert.deepEqual(validatedEpochs(log, "valPrimaryAccuracy").map((v) => v.value), [0.4, 0.6]);
+  assert.deepEqual(validatedEpochs([], "valAccuracy"), []);
 });

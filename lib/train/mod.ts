@@ -16,6 +16,7 @@ export * from "./prepare.ts";
 export * from "./session.ts";
 export * from "./experiments.ts";
 export * from "./sweep.ts";
+export * from "./main.ts";
 export * from "./report.ts";
 export { MODEL_FNS } from "./model_fns.ts";
 export * from "./random_features.ts";
@@ -23,6 +24,14 @@ export { type GrefelConfig, grefelConfigSchema } from "../config.ts";
 export { type ModelConfig, modelConfigSchema } from "../model/config.ts";
 export type { GrefelInputs, ParamTree } from "../model/types.ts";
 export type { BranchDistributions } from "../eval/branches.ts";
+export type {
+  CalibrationBin,
+  ClassReport,
+  EvaluationReport,
+  PredictionChanges,
+  PredictionReport,
+  Summary,
+} from "../eval/metrics.ts";
 export type { ClusterScores } from "../eval/cluster.ts";
 export type { FeatureExtractor, FeatureMaps, StreamShape } from "../extractors/types.ts";
 export type { DetectOptions, FaceDetection, FaceDetector } from "../extractors/blazeface.ts";
@@ -32,3 +41,4 @@ export type { GrefelLosses, GrefelOutputs } from "../model/types.ts";
 export type { ViewPipeline } from "../data/cache.ts";
 export type { ScanStats } from "../data/scan.ts";
 export type { RecalibrationReport } from "../model/recalibrate.ts";
+export type * from "../tensor.ts";

@@ -22,7 +22,6 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { augmentParams } from "../data/config.ts";
-import { applyAugment, centreDraw, drawAugment } from "../data/augment.ts";
 import { faceCropOn } from "../data/config.ts";
 import { defaultDataRoot, loadDataset, resolveDataRoot } from "../data/datasets.ts";
 import { mapClasses } from "../data/classes.ts";
@@ -33,26 +32,12 @@ import { resolveConfig } from "../config.ts";
 import { withLabelNoise } from "../data/noise.ts";
 import { epochIndices } from "../data/sampler.ts";
 import type { DatasetSample, LoadedDataset } from "../data/types.ts";
-import { buildFeatureCache, type FeatureCache, type ViewPipeline } from "../data/cache.ts";
+import { augmentPipeline, buildFeatureCache, type FeatureCache } from "../data/cache.ts";
 import { loadExtractor } from "../extractors/registry.ts";
 import type { FeatureExtractor } from "../extractors/types.ts";
 import { canonicalJson, datasetFingerprint } from "../run/mod.ts";
 import type { EpochSampler, FeatureSplit, TrainData } from "./train.ts";
 import { deriveSeed, mulberry32, SEED_PURPOSE } from "./schedule.ts";
-
-/** The pre-processing of `data.augment` as a feature-cache view pipeline. */
-export function augmentPipeline(config: GrefelConfig, inputSize: number): ViewPipeline {
-  const p = augmentParams(config.data, inputSize);
-  return {
-    key: `augment:${canonicalJson(p)}`,
-    augments: config.data.augment.enabled,
-    render: (image, size, view, seed) => {
-      const q = { ...p, outputSize: size };
-      const draw = view === 0 ? centreDraw(q) : drawAugment(q, { seed, epoch: view, sample: 0 });
-      return applyAugment(image, q, draw);
-    },
-  };
-}
 
 /**
  * Seeded, stratified hold-out: moves `fraction` of each class of the training samples to `valid`
@@ -433,7 +418,7 @@ async function buildCaches(
   const ds = plan.dataset;
   const { val, test, report } = plan;
   const trainSamples = plan.train;
-  const base = augmentPipeline(config, extractor.inputSize);
+  const base = augmentPipeline(augmentParams(config.data, extractor.inputSize));
   // Face crops are part of the pre-processing, so their settings are part of the cache key.
   const pipeline = report.faces ? { ...base, key: `${base.key}|${report.faces}` } : base;
   const views = d.augment.enabled ? config.train.featureViews : 1;
@@ -548,7 +533,7 @@ export async function prepareEvalSplit(
   const grid = m.landmarkShape.map((s) => s[0]) as [number, number, number];
   const extractor = opts.extractor ?? await loadExtractor(m.extractor);
   try {
-    const base = augmentPipeline(config, extractor.inputSize);
+    const base = augmentPipeline(augmentParams(config.data, extractor.inputSize));
     const pipeline = plan.report.faces
       ? { ...base, key: `${base.key}|${plan.report.faces}` }
       : base;

@@ -2,7 +2,9 @@ import { assert } from "../testing.ts";
 import { presetConfig } from "../config.ts";
 import type { DatasetSample } from "../data/types.ts";
 import { join } from "node:path";
-import { augmentPipeline, cacheSource, holdOutValidation } from "./prepare.ts";
+import { cacheSource, holdOutValidation } from "./prepare.ts";
+import { augmentPipeline } from "../data/cache.ts";
+import { augmentParams } from "../data/config.ts";
 import { featureCacheKey } from "../data/cache.ts";
 import { exists, REPO_ROOT } from "../data/common.ts";
 import { FERPLUS_DEFAULT } from "../data/ferplus.ts";
@@ -28,8 +30,16 @@ Deno.test("validation hold-out: stratified, seeded, only from train", () => {
 });
 
 Deno.test("augment pipeline: key follows the settings; view 0 is the centre crop", () => {
-  const on = augmentPipeline(presetConfig("tiny"), 32);
-  const off = augmentPipeline(presetConfig("tiny", { data: { augment: { enabled: false } } }), 32);
+  const pipeline = (c: ReturnType<typeof presetConfig>) =>
+    augmentPipeline(augmentParams(c.data, 32));
+  const on = pipeline(presetConfig("tiny"));
+  const off = pipeline(presetConfig("tiny", { data: { augment: { enabled: false } } }));
+  // The key the feature caches of runs were built under.
+  assert.equal(
+    off.key,
+    'augment:{"brightness":0,"contrast":0,"crop":224,"flip":false,"mean":[0,0,0],"outputSize":32,' +
+      '"randomCrop":false,"resize":256,"rotation":0,"saturation":0,"std":[1,1,1]}',
+  );
   assert.ok(on.augments && !off.augments);
   assert.notEqual(on.key, off.key);
   const img = {
@@ -57,7 +67,10 @@ Deno.test("feature-cache key: FER+ at its default root keeps its folder; other r
       i,
     ) => [Math.ceil(160 / (8 << i)), c]) as typeof FACERES_SHAPE,
   };
-  const pipeline = { ...augmentPipeline(config, extractor.inputSize), augments: false };
+  const pipeline = {
+    ...augmentPipeline(augmentParams(config.data, extractor.inputSize)),
+    augments: false,
+  };
   const key = (source?: string) =>
     featureCacheKey(extractor, { grid: [7, 7, 7], pipeline, views: 1, seed: 0, source }).key;
   // The folders results/cache/ferplus-train-05b849e21edf6b86 and ferplus-eval-… were built under.

@@ -21,7 +21,7 @@ export interface ReportInput {
   labels: Int32Array;
   /** Primary distributions l `[N, C]`. */
   primary: Float32Array;
-  /** Corrected distributions L_final `[N, C]`. */
+  /** Final distributions L_final `[N, C]`. */
   final: Float32Array;
   /** Embeddings `[N, D]`. */
   embedding: Float32Array;
@@ -51,7 +51,7 @@ export interface ReportResult {
   cluster: ClusterScores | null;
 }
 
-/** Writes `figures/confusion-primary.svg`, `figures/confusion-corrected.svg`, `figures/tsne.svg`. */
+/** Writes `figures/confusion-primary.svg`, `figures/confusion-final.svg`, `figures/tsne.svg`. */
 export async function writeRunReport(
   dir: string,
   input: ReportInput,
@@ -75,11 +75,11 @@ export async function writeRunReport(
     ),
   );
   await put(
-    "confusion-corrected.svg",
+    "confusion-final.svg",
     confusionMatrixSvg(
-      ev.corrected.confusionMatrix,
+      ev.final.confusionMatrix,
       input.classNames,
-      `${title}RB model, corrected (argmax L_final)`,
+      `${title}RB model, final (argmax L_final)`,
     ),
   );
   const n = input.labels.length;

@@ -361,7 +361,7 @@ export interface TaskEvent {
   outcome?: string;
   /** Epochs completed (done). */
   epochs?: number;
-  /** Test accuracy of the corrected prediction (done). */
+  /** Test accuracy of the final prediction (done). */
   accuracy?: number;
   /** Error message (failed, refused). */
   error?: string;

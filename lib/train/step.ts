@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Optimizer, Scalar, Tensor } from "../tensor.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { GrefelInputs, ParamTree } from "../model/types.ts";
 import type { BranchDistributions } from "../eval/branches.ts";
@@ -75,7 +76,7 @@ export interface StepState {
   /** Weights. */
   params: ParamTree;
   /** Optimiser (its learning rate is set by the caller). */
-  optimizer: tf.Optimizer;
+  optimizer: Optimizer;
   /** Model section of the config. */
   cfg: ModelConfig;
   /** Label-smoothing term s (Table 8). */
@@ -96,7 +97,7 @@ export async function trainStep(
   const classes = cfg.classes;
   const target = model.smoothLabels(batch.labels, classes, s.smoothing);
   const vars = model.trainableVariables(params);
-  let kept: tf.Tensor[] = [];
+  let kept: Tensor[] = [];
   let trust = 1;
   const { grads, value } = tf.variableGrads(() => {
     const out = model.grefelForward(params, batch.inputs, cfg, {
@@ -105,7 +106,7 @@ export async function trainStep(
     });
     const l = model.grefelLoss(params, out, target, cfg, { progress: opts.progress });
     trust = l.trust;
-    const total = opts.injectNan ? l.total.mul(NaN) as tf.Scalar : l.total;
+    const total = opts.injectNan ? l.total.mul(NaN) as Scalar : l.total;
     const losses = tf.stack([total, l.cls, l.anchor, l.center, l.aux]);
     const branches = [out.primary, out.geometric, out.attentive, out.correction, out.final];
     kept = [losses, ...branches.map((t) => t ?? tf.zeros([0]))].map((t) => tf.keep(t));
@@ -123,12 +124,12 @@ export async function trainStep(
   const [lossT, ...branchT] = kept;
   const lv = (await lossT.data()) as Float32Array;
   const gv = (await gradSqT.data()) as Float32Array;
-  const read = async (t: tf.Tensor) => (t.size ? (await t.data()) as Float32Array : null);
+  const read = async (t: Tensor) => (t.size ? (await t.data()) as Float32Array : null);
   const [primary, geometric, attentive, correction, final] = await Promise.all(branchT.map(read));
   tf.dispose([...kept, gradSqT, value, target]);
   const finite = [0, 1, 2, 3, 4].every((k) => Number.isFinite(lv[k]));
   if (finite) {
-    s.optimizer.applyGradients(grads as unknown as Parameters<tf.Optimizer["applyGradients"]>[0]);
+    s.optimizer.applyGradients(grads as unknown as Parameters<Optimizer["applyGradients"]>[0]);
   }
   tf.dispose(Object.values(grads));
   return {

@@ -2,19 +2,19 @@
  * Sweeps: an experiment (lib/train/experiments.ts) expanded into runs × seeds. Each run's
  * directory is derived from its config (run id), so a sweep started again skips finished runs
  * (`metrics.json` present) and resumes interrupted ones from `checkpoints/last`. Runs execute as
- * child processes (`grefel train ...`), `parallel` at a time: the wasm backend is single-threaded,
+ * child processes (lib/train/main.ts, the `train` flags), `parallel` at a time: the wasm backend is single-threaded,
  * so N processes use N cores. A child's output goes to `<run dir>/train.log`.
  *
  * @module
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { GrefelConfig } from "../config.ts";
 import { type Experiment, variantConfig } from "./experiments.ts";
 import { runDir, runId } from "./run.ts";
 import { canonicalJson, readJsonIfExists, type RunStatus, runStatus } from "../run/mod.ts";
 import { configForData, MODEL_CLASSES_DEFAULT } from "./prepare.ts";
 import { resolveDataRoot } from "../data/datasets.ts";
+import { TRAIN_ENTRY } from "./main.ts";
 
 /** One run of a sweep. */
 export interface SweepRun {
@@ -203,12 +203,30 @@ export async function runSweep(
   return summary;
 }
 
-/** Path of the CLI entry (cli/grefel.ts). */
-export const CLI_ENTRY: string = fileURLToPath(new URL("../../cli/grefel.ts", import.meta.url));
+/**
+ * The command line of a run's child process: `deno run -A lib/train/main.ts --experiment E
+ * --variant V --seed S --progress lines [extra]` (the `train` flags; lib/train/main.ts).
+ */
+export function childArgs(experiment: string, run: SweepRun, extra: readonly string[]): string[] {
+  return [
+    "run",
+    "-A",
+    TRAIN_ENTRY,
+    "--experiment",
+    experiment,
+    "--variant",
+    run.variant,
+    "--seed",
+    String(run.seed),
+    "--progress",
+    "lines",
+    ...extra,
+  ];
+}
 
 /**
- * A launcher that runs `deno run -A cli/grefel.ts train --experiment E --variant V --seed S
- * --progress lines [extra]` as a child process, writing its output to `<run dir>/train.log`.
+ * A launcher that runs one run as a child process ({@linkcode childArgs}), writing its output to
+ * `<run dir>/train.log`.
  */
 export function childLauncher(
   experiment: string,
@@ -223,21 +241,7 @@ export function childLauncher(
     });
     try {
       const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          CLI_ENTRY,
-          "train",
-          "--experiment",
-          experiment,
-          "--variant",
-          run.variant,
-          "--seed",
-          String(run.seed),
-          "--progress",
-          "lines",
-          ...extra,
-        ],
+        args: childArgs(experiment, run, extra),
         stdout: "piped",
         stderr: "piped",
         stdin: "null",

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { assert } from "../testing.ts";
 import { loadExperiment } from "./experiments.ts";
-import { planSweep, runSweep, type SweepRun } from "./sweep.ts";
+import { childArgs, childLauncher, planSweep, runSweep, type SweepRun } from "./sweep.ts";
+import { TRAIN_ENTRY } from "./main.ts";
 import { runDir } from "./run.ts";
 
 Deno.test("sweep: expands variants × seeds, skips finished, dedupes, runs N in parallel", async () => {
@@ -124,5 +125,65 @@ Deno.test("sweep: a run's directory is the one it trains once model.classes foll
     assert.ok(failing.every((r) => r.config.model.classes === 8));
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("sweep: a child process runs lib/train/main.ts with the train flags, never the CLI", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const exp = loadExperiment("table2-rb");
+    const [run] = await planSweep(exp, {
+      overrides: { train: { resultsDir: tmp } },
+      variants: ["none"],
+    });
+    const args = childArgs(exp.name, run, ["--no-figures"]);
+    assert.deepEqual(args, [
+      "run",
+      "-A",
+      TRAIN_ENTRY,
+      "--experiment",
+      "table2-rb",
+      "--variant",
+      "none",
+      "--seed",
+      String(run.seed),
+      "--progress",
+      "lines",
+      "--no-figures",
+    ]);
+    assert.ok(TRAIN_ENTRY.endsWith(join("lib", "train", "main.ts")), TRAIN_ENTRY);
+    // A child whose flags do not name a run fails with the CLI's message and exit code; its
+    // output goes to the run's train.log.
+    const bogus = { ...run, variant: "bogus" };
+    const code = await childLauncher(exp.name, ["--results", tmp])(bogus);
+    assert.equal(code, 1);
+    const log = await Deno.readTextFile(join(run.dir, "train.log"));
+    assert.match(
+      log,
+      /^grefel train: invalid config:\n\s+variant: unknown variant "bogus" of experiment table2-rb/m,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("train entry: --help and usage errors in-process, as the CLI reports them", async () => {
+  const { trainMain } = await import("./main.ts");
+  const err: string[] = [], out: string[] = [];
+  const e = console.error, l = console.log;
+  console.error = (...a: unknown[]) => void err.push(a.join(" "));
+  console.log = (...a: unknown[]) => void out.push(a.join(" "));
+  try {
+    assert.equal(await trainMain(["--help"]), 0);
+    assert.match(out.join("\n"), /usage: deno task grefel train/);
+    assert.equal(await trainMain(["--variant", "x"]), 2);
+    assert.match(err.join("\n"), /train: --variant needs --experiment/);
+    assert.equal(await trainMain(["--seed", ""]), 2);
+    assert.match(err.join("\n"), /grefel train: --seed: empty value/);
+    assert.equal(await trainMain(["--seed=-1"]), 1);
+    assert.match(err.join("\n"), /--seed -1: expected a non-negative integer/);
+  } finally {
+    console.error = e;
+    console.log = l;
   }
 });

@@ -10,6 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Optimizer, Tensor, Tensor2D, Variable } from "../tensor.ts";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
@@ -47,8 +48,9 @@ import {
   type BranchReport,
   branchReport,
 } from "../eval/branches.ts";
+import { accuracy, argmax } from "../eval/metrics.ts";
 import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.ts";
-import { earlyStopStatus, shouldStopEarly } from "./early_stop.ts";
+import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
 
 /** Version of this library, recorded in every run's config.json. */
 export const GREFEL_VERSION = "0.1.0";
@@ -71,16 +73,16 @@ export interface ModelFns {
   grefelLoss(
     params: ParamTree,
     outputs: GrefelOutputs,
-    target: tf.Tensor2D,
+    target: Tensor2D,
     cfg: ModelConfig,
     opts?: { progress?: number },
   ): GrefelLosses;
   /** Smoothed one-hot targets `[B, C]` (Table 8's term s: ε = s/100). */
-  smoothLabels(labels: Int32Array, classes: number, s: number): tf.Tensor2D;
+  smoothLabels(labels: Int32Array, classes: number, s: number): Tensor2D;
   /** Leaves by path. */
-  flattenParams(params: ParamTree): Map<string, tf.Variable>;
+  flattenParams(params: ParamTree): Map<string, Variable>;
   /** Variables the optimiser updates, in a fixed order. */
-  trainableVariables(params: ParamTree): tf.Variable[];
+  trainableVariables(params: ParamTree): Variable[];
   /** Assigns named values. @throws Error naming mismatched weights. */
   assignParams(params: ParamTree, named: Map<string, Float32Array>): void;
   /** Frees the weights. */
@@ -88,7 +90,7 @@ export interface ModelFns {
   /** Sets anchors to class means of `embeddings` (+ noise); resolves to what it did. */
   initAnchorsFromEmbeddings(
     params: ParamTree,
-    embeddings: tf.Tensor2D,
+    embeddings: Tensor2D,
     labels: Int32Array,
     cfg: ModelConfig,
     seed: number,
@@ -254,6 +256,12 @@ export function assertFinitePredictions(pred: SplitPredictions, classes: number,
  * `perClass` indices (default: the size of the largest class), drawn without replacement while
  * the class has samples left and cycling reshuffled copies otherwise, then the epoch is shuffled.
  * Seeded: the same (seed, epoch) gives the same epoch.
+ *
+ * Runs prepared from a config draw their epochs with `epochIndices` (lib/data/sampler.ts, the
+ * `data.sampler` section); this sampler is {@linkcode trainRun}'s default and draws the sample
+ * the class-means anchor initialisation embeds. The two draw different streams (this one seeded by
+ * `deriveSeed`, cycling reshuffled copies of a small class; `epochIndices` by `seedOf`, repeating
+ * random members), so neither can stand in for the other without changing recorded runs' anchors.
  */
 export function balancedSampler(
   labels: Int32Array,
@@ -290,7 +298,7 @@ export function disposeInputs(x: GrefelInputs): void {
   tf.dispose([...x.landmark, ...x.image]);
 }
 
-function setLearningRate(opt: tf.Optimizer, lr: number): void {
+function setLearningRate(opt: Optimizer, lr: number): void {
   // tfjs's AdamOptimizer reads its (protected) `learningRate` field on every applyGradients call.
   (opt as unknown as { learningRate: number }).learningRate = lr;
 }
@@ -326,7 +334,7 @@ export async function predictSplit(
   for (let s = 0; s < idx.length; s += batchSize) {
     const inputs = await split.readBatch(idx.slice(s, s + batchSize), 0);
     // Forward inside tidy; the present outputs are kept, absent branches stay null.
-    const out: (tf.Tensor | null)[] = [];
+    const out: (Tensor | null)[] = [];
     tf.tidy(() => {
       const o = model.grefelForward(params, inputs, cfg, { training: false });
       for (const n of names) out.push(o[n] ? tf.keep(o[n]!) : null);
@@ -336,7 +344,7 @@ export async function predictSplit(
     for (let k = 0; k < names.length; k++) {
       if (out[k]) parts[names[k]].push((await out[k]!.data()) as Float32Array);
     }
-    tf.dispose(out.filter((t): t is tf.Tensor => t !== null));
+    tf.dispose(out.filter((t): t is Tensor => t !== null));
   }
   const cat = (n: (typeof names)[number]) => (parts[n].length ? concat(parts[n]) : null);
   return {
@@ -350,27 +358,11 @@ export async function predictSplit(
   };
 }
 
-function argmaxRows(d: Float32Array, c: number): Int32Array {
-  const out = new Int32Array(d.length / c);
-  for (let i = 0; i < out.length; i++) {
-    let best = 0;
-    for (let j = 1; j < c; j++) if (d[i * c + j] > d[i * c + best]) best = j;
-    out[i] = best;
-  }
-  return out;
-}
-
-function accuracyOf(labels: Int32Array, pred: Int32Array): number {
-  let ok = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] === pred[i]) ok++;
-  return labels.length ? ok / labels.length : 0;
-}
-
 /** Reads model weights and Adam state as named arrays for a checkpoint. */
 async function snapshot(
   model: ModelFns,
   params: ParamTree,
-  opt: tf.Optimizer,
+  opt: Optimizer,
 ): Promise<{ weights: NamedArray[]; optimizer: NamedArray[] }> {
   const weights: NamedArray[] = [];
   const pathOf = new Map<string, string>();
@@ -416,10 +408,10 @@ async function snapshot(
 }
 
 /** Adam's running bias-correction powers (`accBeta1`, `accBeta2`), where the optimiser has them. */
-function adamPowers(opt: tf.Optimizer): [string, tf.Variable][] {
+function adamPowers(opt: Optimizer): [string, Variable][] {
   const o = opt as unknown as Record<string, unknown>;
   return (["accBeta1", "accBeta2"] as const).flatMap((k) =>
-    o[k] instanceof tf.Variable ? [[k, o[k] as tf.Variable] as [string, tf.Variable]] : []
+    o[k] instanceof tf.Variable ? [[k, o[k] as Variable] as [string, Variable]] : []
   );
 }
 
@@ -427,18 +419,18 @@ function adamPowers(opt: tf.Optimizer): [string, tf.Variable][] {
 async function restoreOptimizer(
   model: ModelFns,
   params: ParamTree,
-  opt: tf.Optimizer,
+  opt: Optimizer,
   slots: readonly NamedArray[],
   ckptDir: string,
 ): Promise<void> {
   if (!slots.length) return; // saved before the first step
   const byName = new Map(slots.map((s) => [s.name, s]));
-  const pathOf = new Map<tf.Variable, string>();
+  const pathOf = new Map<Variable, string>();
   for (const [path, v] of model.flattenParams(params)) pathOf.set(v, path);
   const vars = model.trainableVariables(params);
   const iter = byName.get("iter");
   if (!iter) throw new Error(`${ckptDir}: optimiser state has no iteration count`);
-  const named: { name: string; tensor: tf.Tensor }[] = [{
+  const named: { name: string; tensor: Tensor }[] = [{
     name: "iter",
     tensor: tf.scalar(iter.data[0], "int32"),
   }];
@@ -639,7 +631,7 @@ async function restoreOrInit(
   opts: TrainOptions,
   dir: string,
   params: ParamTree,
-  opt: tf.Optimizer,
+  opt: Optimizer,
 ): Promise<{ state: CheckpointState; status: TrainResult["status"] }> {
   const model = opts.model;
   const hash = configHash(config);
@@ -680,7 +672,7 @@ async function restoreOrInit(
 interface EpochContext {
   model: ModelFns;
   params: ParamTree;
-  opt: tf.Optimizer;
+  opt: Optimizer;
   config: GrefelConfig;
   data: TrainData;
   /** Mutated as epochs finish. */
@@ -724,7 +716,7 @@ class EpochAccumulator {
     for (const b of BRANCHES) if (r.dists[b]) this.parts[b].push(r.dists[b]!);
     this.labels.push(labels);
     this.trust = r.trust;
-    const pred = argmaxRows(r.dists.final, this.classes);
+    const pred = argmax(r.dists.final, this.classes);
     this.correct += pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0);
     this.seen += labels.length;
   }
@@ -862,19 +854,6 @@ async function validate(ctx: EpochContext, epoch: number): Promise<BranchReport 
   return branchReport(data.val.labels, p, data.classNames.length, config.model.rb.entropyEpsilon);
 }
 
-/** The selection metric of each validated epoch in `log`, in order. */
-function validationValues(log: readonly EpochLog[], metric: string): number[] {
-  return log.map((e) => metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy)
-    .filter((v): v is number => v !== null && v !== undefined);
-}
-
-/** The epochs of {@linkcode validationValues}. */
-function validationEpochs(log: readonly EpochLog[], metric: string): number[] {
-  return log.filter((e) =>
-    (metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy) != null
-  ).map((e) => e.epoch);
-}
-
 /**
  * Appends `entry` to the log, updates the best checkpoint and early stopping, and writes
  * checkpoints: `best` when the validation metric improved, `last` on the checkpoint cadence,
@@ -897,7 +876,8 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
   }
   if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
   // Early stopping reads the whole validation history (a moving mean when window > 1).
-  const values = validationValues(state.log, metric);
+  const validated = validatedEpochs(state.log, metric);
+  const values = validated.map((v) => v.value);
   const es = earlyStopStatus(values, tc.earlyStop);
   if (data.val) state.sinceBest = es.since;
   const early = shouldStopEarly(values, epoch, tc.earlyStop);
@@ -910,7 +890,7 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
       ...(tc.earlyStop.window > 1 && es.best >= 0
         ? {
           window: tc.earlyStop.window,
-          smoothedBestEpoch: validationEpochs(state.log, metric)[es.best],
+          smoothedBestEpoch: validated[es.best].epoch,
         }
         : {}),
     };
@@ -967,6 +947,9 @@ async function testRun(
     await restoreWeights(model, params, best);
   }
   const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
+  // An empty test split scores 0 (metrics.json holds no NaN).
+  const testAccuracy = (d: Float32Array) =>
+    data.test.labels.length ? accuracy(data.test.labels, argmax(d, C)) : 0;
   assertFinitePredictions(pred, C, `test split (${dir}, ${state.best ? "best" : "last"} weights)`);
   await writePredictions(dir, data.test, pred, data.classNames);
   await writeEmbeddings(dir, data.test, pred);
@@ -988,8 +971,8 @@ async function testRun(
       : `last (epoch ${state.epoch})`,
     best: state.best,
     stopped: state.stopped ?? null,
-    accuracy: accuracyOf(data.test.labels, argmaxRows(pred.final, C)),
-    primaryAccuracy: accuracyOf(data.test.labels, argmaxRows(pred.primary, C)),
+    accuracy: testAccuracy(pred.final),
+    primaryAccuracy: testAccuracy(pred.primary),
     rb: branchReport(data.test.labels, pred, C, config.model.rb.entropyEpsilon),
     evaluation: evaluated,
     finishedAt: new Date().toISOString(),

@@ -5,7 +5,7 @@ import { type GrefelConfig, presetConfig } from "../config.ts";
 import { setWriteHook, WriteError } from "../run/atomic.ts";
 import { runDir } from "./run.ts";
 import { CheckpointMismatchError, loadCheckpoint, readLog } from "../run/mod.ts";
-import { learningRateAt } from "./schedule.ts";
+import { deriveSeed, learningRateAt, SEED_PURPOSE } from "./schedule.ts";
 import { balancedSampler, NonFiniteLossError, trainRun } from "./train.ts";
 import { TOY_MODEL, toyData } from "./test_helpers.ts";
 
@@ -41,6 +41,25 @@ Deno.test("balanced sampler: equal class counts, seeded, differs per epoch", () 
   assert.deepEqual(counts, [5, 5, 5]);
   assert.deepEqual(s(0, 1), e0);
   assert.notDeepEqual(s(1, 1), e0);
+});
+
+Deno.test("balanced sampler and the anchor-initialisation draw: the values every recorded run drew", () => {
+  // Pinned from the sampler runs were trained with: the class-means anchor initialisation of
+  // every run (seed s) embeds the first train.anchorInitSamples indices of epoch 0 of this
+  // sampler under deriveSeed(s, SEED_PURPOSE.anchors), so any change here changes their anchors.
+  const labels = Int32Array.from([0, 0, 0, 0, 0, 1, 2, 2, 1, 0, 2, 0]);
+  const s = balancedSampler(labels, 3);
+  assert.deepEqual(
+    s(0, 7),
+    [4, 8, 3, 10, 8, 6, 5, 1, 5, 9, 5, 7, 10, 8, 7, 2, 6, 8, 7, 0, 11],
+  );
+  assert.deepEqual(
+    s(1, 7),
+    [1, 6, 6, 9, 5, 8, 7, 7, 0, 5, 5, 11, 4, 8, 10, 10, 8, 2, 6, 8, 3],
+  );
+  const anchorSeed = deriveSeed(0, SEED_PURPOSE.anchors);
+  assert.equal(anchorSeed, 563858533);
+  assert.deepEqual(s(0, anchorSeed).slice(0, 8), [5, 8, 1, 10, 7, 10, 4, 7]);
 });
 
 Deno.test("a run writes its directory; lr decays per epoch; no tensor growth; rerun skips", async () => {

@@ -28,6 +28,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from "../../tensor.ts";
 
 /** A per-image activation shape `[H, W, C]`. */
 export type Shape3 = [number, number, number];
@@ -173,12 +174,13 @@ export class PlanOps implements Ops<Shape3> {
 
 /** A tree of named frozen weights (plain tensors, not variables). */
 export interface WeightTree {
-  [name: string]: tf.Tensor | WeightTree;
+  /** A weight, or a subtree of weights, by name. */
+  [name: string]: Tensor | WeightTree;
 }
 
 /** The tensor at a `/`-separated path; throws naming the path when it is absent. */
-export function getWeight(tree: WeightTree, path: string, what = "weights"): tf.Tensor {
-  let node: tf.Tensor | WeightTree | undefined = tree;
+export function getWeight(tree: WeightTree, path: string, what = "weights"): Tensor {
+  let node: Tensor | WeightTree | undefined = tree;
   for (const part of path.split("/")) {
     node = node instanceof tf.Tensor || node === undefined ? undefined : node[part];
   }
@@ -187,52 +189,52 @@ export function getWeight(tree: WeightTree, path: string, what = "weights"): tf.
 }
 
 /** Runs an architecture on NHWC tensors, reading weights from a {@linkcode WeightTree}. */
-export class RunOps implements Ops<tf.Tensor4D> {
+export class RunOps implements Ops<Tensor4D> {
   /**
    * @param tree the weights
    * @param what network name used in error messages
    */
   constructor(readonly tree: WeightTree, readonly what: string) {}
 
-  #w(path: string): tf.Tensor {
+  #w(path: string): Tensor {
     return getWeight(this.tree, path, this.what);
   }
 
-  conv(name: string, x: tf.Tensor4D, o: ConvOptions): tf.Tensor4D {
+  conv(name: string, x: Tensor4D, o: ConvOptions): Tensor4D {
     const { kernel: k, stride = 1, pad = 0, groups = 1 } = o;
     const w = this.#w(`${name}/weight`);
-    if (groups === 1) return tf.conv2d(x, w as tf.Tensor4D, stride, pad);
+    if (groups === 1) return tf.conv2d(x, w as Tensor4D, stride, pad);
     // Depthwise: the tree holds [k, k, 1, C] (grouped-conv layout); tfjs wants [k, k, C, 1].
     const c = x.shape[3];
-    return tf.depthwiseConv2d(x, tf.reshape(w, [k, k, c, 1]) as tf.Tensor4D, stride, pad);
+    return tf.depthwiseConv2d(x, tf.reshape(w, [k, k, c, 1]) as Tensor4D, stride, pad);
   }
 
-  batchNorm(name: string, x: tf.Tensor4D): tf.Tensor4D {
+  batchNorm(name: string, x: Tensor4D): Tensor4D {
     return tf.batchNorm4d(
       x,
-      this.#w(`${name}/running_mean`) as tf.Tensor1D,
-      this.#w(`${name}/running_var`) as tf.Tensor1D,
-      this.#w(`${name}/bias`) as tf.Tensor1D,
-      this.#w(`${name}/weight`) as tf.Tensor1D,
+      this.#w(`${name}/running_mean`) as Tensor1D,
+      this.#w(`${name}/running_var`) as Tensor1D,
+      this.#w(`${name}/bias`) as Tensor1D,
+      this.#w(`${name}/weight`) as Tensor1D,
       1e-5,
     );
   }
 
-  prelu(name: string, x: tf.Tensor4D): tf.Tensor4D {
-    return tf.prelu(x, this.#w(`${name}/weight`)) as tf.Tensor4D;
+  prelu(name: string, x: Tensor4D): Tensor4D {
+    return tf.prelu(x, this.#w(`${name}/weight`)) as Tensor4D;
   }
 
-  linear(name: string, x: tf.Tensor4D, out: number): tf.Tensor4D {
+  linear(name: string, x: Tensor4D, out: number): Tensor4D {
     const b = x.shape[0];
     const flat = tf.reshape(x, [b, -1]); // [B, H·W·C] (H = W = 1 where used)
-    return tf.reshape(tf.matMul(flat, this.#w(`${name}/weight`) as tf.Tensor2D), [b, 1, 1, out]);
+    return tf.reshape(tf.matMul(flat, this.#w(`${name}/weight`) as Tensor2D), [b, 1, 1, out]);
   }
 
-  add(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
+  add(a: Tensor4D, b: Tensor4D): Tensor4D {
     return tf.add(a, b);
   }
 
-  subsample(x: tf.Tensor4D, stride: number): tf.Tensor4D {
+  subsample(x: Tensor4D, stride: number): Tensor4D {
     return stride === 1 ? x : tf.maxPool(x, 1, stride, "valid");
   }
 }

@@ -22,6 +22,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor, Tensor4D } from "../../tensor.ts";
 import { type Ops, PlanOps, RunOps, scaled, type Shape3, type WeightTree } from "./graph.ts";
 import { buildTree } from "./weights.ts";
 
@@ -88,7 +89,7 @@ export function initIr50(seed: number, options: Ir50Options = {}): WeightTree {
 
 /** The width multiplier of a tree, read from its first convolution (`[3, 3, 3, 64·width]`). */
 export function ir50Width(params: WeightTree): number {
-  const w = (((params.input_layer as WeightTree)?.["0"] as WeightTree)?.weight) as tf.Tensor;
+  const w = (((params.input_layer as WeightTree)?.["0"] as WeightTree)?.weight) as Tensor;
   if (!(w instanceof tf.Tensor)) throw new Error(`ir50: no weight named "input_layer/0/weight"`);
   return (w.shape[3] as number) / 64;
 }
@@ -101,7 +102,7 @@ export function ir50Width(params: WeightTree): number {
  * @returns `[x1, x2, x3]` = `[B, H/2, W/2, 64]`, `[B, H/4, W/4, 128]`, `[B, H/8, W/8, 256]`
  *   (×width); the caller disposes them.
  */
-export function ir50(params: WeightTree, x: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+export function ir50(params: WeightTree, x: Tensor4D): [Tensor4D, Tensor4D, Tensor4D] {
   if (x.rank !== 4 || x.shape[3] !== 3) {
     throw new Error(`ir50: expected [B, H, W, 3], got [${x.shape}]`);
   }

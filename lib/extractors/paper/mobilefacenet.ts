@@ -25,6 +25,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor, Tensor2D, Tensor4D } from "../../tensor.ts";
 import {
   type ConvOptions,
   type Ops,
@@ -122,7 +123,7 @@ export function initMobileFaceNet(seed: number, options: MobileFaceNetOptions = 
 
 /** The width multiplier of a tree, read from its first convolution (`[3, 3, 3, 64·width]`). */
 export function mobileFaceNetWidth(params: WeightTree): number {
-  const w = (((params.conv1 as WeightTree)?.conv as WeightTree)?.weight) as tf.Tensor;
+  const w = (((params.conv1 as WeightTree)?.conv as WeightTree)?.weight) as Tensor;
   if (!(w instanceof tf.Tensor)) {
     throw new Error(`mobilefacenet: no weight named "conv1/conv/weight"`);
   }
@@ -138,8 +139,8 @@ export function mobileFaceNetWidth(params: WeightTree): number {
  */
 export function mobileFaceNet(
   params: WeightTree,
-  x: tf.Tensor4D,
-): { maps: [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]; landmarks: tf.Tensor2D } {
+  x: Tensor4D,
+): { maps: [Tensor4D, Tensor4D, Tensor4D]; landmarks: Tensor2D } {
   const side = MOBILEFACENET_INPUT;
   if (x.rank !== 4 || x.shape[1] !== side || x.shape[2] !== side || x.shape[3] !== 3) {
     throw new Error(`mobilefacenet: expected [B, ${side}, ${side}, 3], got [${x.shape}]`);
@@ -149,7 +150,7 @@ export function mobileFaceNet(
     const out = mobileFaceNetGraph(new RunOps(params, "mobilefacenet"), x, width);
     return {
       maps: out.maps,
-      landmarks: tf.reshape(out.landmarks, [x.shape[0], MOBILEFACENET_LANDMARKS]) as tf.Tensor2D,
+      landmarks: tf.reshape(out.landmarks, [x.shape[0], MOBILEFACENET_LANDMARKS]) as Tensor2D,
     };
   });
 }

@@ -57,7 +57,18 @@ export {
   torchShapeOf,
 } from "./weights.ts";
 export type { LoadOptions, LoadReport, PreparedLoad, WeightLayout } from "./weights.ts";
-export type { LayerKind, OpCount, WeightSpec, WeightTree } from "./graph.ts";
+export type {
+  ConvOptions,
+  LayerKind,
+  OpCount,
+  Ops,
+  PlanOps,
+  Shape3,
+  WeightSpec,
+  WeightTree,
+} from "./graph.ts";
+export type { MobileFaceNetOutputs } from "./mobilefacenet.ts";
+export type { FeatureExtractor, FeatureMaps, StreamShape } from "../types.ts";
 
 /**
  * Registry name of the extractor pair. The default extractor (seed 0, width 1, random weights) is
@@ -259,3 +270,4 @@ export function createPaperExtractor(options: PaperExtractorOptions = {}): Paper
     },
   };
 }
+export type * from "../../tensor.ts";

@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Tensor } from "../../tensor.ts";
 import { fnv1a, mulberry32, normalSampler } from "../../random.ts";
 import type { WeightSpec, WeightTree } from "./graph.ts";
 
@@ -62,7 +63,7 @@ export function initialValues(spec: WeightSpec, seed: number, convInit: ConvInit
 }
 
 /** Sets the leaf at a `/`-separated path, creating inner nodes. */
-function setLeaf(tree: WeightTree, path: string, t: tf.Tensor): void {
+function setLeaf(tree: WeightTree, path: string, t: Tensor): void {
   const parts = path.split("/");
   let node = tree;
   for (const p of parts.slice(0, -1)) {
@@ -84,8 +85,8 @@ export function buildTree(specs: WeightSpec[], seed: number, convInit: ConvInit)
 }
 
 /** Every leaf of a tree with its `/`-separated path, in insertion order. */
-export function flattenTree(tree: WeightTree, prefix = ""): [string, tf.Tensor][] {
-  const out: [string, tf.Tensor][] = [];
+export function flattenTree(tree: WeightTree, prefix = ""): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
   for (const [k, v] of Object.entries(tree)) {
     const path = prefix ? `${prefix}/${k}` : k;
     if (v instanceof tf.Tensor) out.push([path, v]);
@@ -189,7 +190,7 @@ export function prepareLoad(
       `${what}: ${missing.length} weight(s) missing from the given map: ${shown}${more}`,
     );
   }
-  const fresh: [string, tf.Tensor][] = [];
+  const fresh: [string, Tensor][] = [];
   try {
     for (const [path, old] of leaves) {
       const [key, value] = byPath.get(path)!;
@@ -255,10 +256,10 @@ export function loadWeights(
   return prepareLoad(tree, weights, options).commit();
 }
 
-function getParent(tree: WeightTree, path: string): Record<string, tf.Tensor> {
+function getParent(tree: WeightTree, path: string): Record<string, Tensor> {
   let node = tree;
   for (const p of path.split("/").slice(0, -1)) node = node[p] as WeightTree;
-  return node as Record<string, tf.Tensor>;
+  return node as Record<string, Tensor>;
 }
 
 /**

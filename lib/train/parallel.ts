@@ -87,7 +87,13 @@ export type ToWorker = InitMessage | StepMessage;
 export type FromWorker =
   | { type: "ready"; backbone: string[] }
   | { type: "embedding"; id: number; data: Float32Array; dim: number }
-  | { type: "grads"; id: number; grads: [string, Float32Array][]; numTensors: number }
+  | {
+    type: "grads";
+    id: number;
+    grads: [string, Float32Array][];
+    numTensors: number;
+    seconds: WorkerPhases;
+  }
   | { type: "error"; message: string; stack: string };
 
 let live = 0;
@@ -120,6 +126,8 @@ class WorkerLink {
   readonly upstream: Float32Array;
   /** Live tensors in the worker after its last step. */
   numTensors = -1;
+  /** Phases of the worker's last step. */
+  seconds: WorkerPhases | null = null;
   private queue: FromWorker[] = [];
   private waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
@@ -195,6 +203,8 @@ class WorkerLink {
 export interface StepPhases {
   /** Reading the backbone weights and the batch, and posting the shares. */
   send: number;
+  /** Of `send`: reading the backbone weights. */
+  weights: number;
   /** Waiting for the workers' embeddings. */
   embed: number;
   /** Head, reliability balancing and loss with their gradients on the main thread. */
@@ -203,6 +213,18 @@ export interface StepPhases {
   backward: number;
   /** Summing the backbone gradients, gradient norms, read-back and the Adam update. */
   update: number;
+}
+
+/** Seconds a worker spent in each phase of its last step (benchmarks). */
+export interface WorkerPhases {
+  /** Assigning the backbone weights it was sent. */
+  assign: number;
+  /** Embedding of its share (forward), read back and sent. */
+  embed: number;
+  /** Blocked until the main thread wrote ∂L/∂e. */
+  wait: number;
+  /** Back-propagation through the backbone and reading the gradients back. */
+  backward: number;
 }
 
 /** Backbone leaves of a weight tree, by path. */
@@ -239,7 +261,7 @@ function checkSupported(model: ModelFns, workers: number): { url: string; name: 
 export class DataParallel {
   private stepId = 0;
   /** Phases of the last step, in seconds. */
-  phases: StepPhases = { send: 0, embed: 0, head: 0, backward: 0, update: 0 };
+  phases: StepPhases = { send: 0, weights: 0, embed: 0, head: 0, backward: 0, update: 0 };
 
   private constructor(private readonly links: WorkerLink[], readonly maxRows: number) {}
 
@@ -285,6 +307,11 @@ export class DataParallel {
     return this.links.map((l) => l.numTensors);
   }
 
+  /** Phases of each worker's last step (null before its first). */
+  workerPhases(): (WorkerPhases | null)[] {
+    return this.links.map((l) => l.seconds);
+  }
+
   /** Terminates every worker (also one blocked mid-step). Idempotent. */
   close(): void {
     for (const l of this.links) l.terminate();
@@ -303,6 +330,7 @@ export class DataParallel {
     }
   }
 
+  /** {@linkcode DataParallel.step} without the clean-up on failure. */
   private async run(s: StepState, batch: StepBatch, opts: StepOptions): Promise<StepResult> {
     const rows = batch.labels.length;
     const shards = shardRows(rows, this.links.length);
@@ -317,8 +345,8 @@ export class DataParallel {
       t = now;
       return dt;
     };
-    await this.send(s, batch, shards, id);
-    const phases = { ...this.phases, send: lap() };
+    const weightSeconds = await this.send(s, batch, shards, id);
+    const phases = { ...this.phases, send: lap(), weights: weightSeconds };
     const parts = await Promise.all(links.map((l) => l.next("embedding")));
     phases.embed = lap();
     const dim = parts[0].dim;
@@ -328,7 +356,7 @@ export class DataParallel {
     phases.head = lap();
     const back = await Promise.all(links.map((l) => l.next("grads")));
     phases.backward = lap();
-    back.forEach((m, i) => links[i].numTensors = m.numTensors);
+    back.forEach((m, i) => (links[i].numTensors = m.numTensors, links[i].seconds = m.seconds));
     const grads = mergeGrads(s, head.grads, back.map((m) => m.grads));
     const r = await finishStep(s, grads, head.kept);
     phases.update = lap();
@@ -336,17 +364,19 @@ export class DataParallel {
     return r;
   }
 
-  /** Posts each share with the current backbone weights. */
+  /** Posts each share with the current backbone weights; returns the seconds reading them took. */
   private async send(
     s: StepState,
     batch: StepBatch,
     shards: [number, number][],
     id: number,
-  ): Promise<void> {
+  ): Promise<number> {
+    const t0 = performance.now();
     const weights: [string, Float32Array][] = [];
     for (const [path, v] of backboneLeaves(s.model, s.params)) {
       weights.push([path, (await v.data()) as Float32Array]);
     }
+    const weightSeconds = (performance.now() - t0) / 1000;
     const read = async (maps: tf.Tensor[]) =>
       await Promise.all(maps.map(async (m) => ({ data: (await m.data()) as Float32Array, m })));
     const landmark = await read(batch.inputs.landmark);
@@ -361,6 +391,7 @@ export class DataParallel {
       // The weights are cloned per worker (not transferred: they may be a tensor's own storage).
       this.links[i].post({ type: "step", id, weights, inputs }, transfer);
     });
+    return weightSeconds;
   }
 
   /**

@@ -91,6 +91,12 @@ function tensorOf(a: ShapedArray): tf.Tensor4D {
 }
 
 function step(r: Replica, msg: StepMessage): void {
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now(), dt = (now - t) / 1000;
+    t = now;
+    return dt;
+  };
   for (const [path, data] of msg.weights) {
     const v = r.backbone.get(path);
     if (!v) throw new Error(`unknown backbone weight ${path}`);
@@ -102,6 +108,7 @@ function step(r: Replica, msg: StepMessage): void {
   } as Parameters<NonNullable<ModelFns["grefelEmbedding"]>>[1];
   try {
     const rows = inputs.landmark[0].shape[0];
+    const seconds = { assign: lap(), embed: 0, wait: 0, backward: 0 };
     const { value, grads } = tf.variableGrads(() => {
       const e = r.model.grefelEmbedding!(r.params, inputs, r.cfg);
       const dim = e.shape[1];
@@ -109,7 +116,9 @@ function step(r: Replica, msg: StepMessage): void {
       // A copy (the cpu backend's dataSync returns the tensor's own storage).
       const data = (e.dataSync() as Float32Array).slice();
       post({ type: "embedding", id: msg.id, data, dim }, [data.buffer]);
+      seconds.embed = lap();
       const g = tf.tensor2d(awaitUpstream(r, msg.id, rows * dim), [rows, dim]);
+      seconds.wait = lap();
       return tf.sum(tf.mul(e, g)) as tf.Scalar;
     }, r.vars);
     const out: [string, Float32Array][] = [];
@@ -119,8 +128,9 @@ function step(r: Replica, msg: StepMessage): void {
     }
     tf.dispose([value, ...Object.values(grads)]);
     tf.dispose([...inputs.landmark, ...inputs.image]);
+    seconds.backward = lap();
     post(
-      { type: "grads", id: msg.id, grads: out, numTensors: tf.memory().numTensors },
+      { type: "grads", id: msg.id, grads: out, numTensors: tf.memory().numTensors, seconds },
       out.map(([, d]) => d.buffer),
     );
   } finally {

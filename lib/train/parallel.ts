@@ -354,7 +354,10 @@ export class DataParallel {
     const head = await this.headStep(s, batch, opts, embedding);
     shards.forEach(([a, b], i) => links[i].release(id, head.dE.subarray(a * dim, b * dim)));
     phases.head = lap();
-    const back = await Promise.all(links.map((l) => l.next("grads")));
+    const back = await Promise.all(links.map((l) => l.next("grads"))).catch((e) => {
+      tf.dispose([...Object.values(head.grads), head.kept.losses, ...head.kept.branches]);
+      throw e;
+    });
     phases.backward = lap();
     back.forEach((m, i) => (links[i].numTensors = m.numTensors, links[i].seconds = m.seconds));
     const grads = mergeGrads(s, head.grads, back.map((m) => m.grads));
@@ -405,10 +408,25 @@ export class DataParallel {
     embedding: tf.Tensor2D,
   ): Promise<{ grads: tf.NamedTensorMap; dE: Float32Array; kept: StepKept }> {
     const { model, params, cfg } = s;
-    const target = model.smoothLabels(batch.labels, cfg.classes, s.smoothing);
-    const backbone = backboneLeaves(model, params);
-    const bbNames = new Set([...backbone.values()].map((v) => v.name));
+    const bbNames = new Set([...backboneLeaves(model, params).values()].map((v) => v.name));
     const vars = model.trainableVariables(params).filter((v) => !bbNames.has(v.name));
+    const target = model.smoothLabels(batch.labels, cfg.classes, s.smoothing);
+    try {
+      return await this.headGrads(s, opts, embedding, target, vars);
+    } finally {
+      tf.dispose([target, embedding]);
+    }
+  }
+
+  /** {@linkcode headStep}'s gradient pass over `vars` and the embedding. */
+  private async headGrads(
+    s: StepState,
+    opts: StepOptions,
+    embedding: tf.Tensor2D,
+    target: tf.Tensor2D,
+    vars: tf.Variable[],
+  ): Promise<{ grads: tf.NamedTensorMap; dE: Float32Array; kept: StepKept }> {
+    const { model, params, cfg } = s;
     let kept: StepKept | null = null;
     const { value, grads } = tf.engine().gradients(
       () => {
@@ -426,7 +444,7 @@ export class DataParallel {
     );
     const gE = grads.pop()!;
     const dE = ((await gE.data()) as Float32Array).slice();
-    tf.dispose([value, target, embedding, gE]);
+    tf.dispose([value, gE]);
     const named: tf.NamedTensorMap = {};
     vars.forEach((v, i) => {
       if (grads[i]) named[v.name] = grads[i];

@@ -163,6 +163,40 @@ Deno.test("an error in a worker surfaces in the main thread and ends every worke
   }
 });
 
+Deno.test("an error in the main thread mid-step ends the workers waiting for it", async () => {
+  const cfg = micro();
+  const data = randomFeatureData(cfg, cfg.classes, { train: 16, val: 4, test: 4 });
+  const s = state(cfg);
+  const failing = {
+    ...s,
+    model: {
+      ...MODEL_FNS,
+      grefelFromEmbedding: () => {
+        throw new Error("head failed on purpose");
+      },
+    },
+  };
+  const dp = await DataParallel.start(MODEL_FNS, cfg, 2, 8);
+  const inputs = await data.train.readBatch([0, 1, 2, 3], 0);
+  const labels = data.train.labels.slice(0, 4);
+  try {
+    // The workers are blocked waiting for ∂L/∂e when the head throws.
+    await assert.rejects(
+      () => dp.step(failing, { inputs, labels }, { dropoutSeed: 1, progress: 0 }),
+      /head failed on purpose/,
+    );
+    assert.equal(liveWorkers(), 0);
+    await assert.rejects(
+      () => dp.step(s, { inputs, labels }, { dropoutSeed: 1, progress: 0 }),
+      /terminated/,
+    );
+  } finally {
+    dp.close();
+    tf.dispose([...inputs.landmark, ...inputs.image]);
+    MODEL_FNS.disposeParams(s.params);
+  }
+});
+
 Deno.test("data-parallel refuses models it cannot split or load, and leaves no worker", async () => {
   const cfg = micro();
   await assert.rejects(() => DataParallel.start(TOY_MODEL, cfg, 2, 8), /workerModule/);

@@ -92,6 +92,18 @@ export const trainConfigSchema = z.strictObject({
   cacheWorkers: z.number().int().min(0).default(2),
   /** Backend preference; `auto` picks webgpu, then wasm, then cpu (lib/backend.ts). */
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
+  /**
+   * Worker threads that one run's training steps are split over (data-parallel,
+   * lib/train/parallel.ts); 1 is the single-thread step. Each worker holds a copy of the backbone
+   * weights (everything before the embedding e) and computes e and its gradient for a contiguous
+   * share of the batch (shares differ by at most one sample, so any batch size works); the main
+   * thread runs the head, reliability balancing and the loss on the whole batch and applies Adam.
+   * Batch norm statistics, dropout masks and every loss term are therefore the single-thread
+   * step's; gradients agree up to float rounding (summation order), so a run's id includes this
+   * field when it is not 1. Needs the wasm or cpu backend. Each worker uses one core: with
+   * `parallel` runs at once, `parallel × workers` should not exceed the cores.
+   */
+  workers: z.number().int().min(1).max(64).default(1),
   /** Child processes a sweep runs in parallel (wasm uses one core per process). */
   parallel: z.number().int().min(1).default(2),
   /** Directory under which runs are written: `<resultsDir>/<experiment>/<run-id>/`. */
@@ -137,6 +149,7 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.rb.trustRampEpochs": 10,
   "train.earlyStop.minEpochs": 0,
   "train.earlyStop.window": 1,
+  "train.workers": 1,
   // Data-section fields that only act on sets without their own splits, on folders, on class
   // mapping, on skipped files or on face cropping; none changes a FER+ or synthetic run.
   "data.validFraction": 0.1,

@@ -6,7 +6,23 @@
  * @module
  */
 export * from "./config.ts";
-export * from "./step.ts";
+export {
+  GRAD_GROUPS,
+  type GradGroup,
+  gradGroupOf,
+  type StepBatch,
+  type StepOptions,
+  type StepResult,
+  type StepState,
+  trainStep,
+} from "./step.ts";
+export {
+  DataParallel,
+  liveWorkers,
+  shardRows,
+  type StepPhases,
+  type WorkerPhases,
+} from "./parallel.ts";
 export * from "./early_stop.ts";
 export * from "./train.ts";
 export * from "./run.ts";

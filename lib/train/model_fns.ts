@@ -16,6 +16,9 @@ export const MODEL_FNS: ModelFns = {
   assignParams: M.assignParams,
   disposeParams: M.disposeParams,
   anchorsOn: M.anchorsOn,
+  grefelEmbedding: M.grefelEmbedding,
+  grefelFromEmbedding: M.grefelFromEmbedding,
+  workerModule: { url: import.meta.url, name: "MODEL_FNS" },
   initAnchorsFromEmbeddings: (params, embeddings, labels, cfg, seed) =>
     M.initAnchorsFromEmbeddings(params, embeddings, labels, seed, cfg.rb.anchorInitNoise),
 };

@@ -293,7 +293,14 @@ function slurmScripts(
     ...runIndexLine(manifest, dir, ["--build-cache"]),
   ];
   const sweep = [
-    ...header(manifest, dir, name, "task-%a.log", 1),
+    // One core per task, or one per data-parallel worker (`train.workers`).
+    ...header(
+      manifest,
+      dir,
+      name,
+      "task-%a.log",
+      Math.max(...runs.map((r) => r.config.train.workers)),
+    ),
     `#SBATCH --array=0-${n - 1}`,
     `# ${manifest.experiment}: ${n} runs, task i trains entry i of ${files.manifest}.`,
     "# Needs the feature caches (cache.sbatch, or submit.sh which runs it first). Submitting it",

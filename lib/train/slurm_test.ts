@@ -115,6 +115,22 @@ Deno.test("slurm: writes a manifest (one entry per distinct run) and the array, 
   });
 });
 
+Deno.test("slurm: a task asks for one core per data-parallel worker", async () => {
+  await withTmp(async (tmp) => {
+    const plan = await planSweep(loadExperiment("table2-rb"), {
+      preset: "tiny",
+      variants: ["none"],
+      overrides: { train: { resultsDir: tmp, workers: 2 } },
+    });
+    const { files } = await writeSlurmSweep(plan, {
+      dir: join(tmp, "sw"),
+      experiment: "table2-rb",
+    });
+    const sweep = await Deno.readTextFile(files.sweep);
+    assert.ok(sweep.split("\n").includes("#SBATCH --cpus-per-task=2"), sweep);
+  });
+});
+
 Deno.test("slurm: duplicate configs of a plan share one array entry", async () => {
   await withTmp(async (tmp) => {
     const plan = await planSweep(loadExperiment("table5-augment-noise"), {

@@ -7,9 +7,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Optimizer, Scalar, Tensor } from "../tensor.ts";
+import type { Optimizer, Scalar, Tensor, Tensor1D } from "../tensor.ts";
 import type { ModelConfig } from "../model/config.ts";
-import type { GrefelInputs, ParamTree } from "../model/types.ts";
+import type { GrefelInputs, GrefelOutputs, ParamTree } from "../model/types.ts";
 import type { BranchDistributions } from "../eval/branches.ts";
 import type { ModelFns } from "./train.ts";
 import { GRAD_GROUPS, type GradGroup } from "../run/log.ts";
@@ -83,6 +83,74 @@ export interface StepState {
   smoothing: number;
 }
 
+/** What a step keeps from its gradient closure for read-back (see {@linkcode stepLoss}). */
+export interface StepKept {
+  /** `[5]`: total, L_cls, L_a, L_c, aux. */
+  losses: Tensor1D;
+  /** primary, geometric, attentive, correction, final (`[0]` for an absent branch). */
+  branches: Tensor[];
+  /** Trust τ of the trust ramp. */
+  trust: number;
+}
+
+/**
+ * The loss of eq. 23 on `out`, inside a gradient closure: returns the total (NaN when
+ * `opts.injectNan`) and keeps the loss terms and branch distributions for read-back.
+ */
+export function stepLoss(
+  s: StepState,
+  out: GrefelOutputs,
+  target: tf.Tensor2D,
+  opts: StepOptions,
+): { total: Scalar; kept: StepKept } {
+  const l = s.model.grefelLoss(s.params, out, target, s.cfg, { progress: opts.progress });
+  const total = opts.injectNan ? l.total.mul(NaN) as Scalar : l.total;
+  const losses = tf.keep(tf.stack([total, l.cls, l.anchor, l.center, l.aux]) as tf.Tensor1D);
+  const branches = [out.primary, out.geometric, out.attentive, out.correction, out.final]
+    .map((t) => tf.keep(t ?? tf.zeros([0])));
+  return { total, kept: { losses, branches, trust: l.trust } };
+}
+
+/**
+ * The end of a step: squared gradient norms per group, read-back, the finiteness check and the
+ * update (skipped when a loss term is not finite). Disposes `grads` and the kept tensors.
+ * @param grads gradient per variable name, in the order of `trainableVariables`.
+ */
+export async function finishStep(
+  s: StepState,
+  grads: tf.NamedTensorMap,
+  kept: StepKept,
+): Promise<StepResult> {
+  const groupOf = groupsOf(s.model, s.params);
+  const gradSqT = tf.tidy(() =>
+    tf.stack(GRAD_GROUPS.map((g) => {
+      const parts = Object.entries(grads)
+        .filter(([name]) => groupOf.get(name) === g)
+        .map(([, t]) => tf.sum(tf.square(t)));
+      return parts.length ? tf.addN(parts) : tf.scalar(0);
+    }))
+  );
+  const lv = (await kept.losses.data()) as Float32Array;
+  const gv = (await gradSqT.data()) as Float32Array;
+  const read = async (t: Tensor) => (t.size ? (await t.data()) as Float32Array : null);
+  const [primary, geometric, attentive, correction, final] = await Promise.all(
+    kept.branches.map(read),
+  );
+  tf.dispose([kept.losses, ...kept.branches, gradSqT]);
+  const finite = [0, 1, 2, 3, 4].every((k) => Number.isFinite(lv[k]));
+  if (finite) {
+    s.optimizer.applyGradients(grads as unknown as Parameters<Optimizer["applyGradients"]>[0]);
+  }
+  tf.dispose(Object.values(grads));
+  return {
+    finite,
+    losses: { total: lv[0], cls: lv[1], anchor: lv[2], center: lv[3], aux: lv[4] },
+    trust: kept.trust,
+    dists: { primary: primary!, geometric, attentive, correction, final: final! },
+    gradSq: Object.fromEntries(GRAD_GROUPS.map((g, i) => [g, gv[i]])) as Record<GradGroup, number>,
+  };
+}
+
 /**
  * Runs one training step on `batch` and applies it unless a loss term is non-finite. Leaves no
  * tensors behind. Reads back only the loss terms, four gradient norms and the batch's
@@ -94,49 +162,18 @@ export async function trainStep(
   opts: StepOptions,
 ): Promise<StepResult> {
   const { model, params, cfg } = s;
-  const classes = cfg.classes;
-  const target = model.smoothLabels(batch.labels, classes, s.smoothing);
+  const target = model.smoothLabels(batch.labels, cfg.classes, s.smoothing);
   const vars = model.trainableVariables(params);
-  let kept: Tensor[] = [];
-  let trust = 1;
+  let kept: StepKept | null = null;
   const { grads, value } = tf.variableGrads(() => {
     const out = model.grefelForward(params, batch.inputs, cfg, {
       training: true,
       seed: opts.dropoutSeed,
     });
-    const l = model.grefelLoss(params, out, target, cfg, { progress: opts.progress });
-    trust = l.trust;
-    const total = opts.injectNan ? l.total.mul(NaN) as Scalar : l.total;
-    const losses = tf.stack([total, l.cls, l.anchor, l.center, l.aux]);
-    const branches = [out.primary, out.geometric, out.attentive, out.correction, out.final];
-    kept = [losses, ...branches.map((t) => t ?? tf.zeros([0]))].map((t) => tf.keep(t));
-    return total;
+    const r = stepLoss(s, out, target, opts);
+    kept = r.kept;
+    return r.total;
   }, vars);
-  const groupOf = groupsOf(model, params);
-  const gradSqT = tf.tidy(() =>
-    tf.stack(GRAD_GROUPS.map((g) => {
-      const parts = Object.entries(grads)
-        .filter(([name]) => groupOf.get(name) === g)
-        .map(([, t]) => tf.sum(tf.square(t)));
-      return parts.length ? tf.addN(parts) : tf.scalar(0);
-    }))
-  );
-  const [lossT, ...branchT] = kept;
-  const lv = (await lossT.data()) as Float32Array;
-  const gv = (await gradSqT.data()) as Float32Array;
-  const read = async (t: Tensor) => (t.size ? (await t.data()) as Float32Array : null);
-  const [primary, geometric, attentive, correction, final] = await Promise.all(branchT.map(read));
-  tf.dispose([...kept, gradSqT, value, target]);
-  const finite = [0, 1, 2, 3, 4].every((k) => Number.isFinite(lv[k]));
-  if (finite) {
-    s.optimizer.applyGradients(grads as unknown as Parameters<Optimizer["applyGradients"]>[0]);
-  }
-  tf.dispose(Object.values(grads));
-  return {
-    finite,
-    losses: { total: lv[0], cls: lv[1], anchor: lv[2], center: lv[3], aux: lv[4] },
-    trust,
-    dists: { primary: primary!, geometric, attentive, correction, final: final! },
-    gradSq: Object.fromEntries(GRAD_GROUPS.map((g, i) => [g, gv[i]])) as Record<GradGroup, number>,
-  };
+  tf.dispose([value, target]);
+  return await finishStep(s, grads, kept!);
 }

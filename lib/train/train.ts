@@ -51,6 +51,7 @@ import {
 import { accuracy, argmax } from "../eval/metrics.ts";
 import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.ts";
 import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
+import { DataParallel } from "./parallel.ts";
 
 /** Version of this library, recorded in every run's config.json. */
 export const GREFEL_VERSION = "0.1.0";
@@ -97,6 +98,24 @@ export interface ModelFns {
   ): unknown;
   /** Whether the config has anchors at all. */
   anchorsOn(cfg: ModelConfig): boolean;
+  /**
+   * The embedding e `[B, D]` alone (data-parallel training, lib/train/parallel.ts): per sample,
+   * using only the weights of gradient group `backbone` (`gradGroupOf`), with no randomness and no
+   * state. `grefelForward` must equal `grefelFromEmbedding(grefelEmbedding(…))`.
+   */
+  grefelEmbedding?(params: ParamTree, inputs: GrefelInputs, cfg: ModelConfig): tf.Tensor2D;
+  /** Everything after the embedding, using only the weights outside group `backbone`. */
+  grefelFromEmbedding?(
+    params: ParamTree,
+    embedding: tf.Tensor2D,
+    cfg: ModelConfig,
+    opts: { training: boolean; seed?: number },
+  ): GrefelOutputs;
+  /**
+   * Where a worker thread imports these same functions from: a module URL and its export name.
+   * Needed for `train.workers` > 1.
+   */
+  workerModule?: { url: string; name: string };
 }
 
 /** One split of feature-backed samples. */
@@ -503,9 +522,16 @@ export async function trainRun(
   const tc = config.train;
   const opt = tf.train.adam(tc.lr, tc.beta1, tc.beta2, tc.epsilon);
   const sampler = opts.sampler ?? balancedSampler(data.train.labels, data.classNames.length);
+  let parallel: DataParallel | null = null;
   try {
     const { state, status } = await restoreOrInit(config, data, opts, dir, params, opt);
-    const ctx: EpochContext = { model, params, opt, config, data, state, sampler, print, opts };
+    if (tc.workers > 1 && !state.stopped) {
+      parallel = await DataParallel.start(model, config.model, tc.workers, tc.batchSize);
+    }
+    const ctx: EpochContext = {
+      ...{ model, params, opt, config, data, state, sampler, print, opts },
+      parallel,
+    };
     const lines = tc.progress === "lines" || (tc.progress === "auto" && !Deno.stderr.isTerminal());
     const t00 = performance.now(), startEpoch = state.epoch;
     for (let e = state.epoch; e < tc.epochs && !state.stopped; e++) {
@@ -532,9 +558,11 @@ export async function trainRun(
         );
       }
     }
+    parallel?.close(); // training is over: free the workers' cores and memory
     const { metrics, pred } = await testRun(ctx, dir, id);
     return { dir, runId: id, status, epochs: state.epoch, log: state.log, metrics, test: pred };
   } finally {
+    parallel?.close();
     model.disposeParams(params);
     opt.dispose();
   }
@@ -680,6 +708,8 @@ interface EpochContext {
   sampler: EpochSampler;
   print: (line: string) => void;
   opts: TrainOptions;
+  /** The workers of data-parallel steps (`train.workers` > 1); null: single-thread steps. */
+  parallel: DataParallel | null;
 }
 
 /** Concatenates equally typed parts. */
@@ -779,12 +809,17 @@ async function trainEpoch(
     );
     const inputs = await data.train.readBatch(batch, view);
     const labels = Int32Array.from(batch, (i) => data.train.labels[i]);
-    const r = await trainStep(stepState, { inputs, labels }, {
+    const stepOpts = {
       dropoutSeed: deriveSeed(config.seed, SEED_PURPOSE.dropout, e, s),
       progress: e + s / steps,
       injectNan: opts.hooks?.injectNan?.(e + 1, s + 1) ?? false,
-    });
-    disposeInputs(inputs);
+    };
+    const r = await (ctx.parallel ?? { step: trainStep }).step(
+      stepState,
+      { inputs, labels },
+      stepOpts,
+    )
+      .finally(() => disposeInputs(inputs));
     if (opts.hooks?.poisonWeights?.(e + 1, s + 1)) {
       const v = ctx.model.trainableVariables(ctx.params)[0];
       tf.tidy(() => v.assign(tf.fill(v.shape, NaN)));

@@ -1,0 +1,489 @@
+/**
+ * Data-parallel training steps (`train.workers` > 1): one run's step split over worker threads,
+ * so that one run uses several cores (tfjs-wasm is single-threaded in Deno).
+ *
+ * The split is at the embedding e. The model up to e (cross-attention, embedding convolutions,
+ * fusion ViT: the `backbone` gradient group) is per sample and holds most of the compute; the
+ * rest (MLP head with batch norm and dropout, reliability balancing, the losses of eq. 23) is
+ * small but needs the whole batch. A step:
+ *
+ * 1. The main thread sends each worker the current backbone weights and a contiguous share of the
+ *    batch ({@linkcode shardRows}: shares differ by at most one sample).
+ * 2. Each worker computes e for its share and sends it (lib/train/parallel_worker.ts).
+ * 3. The main thread concatenates the shares to E `[B, D]` and runs the head, reliability
+ *    balancing and the loss on the whole batch, with the gradients of the head-side weights and
+ *    of E. It writes each worker's rows of ∂L/∂E into shared memory.
+ * 4. Each worker back-propagates its rows of ∂L/∂E through its backbone (the gradient of
+ *    Σ e ⊙ ∂L/∂e) and sends the backbone gradients; the main thread sums them.
+ * 5. The main thread checks the loss terms, computes the gradient norms and applies Adam, as in
+ *    the single-thread step (`finishStep`).
+ *
+ * So the loss terms, branch distributions, batch-norm batch statistics and running statistics,
+ * dropout masks (same seed, same full-batch shape) and the head-side gradients are exactly those
+ * of the single-thread step; the backbone gradients are the same sum taken in another order (float
+ * rounding only). The main thread holds the only optimiser and the authoritative weights
+ * (checkpoints, validation and tests read them); workers hold no state between steps beyond a
+ * copy of the weights they are sent, so a resumed run continues exactly as an uninterrupted one.
+ *
+ * Needs the wasm or cpu backend: a worker reads e back synchronously inside its gradient closure.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ModelConfig } from "../model/config.ts";
+import type { ParamTree } from "../model/types.ts";
+import type { ModelFns } from "./train.ts";
+import {
+  finishStep,
+  gradGroupOf,
+  type StepBatch,
+  type StepKept,
+  stepLoss,
+  type StepOptions,
+  type StepResult,
+  type StepState,
+} from "./step.ts";
+
+/** How long a worker waits for the upstream gradient of a step before giving up (ms). */
+export const UPSTREAM_WAIT_MS = 600_000;
+
+/** A float array with its shape (a feature map of one share of the batch). */
+export interface ShapedArray {
+  /** Values, row-major. */
+  data: Float32Array;
+  /** Shape. */
+  shape: number[];
+}
+
+/** Main → worker: load the backend and the model functions. */
+export interface InitMessage {
+  /** Message kind. */
+  type: "init";
+  /** tfjs backend (the main thread's). */
+  backend: string;
+  /** Where to import the model functions from (`ModelFns.workerModule`). */
+  model: { url: string; name: string };
+  /** Model section of the config. */
+  cfg: ModelConfig;
+  /** Header (2 × int32: ready step id, abort flag) then room for the upstream gradient. */
+  shared: SharedArrayBuffer;
+}
+
+/** Main → worker: one step on a share of the batch. */
+export interface StepMessage {
+  /** Message kind. */
+  type: "step";
+  /** Step id (1, 2, …), the value the header announces when ∂L/∂e is ready. */
+  id: number;
+  /** Current backbone weights by path. */
+  weights: [string, Float32Array][];
+  /** The share's feature maps. */
+  inputs: { landmark: ShapedArray[]; image: ShapedArray[] };
+}
+
+/** A message to a worker. */
+export type ToWorker = InitMessage | StepMessage;
+
+/** A message from a worker. */
+export type FromWorker =
+  | { type: "ready"; backbone: string[] }
+  | { type: "embedding"; id: number; data: Float32Array; dim: number }
+  | {
+    type: "grads";
+    id: number;
+    grads: [string, Float32Array][];
+    numTensors: number;
+    seconds: WorkerPhases;
+  }
+  | { type: "error"; message: string; stack: string };
+
+let live = 0;
+
+/** Workers started and not yet terminated (tests check that training leaves none behind). */
+export function liveWorkers(): number {
+  return live;
+}
+
+/**
+ * Contiguous shares of a batch of `rows` over `workers`: the first `rows mod workers` shares have
+ * one row more; empty shares (fewer rows than workers) are left out. Returns `[start, end)` pairs.
+ */
+export function shardRows(rows: number, workers: number): [number, number][] {
+  const base = Math.floor(rows / workers), extra = rows % workers;
+  const out: [number, number][] = [];
+  let start = 0;
+  for (let i = 0; i < workers; i++) {
+    const n = base + (i < extra ? 1 : 0);
+    if (n > 0) out.push([start, start + n]);
+    start += n;
+  }
+  return out;
+}
+
+/** One worker: its messages in arrival order, its shared memory, and its failure if it failed. */
+class WorkerLink {
+  readonly worker: Worker;
+  readonly header: Int32Array;
+  readonly upstream: Float32Array;
+  /** Live tensors in the worker after its last step. */
+  numTensors = -1;
+  /** Phases of the worker's last step. */
+  seconds: WorkerPhases | null = null;
+  private queue: FromWorker[] = [];
+  private waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+  private closed = false;
+
+  constructor(readonly label: string, readonly shared: SharedArrayBuffer) {
+    this.header = new Int32Array(shared, 0, 2);
+    this.upstream = new Float32Array(shared, 8);
+    this.worker = new Worker(new URL("./parallel_worker.ts", import.meta.url), { type: "module" });
+    live++;
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      const m = e.data;
+      if (m.type === "error") {
+        const err = new Error(`${this.label} failed: ${m.message}`);
+        err.stack = `${err.message}\n  in the worker: ${m.stack}`;
+        this.fail(err);
+      } else if (this.waiting) {
+        const w = this.waiting;
+        this.waiting = null;
+        w.resolve(m);
+      } else this.queue.push(m);
+    };
+    this.worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.fail(new Error(`${this.label} failed: ${e.message}`));
+    };
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    const w = this.waiting;
+    this.waiting = null;
+    w?.reject(this.failure);
+  }
+
+  /** The next message, which must be of kind `type`. @throws the worker's failure. */
+  async next<T extends FromWorker["type"]>(type: T): Promise<Extract<FromWorker, { type: T }>> {
+    const m = this.queue.shift() ?? await new Promise<FromWorker>((resolve, reject) => {
+      if (this.failure) reject(this.failure);
+      else if (this.closed) reject(new Error(`${this.label} was terminated`));
+      else this.waiting = { resolve, reject };
+    });
+    if (m.type !== type) throw new Error(`${this.label}: expected ${type}, got ${m.type}`);
+    return m as Extract<FromWorker, { type: T }>;
+  }
+
+  post(msg: ToWorker, transfer: Transferable[] = []): void {
+    if (this.failure) throw this.failure;
+    this.worker.postMessage(msg, transfer);
+  }
+
+  /** Hands the upstream gradient of step `id` to the worker (it is blocked waiting for it). */
+  release(id: number, grad: Float32Array): void {
+    if (grad.length > this.upstream.length) throw new Error(`${this.label}: share too large`);
+    this.upstream.set(grad);
+    Atomics.store(this.header, 0, id);
+    Atomics.notify(this.header, 0);
+  }
+
+  /** Wakes a blocked worker with the abort flag and terminates it. Idempotent. */
+  terminate(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.header, 1, 1);
+    Atomics.notify(this.header, 0);
+    this.worker.terminate();
+    live--;
+    this.fail(new Error(`${this.label} was terminated`));
+  }
+}
+
+/** Seconds spent in each phase of the last data-parallel step (benchmarks). */
+export interface StepPhases {
+  /** Reading the backbone weights and the batch, and posting the shares. */
+  send: number;
+  /** Of `send`: reading the backbone weights. */
+  weights: number;
+  /** Waiting for the workers' embeddings. */
+  embed: number;
+  /** Head, reliability balancing and loss with their gradients on the main thread. */
+  head: number;
+  /** Waiting for the workers' backbone gradients. */
+  backward: number;
+  /** Summing the backbone gradients, gradient norms, read-back and the Adam update. */
+  update: number;
+}
+
+/** Seconds a worker spent in each phase of its last step (benchmarks). */
+export interface WorkerPhases {
+  /** Assigning the backbone weights it was sent. */
+  assign: number;
+  /** Embedding of its share (forward), read back and sent. */
+  embed: number;
+  /** Blocked until the main thread wrote ∂L/∂e. */
+  wait: number;
+  /** Back-propagation through the backbone and reading the gradients back. */
+  backward: number;
+}
+
+/** Backbone leaves of a weight tree, by path. */
+function backboneLeaves(model: ModelFns, params: ParamTree): Map<string, tf.Variable> {
+  return new Map([...model.flattenParams(params)].filter(([p]) => gradGroupOf(p) === "backbone"));
+}
+
+/**
+ * Checks that data-parallel steps can run with `model` on the current backend.
+ * @throws Error naming what is missing.
+ */
+function checkSupported(model: ModelFns, workers: number): { url: string; name: string } {
+  const why = `train.workers = ${workers} (data-parallel steps)`;
+  const backend = tf.getBackend();
+  if (backend !== "wasm" && backend !== "cpu") {
+    throw new Error(
+      `${why} needs the wasm or cpu backend (a worker reads the embedding back synchronously), ` +
+        `not ${backend}; set train.workers to 1 or select --backend wasm`,
+    );
+  }
+  if (!model.workerModule || !model.grefelEmbedding || !model.grefelFromEmbedding) {
+    throw new Error(
+      `${why} needs model functions that split at the embedding (grefelEmbedding, ` +
+        `grefelFromEmbedding) and that a worker can import (workerModule); these lack them`,
+    );
+  }
+  return model.workerModule;
+}
+
+/**
+ * Runs training steps split over worker threads; see the module doc. {@linkcode DataParallel.step}
+ * takes the arguments of `trainStep` and returns the same result.
+ */
+export class DataParallel {
+  private stepId = 0;
+  /** Phases of the last step, in seconds. */
+  phases: StepPhases = { send: 0, weights: 0, embed: 0, head: 0, backward: 0, update: 0 };
+
+  private constructor(private readonly links: WorkerLink[], readonly maxRows: number) {}
+
+  /**
+   * Starts `workers` workers for batches of up to `batchSize` samples of a model with `cfg`, and
+   * waits until each has loaded the backend and the model.
+   * @throws Error when the backend or the model functions do not support it, or a worker fails
+   *   to start (the others are terminated).
+   */
+  static async start(
+    model: ModelFns,
+    cfg: ModelConfig,
+    workers: number,
+    batchSize: number,
+  ): Promise<DataParallel> {
+    const spec = checkSupported(model, workers);
+    const maxRows = Math.ceil(batchSize / workers);
+    const links = Array.from({ length: workers }, (_, i) =>
+      new WorkerLink(
+        `data-parallel worker ${i + 1}/${workers}`,
+        new SharedArrayBuffer(8 + 4 * maxRows * cfg.embedDim),
+      ));
+    const dp = new DataParallel(links, maxRows);
+    try {
+      for (const l of links) {
+        l.post({ type: "init", backend: tf.getBackend(), model: spec, cfg, shared: l.shared });
+      }
+      await Promise.all(links.map((l) => l.next("ready")));
+    } catch (e) {
+      dp.close();
+      throw e;
+    }
+    return dp;
+  }
+
+  /** Number of workers. */
+  get workers(): number {
+    return this.links.length;
+  }
+
+  /** Live tensors in each worker after its last step (−1 before its first). */
+  workerTensors(): number[] {
+    return this.links.map((l) => l.numTensors);
+  }
+
+  /** Phases of each worker's last step (null before its first). */
+  workerPhases(): (WorkerPhases | null)[] {
+    return this.links.map((l) => l.seconds);
+  }
+
+  /** Terminates every worker (also one blocked mid-step). Idempotent. */
+  close(): void {
+    for (const l of this.links) l.terminate();
+  }
+
+  /**
+   * One training step over the workers; the same contract as `trainStep`. On any failure (in a
+   * worker or here) every worker is terminated and the error is thrown.
+   */
+  async step(s: StepState, batch: StepBatch, opts: StepOptions): Promise<StepResult> {
+    try {
+      return await this.run(s, batch, opts);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** {@linkcode DataParallel.step} without the clean-up on failure. */
+  private async run(s: StepState, batch: StepBatch, opts: StepOptions): Promise<StepResult> {
+    const rows = batch.labels.length;
+    const shards = shardRows(rows, this.links.length);
+    if (shards[0][1] - shards[0][0] > this.maxRows) {
+      throw new Error(`batch of ${rows} exceeds the ${this.maxRows * this.workers} it was set for`);
+    }
+    const id = ++this.stepId;
+    const links = shards.map((_, i) => this.links[i]);
+    let t = performance.now();
+    const lap = () => {
+      const now = performance.now(), dt = (now - t) / 1000;
+      t = now;
+      return dt;
+    };
+    const weightSeconds = await this.send(s, batch, shards, id);
+    const phases = { ...this.phases, send: lap(), weights: weightSeconds };
+    const parts = await Promise.all(links.map((l) => l.next("embedding")));
+    phases.embed = lap();
+    const dim = parts[0].dim;
+    const embedding = tf.tensor2d(concat(parts.map((p) => p.data)), [rows, dim]);
+    const head = await this.headStep(s, batch, opts, embedding);
+    shards.forEach(([a, b], i) => links[i].release(id, head.dE.subarray(a * dim, b * dim)));
+    phases.head = lap();
+    const back = await Promise.all(links.map((l) => l.next("grads"))).catch((e) => {
+      tf.dispose([...Object.values(head.grads), head.kept.losses, ...head.kept.branches]);
+      throw e;
+    });
+    phases.backward = lap();
+    back.forEach((m, i) => (links[i].numTensors = m.numTensors, links[i].seconds = m.seconds));
+    const grads = mergeGrads(s, head.grads, back.map((m) => m.grads));
+    const r = await finishStep(s, grads, head.kept);
+    phases.update = lap();
+    this.phases = phases;
+    return r;
+  }
+
+  /** Posts each share with the current backbone weights; returns the seconds reading them took. */
+  private async send(
+    s: StepState,
+    batch: StepBatch,
+    shards: [number, number][],
+    id: number,
+  ): Promise<number> {
+    const t0 = performance.now();
+    const weights: [string, Float32Array][] = [];
+    for (const [path, v] of backboneLeaves(s.model, s.params)) {
+      weights.push([path, (await v.data()) as Float32Array]);
+    }
+    const weightSeconds = (performance.now() - t0) / 1000;
+    const read = async (maps: tf.Tensor[]) =>
+      await Promise.all(maps.map(async (m) => ({ data: (await m.data()) as Float32Array, m })));
+    const landmark = await read(batch.inputs.landmark);
+    const image = await read(batch.inputs.image);
+    shards.forEach(([a, b], i) => {
+      const slice = (x: { data: Float32Array; m: tf.Tensor }): ShapedArray => {
+        const row = x.m.size / x.m.shape[0];
+        return { data: x.data.slice(a * row, b * row), shape: [b - a, ...x.m.shape.slice(1)] };
+      };
+      const inputs = { landmark: landmark.map(slice), image: image.map(slice) };
+      const transfer = [...inputs.landmark, ...inputs.image].map((x) => x.data.buffer);
+      // The weights are cloned per worker (not transferred: they may be a tensor's own storage).
+      this.links[i].post({ type: "step", id, weights, inputs }, transfer);
+    });
+    return weightSeconds;
+  }
+
+  /**
+   * Head, reliability balancing and loss on the whole batch from `embedding` (disposed here):
+   * the head-side gradients by variable name, ∂L/∂E, and what the step reads back.
+   */
+  private async headStep(
+    s: StepState,
+    batch: StepBatch,
+    opts: StepOptions,
+    embedding: tf.Tensor2D,
+  ): Promise<{ grads: tf.NamedTensorMap; dE: Float32Array; kept: StepKept }> {
+    const { model, params, cfg } = s;
+    const bbNames = new Set([...backboneLeaves(model, params).values()].map((v) => v.name));
+    const vars = model.trainableVariables(params).filter((v) => !bbNames.has(v.name));
+    const target = model.smoothLabels(batch.labels, cfg.classes, s.smoothing);
+    try {
+      return await this.headGrads(s, opts, embedding, target, vars);
+    } finally {
+      tf.dispose([target, embedding]);
+    }
+  }
+
+  /** {@linkcode headStep}'s gradient pass over `vars` and the embedding. */
+  private async headGrads(
+    s: StepState,
+    opts: StepOptions,
+    embedding: tf.Tensor2D,
+    target: tf.Tensor2D,
+    vars: tf.Variable[],
+  ): Promise<{ grads: tf.NamedTensorMap; dE: Float32Array; kept: StepKept }> {
+    const { model, params, cfg } = s;
+    let kept: StepKept | null = null;
+    const { value, grads } = tf.engine().gradients(
+      () => {
+        const out = model.grefelFromEmbedding!(params, embedding, cfg, {
+          training: true,
+          seed: opts.dropoutSeed,
+        });
+        const r = stepLoss(s, out, target, opts);
+        kept = r.kept;
+        return r.total;
+      },
+      [...vars, embedding],
+      undefined,
+      true,
+    );
+    const gE = grads.pop()!;
+    const dE = ((await gE.data()) as Float32Array).slice();
+    tf.dispose([value, gE]);
+    const named: tf.NamedTensorMap = {};
+    vars.forEach((v, i) => {
+      if (grads[i]) named[v.name] = grads[i];
+    });
+    return { grads: named, dE, kept: kept! };
+  }
+}
+
+/**
+ * Gradients of every trainable variable, in the model's variable order: the head side's as
+ * computed, each backbone weight's the sum of the workers' (in worker order).
+ */
+function mergeGrads(
+  s: StepState,
+  head: tf.NamedTensorMap,
+  parts: [string, Float32Array][][],
+): tf.NamedTensorMap {
+  const sums = new Map<string, Float32Array>();
+  for (const part of parts) {
+    for (const [path, g] of part) {
+      const acc = sums.get(path);
+      if (!acc) sums.set(path, g);
+      else for (let k = 0; k < g.length; k++) acc[k] += g[k];
+    }
+  }
+  const pathOf = new Map([...s.model.flattenParams(s.params)].map(([p, v]) => [v.name, p]));
+  const out: tf.NamedTensorMap = {};
+  for (const v of s.model.trainableVariables(s.params)) {
+    const h = head[v.name];
+    const sum = sums.get(pathOf.get(v.name)!);
+    if (h) out[v.name] = h;
+    else if (sum) out[v.name] = tf.tensor(sum, v.shape);
+  }
+  return out;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, o), o += p.length;
+  return out;
+}

@@ -1,0 +1,264 @@
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { assert } from "../testing.ts";
+import { presetConfig } from "../config.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { MODEL_FNS } from "./model_fns.ts";
+import { randomFeatureData, TOY_MODEL } from "./test_helpers.ts";
+import { type StepResult, type StepState, trainStep } from "./step.ts";
+import { DataParallel, liveWorkers, shardRows } from "./parallel.ts";
+import { trainRun } from "./train.ts";
+import { runId } from "./run.ts";
+import { loadCheckpoint } from "../run/mod.ts";
+import { MICRO_MODEL } from "./testdata/resume_child.ts";
+import { FAILING_MODEL } from "./testdata/failing_model.ts";
+
+await tf.setBackend("cpu");
+
+function micro(over: Record<string, unknown> = {}): ModelConfig {
+  return presetConfig("tiny", { model: { ...MICRO_MODEL, ...over } }).model;
+}
+
+function state(cfg: ModelConfig, seed = 3): StepState {
+  const params = MODEL_FNS.initGrefel(cfg, seed);
+  // SGD with lr 1: the weight change of a step is minus its gradient.
+  return { model: MODEL_FNS, params, optimizer: tf.train.sgd(1), cfg, smoothing: 11 };
+}
+
+function values(s: StepState): Map<string, Float32Array> {
+  return new Map(
+    [...MODEL_FNS.flattenParams(s.params)].map((
+      [p, v],
+    ) => [p, (v.dataSync() as Float32Array).slice()]),
+  );
+}
+
+function close(a: number, b: number, rel: number, what: string) {
+  assert.ok(
+    Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b), 1e-30),
+    `${what}: ${a} ${b}`,
+  );
+}
+
+/** Compares two step results: loss terms, trust, gradient norms and distributions. */
+function sameResult(a: StepResult, b: StepResult, rel: number) {
+  assert.equal(a.finite, b.finite);
+  assert.equal(a.trust, b.trust);
+  for (const k of Object.keys(a.losses) as (keyof StepResult["losses"])[]) {
+    close(a.losses[k], b.losses[k], rel, `loss ${k}`);
+  }
+  for (const g of Object.keys(a.gradSq) as (keyof StepResult["gradSq"])[]) {
+    close(a.gradSq[g], b.gradSq[g], 10 * rel, `gradient norm² ${g}`);
+  }
+  for (const k of Object.keys(a.dists) as (keyof StepResult["dists"])[]) {
+    const x = a.dists[k], y = b.dists[k];
+    assert.equal(x === null, y === null, k);
+    x?.forEach((v, i) => assert.ok(Math.abs(v - y![i]) <= rel, `${k}[${i}]: ${v} ${y![i]}`));
+  }
+}
+
+/**
+ * Runs `steps` steps of the single-thread and the 2-worker path from the same weights on the same
+ * batches (of `rows` samples) and compares results, gradients, batch-norm statistics and leaks.
+ */
+async function compareSteps(dp: DataParallel, cfg: ModelConfig, rows: number, steps = 2) {
+  const data = randomFeatureData(cfg, cfg.classes, { train: 32, val: 8, test: 8 });
+  const a = state(cfg), b = state(cfg);
+  try {
+    const counts: number[] = [], workerCounts: number[][] = [];
+    for (let k = 0; k < steps; k++) {
+      // Same starting weights for both paths at every step.
+      MODEL_FNS.assignParams(b.params, values(a));
+      const w0 = values(a);
+      const idx = Array.from({ length: rows }, (_, i) => (i * 5 + k) % 32);
+      const inputs = await data.train.readBatch(idx, 0);
+      const labels = Int32Array.from(idx, (i) => data.train.labels[i]);
+      const opts = { dropoutSeed: 11 + k, progress: 0.25 * k };
+      const before = tf.memory().numTensors;
+      const ra = await trainStep(a, { inputs, labels }, opts);
+      const rb = await dp.step(b, { inputs, labels }, opts);
+      counts.push(tf.memory().numTensors - before);
+      workerCounts.push(dp.workerTensors());
+      tf.dispose([...inputs.landmark, ...inputs.image]);
+      sameResult(ra, rb, 1e-5);
+      const wa = values(a), wb = values(b);
+      let total = 0;
+      for (const [p, w] of w0) {
+        for (let i = 0; i < w.length; i++) total += (w[i] - wa.get(p)![i]) ** 2;
+      }
+      for (const [p, w] of w0) {
+        const x = wa.get(p)!, y = wb.get(p)!;
+        let diff = 0, norm = 0;
+        for (let i = 0; i < w.length; i++) diff += (x[i] - y[i]) ** 2, norm += (w[i] - x[i]) ** 2;
+        // Relative to the weight's gradient; gradients that are float noise (≈ 0) are compared
+        // against the whole gradient instead.
+        assert.ok(
+          Math.sqrt(diff) <= 1e-5 * Math.sqrt(norm) + 1e-7 * Math.sqrt(total),
+          `${p}: ‖Δ‖ ${Math.sqrt(diff)} vs ‖g‖ ${Math.sqrt(norm)}`,
+        );
+      }
+    }
+    assert.deepEqual(counts, counts.map(() => 0), "tensors leaked in the main thread");
+    assert.deepEqual(workerCounts[steps - 1], workerCounts[0], "tensors leaked in a worker");
+  } finally {
+    MODEL_FNS.disposeParams(a.params);
+    MODEL_FNS.disposeParams(b.params);
+  }
+}
+
+Deno.test("shardRows: contiguous shares differing by at most one, empty ones left out", () => {
+  assert.deepEqual(shardRows(8, 2), [[0, 4], [4, 8]]);
+  assert.deepEqual(shardRows(9, 2), [[0, 5], [5, 9]]);
+  assert.deepEqual(shardRows(7, 3), [[0, 3], [3, 5], [5, 7]]);
+  assert.deepEqual(shardRows(1, 3), [[0, 1]]);
+});
+
+Deno.test("2-worker step = single-thread step: gradients, losses, statistics, no leaks", async (t) => {
+  // Starting workers is slow under `deno test` (it type-checks their modules), so the cases share
+  // one pool. The workers hold only the backbone, which the cases share; their heads differ.
+  const dp = await DataParallel.start(MODEL_FNS, micro(), 2, 9);
+  try {
+    await t.step(
+      "no dropout",
+      () => compareSteps(dp, micro({ head: { hidden: [8], dropout: 0 } }), 8),
+    );
+    // The head runs on the whole batch in the main thread: same masks and batch statistics.
+    await t.step(
+      "dropout and batch norm, odd batch",
+      () => compareSteps(dp, micro({ head: { hidden: [8, 8], dropout: 0.5 } }), 9),
+    );
+    const rb = { ...MICRO_MODEL.rb, training: "trust-ramp+aux-branches+detach-confidence" };
+    await t.step(
+      "trust ramp, auxiliary losses of every branch, detached confidences",
+      () => compareSteps(dp, micro({ rb }), 8, 1),
+    );
+    await t.step(
+      "bn-dropout order",
+      () => compareSteps(dp, micro({ head: { hidden: [8], order: "bn-dropout" } }), 7, 1),
+    );
+  } finally {
+    dp.close();
+  }
+  assert.equal(liveWorkers(), 0);
+});
+
+Deno.test("an error in a worker surfaces in the main thread and ends every worker", async () => {
+  const cfg = micro();
+  const data = randomFeatureData(cfg, cfg.classes, { train: 16, val: 4, test: 4 });
+  const s = { ...state(cfg), model: FAILING_MODEL };
+  const dp = await DataParallel.start(FAILING_MODEL, cfg, 2, 8);
+  const inputs = await data.train.readBatch([0, 1, 2, 3, 4, 5], 0);
+  const labels = data.train.labels.slice(0, 6);
+  try {
+    await dp.step(s, { inputs, labels }, { dropoutSeed: 1, progress: 0 });
+    await assert.rejects(
+      () => dp.step(s, { inputs, labels }, { dropoutSeed: 2, progress: 0 }),
+      /data-parallel worker [12]\/2 failed: embedding failed on purpose/,
+    );
+    assert.equal(liveWorkers(), 0);
+  } finally {
+    dp.close();
+    tf.dispose([...inputs.landmark, ...inputs.image]);
+    MODEL_FNS.disposeParams(s.params);
+  }
+});
+
+Deno.test("an error in the main thread mid-step ends the workers waiting for it", async () => {
+  const cfg = micro();
+  const data = randomFeatureData(cfg, cfg.classes, { train: 16, val: 4, test: 4 });
+  const s = state(cfg);
+  const failing = {
+    ...s,
+    model: {
+      ...MODEL_FNS,
+      grefelFromEmbedding: () => {
+        throw new Error("head failed on purpose");
+      },
+    },
+  };
+  const dp = await DataParallel.start(MODEL_FNS, cfg, 2, 8);
+  const inputs = await data.train.readBatch([0, 1, 2, 3], 0);
+  const labels = data.train.labels.slice(0, 4);
+  try {
+    // The workers are blocked waiting for ∂L/∂e when the head throws.
+    await assert.rejects(
+      () => dp.step(failing, { inputs, labels }, { dropoutSeed: 1, progress: 0 }),
+      /head failed on purpose/,
+    );
+    assert.equal(liveWorkers(), 0);
+    await assert.rejects(
+      () => dp.step(s, { inputs, labels }, { dropoutSeed: 1, progress: 0 }),
+      /terminated/,
+    );
+  } finally {
+    dp.close();
+    tf.dispose([...inputs.landmark, ...inputs.image]);
+    MODEL_FNS.disposeParams(s.params);
+  }
+});
+
+Deno.test("data-parallel refuses models it cannot split or load, and leaves no worker", async () => {
+  const cfg = micro();
+  await assert.rejects(() => DataParallel.start(TOY_MODEL, cfg, 2, 8), /workerModule/);
+  const missing = {
+    ...MODEL_FNS,
+    workerModule: { url: MODEL_FNS.workerModule!.url, name: "NOPE" },
+  };
+  await assert.rejects(() => DataParallel.start(missing, cfg, 2, 8), /exports no model functions/);
+  assert.equal(liveWorkers(), 0);
+});
+
+function runConfig(resultsDir: string, workers: number) {
+  return presetConfig("tiny", {
+    model: MICRO_MODEL,
+    train: { epochs: 3, batchSize: 7, progress: "off", resultsDir, workers },
+  });
+}
+
+Deno.test("train.workers: 1 keeps the run id; other values are part of it", () => {
+  const one = runConfig("r", 1);
+  const { workers: _w, ...train } = one.train;
+  assert.equal(runId(one), runId({ ...one, train: { ...train } as typeof one.train }));
+  assert.notEqual(runId(runConfig("r", 2)), runId(one));
+  assert.throws(() => runConfig("r", 0), /workers/);
+});
+
+Deno.test("a 2-worker run resumes exactly as it runs uninterrupted; workers end with it", async () => {
+  const tmp = await Deno.makeTempDir();
+  const data = () => randomFeatureData(micro(), 4, { train: 24, val: 8, test: 8 });
+  const quiet = { model: MODEL_FNS, print: () => {} };
+  try {
+    const before = tf.memory().numTensors;
+    const full = await trainRun(runConfig(join(tmp, "a"), 2), data(), quiet);
+    assert.equal(liveWorkers(), 0);
+    assert.equal(tf.memory().numTensors, before, "tensors leaked by a 2-worker run");
+    const config = runConfig(join(tmp, "b"), 2);
+    await assert.rejects(() =>
+      trainRun(config, data(), {
+        ...quiet,
+        hooks: {
+          onEpochEnd: (e) => {
+            if (e.epoch === 2) throw new Error("simulated crash");
+          },
+        },
+      }), /simulated crash/);
+    assert.equal(liveWorkers(), 0, "workers outlived a failed run");
+    const ck = await loadCheckpoint(
+      join(tmp, "b", "default", runId(config), "checkpoints", "last"),
+    );
+    assert.equal(ck!.state.epoch, 2);
+    const resumed = await trainRun(config, data(), quiet);
+    assert.equal(resumed.status, "resumed");
+    const strip = (l: typeof full.log) => l.map(({ seconds: _s, ...rest }) => rest);
+    assert.deepEqual(strip(resumed.log), strip(full.log));
+    assert.equal(
+      await Deno.readTextFile(join(resumed.dir, "predictions.csv")),
+      await Deno.readTextFile(join(full.dir, "predictions.csv")),
+    );
+    // The first epoch of a 1-worker run matches up to float rounding.
+    const single = await trainRun(runConfig(join(tmp, "c"), 1), data(), quiet);
+    close(single.log[0].loss, full.log[0].loss, 1e-4, "epoch 1 loss, 1 vs 2 workers");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,0 +1,151 @@
+/**
+ * The worker side of data-parallel training (lib/train/parallel.ts). It holds a copy of the
+ * model's backbone weights; per step it takes the main thread's current backbone weights and its
+ * share of the batch, computes the embedding e of that share, sends e, blocks on shared memory
+ * until the main thread has written ∂L/∂e (the loss is computed there, on the whole batch), and
+ * sends back the backbone gradients of Σ e ⊙ ∂L/∂e. A step is synchronous from start to end, so
+ * messages are handled one at a time.
+ *
+ * Started by `DataParallel.start`; nothing imports this module.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { selectBackend } from "../backend.ts";
+import type { ModelConfig } from "../model/config.ts";
+import type { ParamTree } from "../model/types.ts";
+import type { ModelFns } from "./train.ts";
+import { gradGroupOf } from "./step.ts";
+import {
+  type FromWorker,
+  type InitMessage,
+  type ShapedArray,
+  type StepMessage,
+  type ToWorker,
+  UPSTREAM_WAIT_MS,
+} from "./parallel.ts";
+
+interface Replica {
+  model: ModelFns;
+  cfg: ModelConfig;
+  params: ParamTree;
+  /** Backbone leaves by path (the weights the main thread sends each step). */
+  backbone: Map<string, tf.Variable>;
+  /** Trainable backbone leaves, in the model's variable order. */
+  vars: tf.Variable[];
+  /** Path of each trainable backbone variable, by tfjs variable name. */
+  pathOf: Map<string, string>;
+  /** `[0]`: id of the step whose upstream gradient is ready; `[1]`: non-zero = abort. */
+  header: Int32Array;
+  /** Upstream gradient ∂L/∂e of this worker's rows, row-major. */
+  upstream: Float32Array;
+}
+
+let replica: Replica | null = null;
+
+function post(msg: FromWorker, transfer: Transferable[] = []): void {
+  (self as unknown as Worker).postMessage(msg, transfer);
+}
+
+async function init(msg: InitMessage): Promise<void> {
+  await selectBackend(msg.backend);
+  const mod = await import(msg.model.url) as Record<string, ModelFns | undefined>;
+  const model = mod[msg.model.name];
+  if (!model?.grefelEmbedding) {
+    throw new Error(
+      `${msg.model.url} exports no model functions "${msg.model.name}" with ` +
+        `grefelEmbedding`,
+    );
+  }
+  // The values do not matter: the main thread sends the backbone weights with every step.
+  const params = model.initGrefel(msg.cfg, 0);
+  const backbone = new Map<string, tf.Variable>();
+  const pathOf = new Map<string, string>();
+  for (const [path, v] of model.flattenParams(params)) {
+    if (gradGroupOf(path) !== "backbone") continue;
+    backbone.set(path, v);
+    if (v.trainable) pathOf.set(v.name, path);
+  }
+  const vars = model.trainableVariables(params).filter((v) => pathOf.has(v.name));
+  const header = new Int32Array(msg.shared, 0, 2);
+  const upstream = new Float32Array(msg.shared, 8);
+  replica = { model, cfg: msg.cfg, params, backbone, vars, pathOf, header, upstream };
+  post({ type: "ready", backbone: [...backbone.keys()] });
+}
+
+/** Blocks until the main thread has written the upstream gradient of step `id`; returns a copy. */
+function awaitUpstream(r: Replica, id: number, size: number): Float32Array {
+  for (;;) {
+    if (Atomics.load(r.header, 1) !== 0) throw new Error("step aborted by the main thread");
+    const seen = Atomics.load(r.header, 0);
+    if (seen === id) break;
+    if (Atomics.wait(r.header, 0, seen, UPSTREAM_WAIT_MS) === "timed-out") {
+      throw new Error(`no upstream gradient for step ${id} within ${UPSTREAM_WAIT_MS / 1000} s`);
+    }
+  }
+  // Copied out of shared memory: the cpu backend keeps the array a tensor is made from.
+  return new Float32Array(r.upstream.subarray(0, size));
+}
+
+function tensorOf(a: ShapedArray): tf.Tensor4D {
+  return tf.tensor4d(a.data, a.shape as [number, number, number, number]);
+}
+
+function step(r: Replica, msg: StepMessage): void {
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now(), dt = (now - t) / 1000;
+    t = now;
+    return dt;
+  };
+  for (const [path, data] of msg.weights) {
+    const v = r.backbone.get(path);
+    if (!v) throw new Error(`unknown backbone weight ${path}`);
+    tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+  }
+  const inputs = {
+    landmark: msg.inputs.landmark.map(tensorOf),
+    image: msg.inputs.image.map(tensorOf),
+  } as Parameters<NonNullable<ModelFns["grefelEmbedding"]>>[1];
+  try {
+    const rows = inputs.landmark[0].shape[0];
+    const seconds = { assign: lap(), embed: 0, wait: 0, backward: 0 };
+    const { value, grads } = tf.variableGrads(() => {
+      const e = r.model.grefelEmbedding!(r.params, inputs, r.cfg);
+      const dim = e.shape[1];
+      if (rows * dim > r.upstream.length) throw new Error(`${rows} rows exceed the shared buffer`);
+      // A copy (the cpu backend's dataSync returns the tensor's own storage).
+      const data = (e.dataSync() as Float32Array).slice();
+      post({ type: "embedding", id: msg.id, data, dim }, [data.buffer]);
+      seconds.embed = lap();
+      const g = tf.tensor2d(awaitUpstream(r, msg.id, rows * dim), [rows, dim]);
+      seconds.wait = lap();
+      return tf.sum(tf.mul(e, g)) as tf.Scalar;
+    }, r.vars);
+    const out: [string, Float32Array][] = [];
+    for (const v of r.vars) {
+      const g = grads[v.name];
+      if (g) out.push([r.pathOf.get(v.name)!, (g.dataSync() as Float32Array).slice()]);
+    }
+    tf.dispose([value, ...Object.values(grads)]);
+    tf.dispose([...inputs.landmark, ...inputs.image]);
+    seconds.backward = lap();
+    post(
+      { type: "grads", id: msg.id, grads: out, numTensors: tf.memory().numTensors, seconds },
+      out.map(([, d]) => d.buffer),
+    );
+  } finally {
+    tf.dispose([...inputs.landmark, ...inputs.image]);
+  }
+}
+
+self.onmessage = async (e: MessageEvent<ToWorker>) => {
+  const msg = e.data;
+  try {
+    if (msg.type === "init") await init(msg);
+    else if (!replica) throw new Error("step before init");
+    else step(replica, msg);
+  } catch (err) {
+    const x = err instanceof Error ? err : new Error(String(err));
+    post({ type: "error", message: x.message, stack: x.stack ?? "" });
+  }
+};

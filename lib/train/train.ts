@@ -103,11 +103,11 @@ export interface ModelFns {
    * using only the weights of gradient group `backbone` (`gradGroupOf`), with no randomness and no
    * state. `grefelForward` must equal `grefelFromEmbedding(grefelEmbedding(…))`.
    */
-  grefelEmbedding?(params: ParamTree, inputs: GrefelInputs, cfg: ModelConfig): tf.Tensor2D;
+  grefelEmbedding?(params: ParamTree, inputs: GrefelInputs, cfg: ModelConfig): Tensor2D;
   /** Everything after the embedding, using only the weights outside group `backbone`. */
   grefelFromEmbedding?(
     params: ParamTree,
-    embedding: tf.Tensor2D,
+    embedding: Tensor2D,
     cfg: ModelConfig,
     opts: { training: boolean; seed?: number },
   ): GrefelOutputs;

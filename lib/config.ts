@@ -10,9 +10,10 @@
  * @module
  */
 import { z } from "zod";
-import { modelConfigSchema } from "./model/config.ts";
-import { dataConfigSchema } from "./data/config.ts";
-import { trainConfigSchema } from "./train/config.ts";
+import { type ModelConfig, modelConfigSchema } from "./model/config.ts";
+import { type DataConfig, dataConfigSchema } from "./data/config.ts";
+import { type TrainConfig, trainConfigSchema } from "./train/config.ts";
+import type { Assert, Equals } from "./type_check.ts";
 
 /** Schema of the whole configuration. */
 export const grefelConfigSchema = z.strictObject({
@@ -28,8 +29,32 @@ export const grefelConfigSchema = z.strictObject({
   train: trainConfigSchema.prefault({}),
 });
 
-/** A fully resolved configuration. */
-export type GrefelConfig = z.output<typeof grefelConfigSchema>;
+/** A fully resolved configuration (validated by {@linkcode grefelConfigSchema}). */
+export interface GrefelConfig {
+  /**
+   * Name of the preset this config started from (recorded, not used for computation). Default:
+   * `"compact"`.
+   */
+  preset: string;
+  /**
+   * Global seed: weights, sampling, augmentation and label noise derive from it. Integer ≥ 0.
+   * Default: `0`.
+   */
+  seed: number;
+  /** Model, reliability balancing and loss settings. Default: every {@linkcode ModelConfig} default. */
+  model: ModelConfig;
+  /**
+   * Data set, pre-processing, augmentation, sampling and label noise. Default: every
+   * {@linkcode DataConfig} default.
+   */
+  data: DataConfig;
+  /** Optimiser, schedule, epochs and checkpointing. Default: every {@linkcode TrainConfig} default. */
+  train: TrainConfig;
+}
+
+// The interface is the documented type; the schema is the validator. This fails `deno check` if
+// the two ever differ.
+type _GrefelMatchesSchema = Assert<Equals<GrefelConfig, z.output<typeof grefelConfigSchema>>>;
 
 /** A partial configuration (nested), as presets and experiments write it. */
 export type PartialConfig = DeepPartial<GrefelConfig>;

@@ -5,7 +5,31 @@
  * lib/data, lib/train, lib/run, lib/eval, lib/extractors, lib/baselines, lib/notebook).
  * @module
  */
-export * from "./config.ts";
+// The zod schemas (`*Schema`) stay internal to the config modules: zod's types are not part of the
+// documented API. Validate through resolveConfig / presetConfig / parseModelConfig.
+export {
+  ConfigError,
+  type DeepPartial,
+  type GrefelConfig,
+  mergeConfig,
+  type PartialConfig,
+  presetConfig,
+  PRESETS,
+  resolveConfig,
+} from "./config.ts";
+export type {
+  CrossAttentionConfig,
+  FusionConfig,
+  HeadConfig,
+  InputConvConfig,
+  LossConfig,
+  ModelConfig,
+  RbConfig,
+} from "./model/config.ts";
+export type { AugmentConfig, DataConfig, SamplerConfig, SyntheticConfig } from "./data/config.ts";
+export { DATASET_KINDS, type DatasetKind } from "./data/datasets.ts";
+export type { EarlyStopConfig, TrainConfig } from "./train/config.ts";
+export type { StreamShape } from "./extractors/types.ts";
 export * from "./backend.ts";
 export * from "./random.ts";
 export * from "./lock.ts";

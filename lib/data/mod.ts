@@ -6,7 +6,16 @@
  * @module
  */
 export * from "./types.ts";
-export * from "./config.ts";
+// The zod schemas (`*Schema`) stay internal to the config modules: zod's types are not part of the
+// documented API. Validate through resolveConfig / presetConfig / parseModelConfig.
+export {
+  type AugmentConfig,
+  augmentParams,
+  type DataConfig,
+  faceCropOn,
+  type SamplerConfig,
+  type SyntheticConfig,
+} from "./config.ts";
 export * from "./datasets.ts";
 export * from "./common.ts";
 export * from "./image.ts";

@@ -10,6 +10,8 @@
  * @module
  */
 import { z } from "zod";
+import type { StreamShape } from "../extractors/types.ts";
+import type { Assert, Equals } from "../type_check.ts";
 
 /** `[side, channels]` of one feature map. */
 const mapShape = z.tuple([z.number().int().min(1), z.number().int().min(1)]);
@@ -262,8 +264,11 @@ const modelBase = z.strictObject({
   loss: lossSchema.prefault({}),
 });
 
-/** The model config before the cross-field checks of {@linkcode modelConfigSchema}. */
-export type ModelBase = z.output<typeof modelBase>;
+/**
+ * The model config before the cross-field checks of {@linkcode modelConfigSchema}: the same shape
+ * as {@linkcode ModelConfig}, for helpers that also run on configs not yet checked.
+ */
+export type ModelBase = ModelConfig;
 
 /** Side of a map after an optional input convolution. */
 export function convOutSide(side: number, conv: { stride: number } | null): number {
@@ -379,8 +384,249 @@ export const modelConfigSchema = modelBase.superRefine((cfg, ctx) => {
   if (cfg.head.hidden.length === 0) bad(["head", "hidden"], "needs at least one hidden layer");
 });
 
-/** The resolved `model` section. */
-export type ModelConfig = z.output<typeof modelConfigSchema>;
+/**
+ * An input convolution applied to one map of one stream before cross-attention (validated by
+ * {@linkcode inputConvSchema}). "Same" padding (`(kernel-1)/2`), with bias.
+ */
+export interface InputConvConfig {
+  /** Output channels; integer ≥ 1. Required (no default). */
+  channels: number;
+  /** Kernel side: 1 (a per-token linear map) or 3. Default: `3`. */
+  kernel: 1 | 3;
+  /** Stride: 1 or 2 (2 halves the side, rounding up). Default: `1`. */
+  stride: 1 | 2;
+}
+
+/**
+ * The window-based cross-attention (eqs. 1–5), one block per scale, with defaults applied
+ * (validated by {@linkcode crossAttentionSchema}).
+ */
+export interface CrossAttentionConfig {
+  /** Heads I per scale, finest first (POSTER++ and `paper`: 2, 4, 8). Default: `[1, 2, 4]`. */
+  heads: [number, number, number];
+  /**
+   * Width of one head d (POSTER++: 32, so the attention widths are 64/128/256); integer ≥ 1.
+   * Default: `32`.
+   */
+  headDim: number;
+  /**
+   * Window side per scale; `null` = one window covering the whole map (POSTER++). A window side
+   * must divide the map's side. Windows split both streams identically. Default: `[7, 7, null]`.
+   */
+  windowSize: [number | null, number | null, number | null];
+  /**
+   * Hidden width of the feed-forward MLP of eq. 5 as a multiple of the image width (POSTER++: 4);
+   * > 0. Default: `2`.
+   */
+  mlpRatio: number;
+}
+
+/**
+ * The multi-scale ViT fusion (eqs. 6–8), with defaults applied (validated by
+ * {@linkcode fusionSchema}).
+ */
+export interface FusionConfig {
+  /** Transformer blocks (paper: 2); integer ≥ 1. Default: `1`. */
+  depth: number;
+  /** Self-attention heads; must divide `embedDim` (paper: 8). Integer ≥ 1. Default: `4`. */
+  heads: number;
+  /**
+   * MLP hidden width as a multiple of `embedDim` (paper: 4, i.e. 3072 for D = 768); > 0.
+   * Default: `2`.
+   */
+  mlpRatio: number;
+  /**
+   * Squeeze-excitation gate on the class token, e = x ⊙ σ(W₂ ReLU(W₁ x)) with W₁, W₂ D×D: POSTER++'s
+   * ViT applies it before its head (`se_block`); the GReFEL paper does not mention it. On in the
+   * `paper` preset (it is part of the POSTER++ network whose size Table 2 reports), off by default.
+   * Default: `false`.
+   */
+  seBlock: boolean;
+}
+
+/**
+ * The MLP classification head f (eq. 9), with defaults applied (validated by
+ * {@linkcode headSchema}).
+ */
+export interface HeadConfig {
+  /**
+   * Hidden widths; each hidden layer is Linear → ReLU, then dropout and batch norm in `order`.
+   * Integers ≥ 1; at least one (checked by {@linkcode modelConfigSchema}). Default: `[64, 64]`.
+   */
+  hidden: number[];
+  /**
+   * Order of dropout and batch norm after each hidden Linear → ReLU. `dropout-bn`: the paper's
+   * text (eq. 9, "Linear → ReLU → Dropout → BatchNorm"); `bn-dropout`: the authors' ARBEx code
+   * (`models/head.py`: Linear → ReLU → BatchNorm → Dropout), where batch norm sees the same
+   * activations in training and evaluation. Default: `"dropout-bn"`.
+   */
+  order: "dropout-bn" | "bn-dropout";
+  /** Dropout probability of the hidden layers (paper: 0.5); in [0, 1). Default: `0.5`. */
+  dropout: number;
+  /**
+   * Batch-norm momentum m: in training mode running = (1 − m)·running + m·batch statistic
+   * (PyTorch convention; the running variance uses the unbiased batch variance); in (0, 1].
+   * Default: `0.1`.
+   */
+  bnMomentum: number;
+  /** Batch-norm ε added to the variance; > 0. Default: `1e-5`. */
+  bnEpsilon: number;
+}
+
+/**
+ * Reliability balancing (eqs. 10–19), with defaults applied (validated by
+ * {@linkcode rbSchema}).
+ */
+export interface RbConfig {
+  /**
+   * Geometric (anchor) correction t_g (eqs. 12–15). Also off when `anchorsPerClass` is 0.
+   * Default: `true`.
+   */
+  anchors: boolean;
+  /** Attentive correction t_a (eqs. 16–17). Default: `true`. */
+  attentive: boolean;
+  /**
+   * Trainable anchors per class K (paper: 10; K = 0 switches the anchors off, Tables 6–7); integer
+   * ≥ 0. Default: `10`.
+   */
+  anchorsPerClass: number;
+  /** Temperature δ of the anchor similarity softmax (eq. 14; paper: 1.0); > 0. Default: `1.0`. */
+  delta: number;
+  /**
+   * Tokens the embedding e is split into for the per-sample self-attention of eq. 16 (each token
+   * is `embedDim / attentionTokens` wide; attention never mixes samples of a batch). Integer ≥ 1.
+   * Default: `4`.
+   */
+  attentionTokens: number;
+  /**
+   * Heads of that self-attention (paper: d_Q = d_model / n_heads = 64 for D = 768 → 3 heads);
+   * integer ≥ 1. Default: `2`.
+   */
+  attentionHeads: number;
+  /**
+   * Anchor initialisation: `class-means` = class means of early embeddings plus noise (the
+   * trainer calls `initAnchorsFromEmbeddings`; until then the anchors are seeded random), or
+   * `random` = seeded N(0, 1) (the scale of the LayerNorm-ed embedding). Default: `"class-means"`.
+   */
+  anchorInit: "class-means" | "random";
+  /**
+   * Standard deviation of the noise added to class means by `class-means` initialisation; ≥ 0.
+   * Default: `0.1`.
+   */
+  anchorInitNoise: number;
+  /** ε inside the log of the normalised entropy (eq. 11); in (0, 1e-3]. Default: `1e-8`. */
+  entropyEpsilon: number;
+  /**
+   * How reliability balancing is trained: `paper`, or one or more of `trust-ramp`, `aux-primary`,
+   * `detach-confidence` joined by `+` (e.g. `aux-primary+detach-confidence`). See
+   * {@linkcode RB_TRAINING_VARIANTS} for what each does and where it comes from; checked by
+   * {@linkcode rbTrainingProblem}. Default: `"paper"`.
+   */
+  training: string;
+  /**
+   * λ_aux of the `aux-primary` and `aux-branches` variants: weight of the auxiliary L_cls on the
+   * primary l (and, for `aux-branches`, on each correction); ≥ 0. Default: `1.0`.
+   */
+  auxWeight: number;
+  /**
+   * Epochs over which the `trust-ramp` variant's trust τ rises linearly from 0 to 1 (ARBEx:
+   * τ = iteration / total iterations). Decision: a number of epochs instead of the whole run,
+   * because with early stopping the run's length is not known in advance. > 0. Default: `10`.
+   */
+  trustRampEpochs: number;
+}
+
+/** The loss (eqs. 20–23), with defaults applied (validated by {@linkcode lossSchema}). */
+export interface LossConfig {
+  /** λ_cls (eq. 23); 0 switches L_cls off. ≥ 0. Default: `1.0`. */
+  cls: number;
+  /** λ_a (eq. 23); 0 switches L_a off. ≥ 0. Default: `1.0`. */
+  anchor: number;
+  /** λ_c (eq. 23); 0 switches L_c off. ≥ 0. Default: `1.0`. */
+  center: number;
+  /**
+   * Label-smoothing term s of Table 8: ε = s / 100 (paper's choice: 11); in [0, 100].
+   * Default: `11`.
+   */
+  labelSmoothing: number;
+  /**
+   * `paper`: L_a = −mean ‖a_ij − a_kl‖²/D over pairs of different classes (unbounded below, the
+   * paper's "anchor-loss dominance"); `bounded`: −mean min(‖a_ij − a_kl‖²/D, anchorMargin).
+   * Default: `"paper"`.
+   */
+  anchorLossVariant: "paper" | "bounded";
+  /** Cap of the squared, D-normalised pair distance for the `bounded` variant; > 0. Default: `2.0`. */
+  anchorMargin: number;
+  /** Lower clamp of L_final inside the log of L_cls (eq. 20); in (0, 1e-2]. Default: `1e-7`. */
+  logClamp: number;
+}
+
+/** The resolved `model` section (validated by {@linkcode modelConfigSchema}). */
+export interface ModelConfig {
+  /** Number of classes C (N_cls; FER+ and AffectNet: 8); integer ≥ 2. Default: `8`. */
+  classes: number;
+  /**
+   * Name of the extractor pair whose maps feed the model: `npm-face` (face-api.js landmark68 +
+   * Human faceres, shipped in npm packages) or `paper` (IR-50 + MobileFaceNet, as POSTER++).
+   * Default: `"npm-face"`.
+   */
+  extractor: string;
+  /**
+   * Landmark-stream map shapes `[side, channels]`, finest first (npm-face: 28/14/7 × 64/128/256).
+   * Default: `[[28, 64], [14, 128], [7, 256]]`.
+   */
+  landmarkShape: StreamShape;
+  /**
+   * Image-stream map shapes `[side, channels]`, finest first (npm-face: 28/14/7 × 256/512/1024).
+   * Default: `[[28, 256], [14, 512], [7, 1024]]`.
+   */
+  imageShape: StreamShape;
+  /**
+   * Optional input convolution per landmark map (paper: `[null, null, 3×3 → 256]`); `null` = none.
+   * Default: `[null, null, null]`.
+   */
+  landmarkConv: [InputConvConfig | null, InputConvConfig | null, InputConvConfig | null];
+  /**
+   * Optional input convolution per image map; its output width is the stream width at that scale
+   * (paper: 3×3 stride 2 keeping 64/128/256). Default: 1×1 projections to the attention widths,
+   * `[{ channels: 32, kernel: 1, stride: 1 }, { channels: 64, kernel: 1, stride: 1 },
+   * { channels: 128, kernel: 1, stride: 1 }]`.
+   */
+  imageConv: [InputConvConfig | null, InputConvConfig | null, InputConvConfig | null];
+  /**
+   * Window-based cross-attention (eqs. 1–5). Default: every {@linkcode CrossAttentionConfig}
+   * default.
+   */
+  crossAttention: CrossAttentionConfig;
+  /**
+   * Tokens per scale after embedding (a square: 49 = 7×7 in POSTER++); integer ≥ 1. Default:
+   * `49`.
+   */
+  tokens: number;
+  /** Embedding width D of the fusion ViT and of e (paper: 768); integer ≥ 8. Default: `64`. */
+  embedDim: number;
+  /** Multi-scale ViT fusion (eqs. 6–8). Default: every {@linkcode FusionConfig} default. */
+  fusion: FusionConfig;
+  /** MLP head (eq. 9). Default: every {@linkcode HeadConfig} default. */
+  head: HeadConfig;
+  /** Reliability balancing (eqs. 10–19). Default: every {@linkcode RbConfig} default. */
+  rb: RbConfig;
+  /** Loss weights and variants (eqs. 20–23). Default: every {@linkcode LossConfig} default. */
+  loss: LossConfig;
+}
+
+// The interfaces above are the documented types; the schemas are the validators. These fail
+// `deno check` if the two ever differ.
+type _InputConvMatchesSchema = Assert<Equals<InputConvConfig, z.output<typeof inputConvSchema>>>;
+type _CrossAttentionMatchesSchema = Assert<
+  Equals<CrossAttentionConfig, z.output<typeof crossAttentionSchema>>
+>;
+type _FusionMatchesSchema = Assert<Equals<FusionConfig, z.output<typeof fusionSchema>>>;
+type _HeadMatchesSchema = Assert<Equals<HeadConfig, z.output<typeof headSchema>>>;
+type _RbMatchesSchema = Assert<Equals<RbConfig, z.output<typeof rbSchema>>>;
+type _LossMatchesSchema = Assert<Equals<LossConfig, z.output<typeof lossSchema>>>;
+type _ModelBaseMatchesSchema = Assert<Equals<ModelBase, z.output<typeof modelBase>>>;
+type _ModelMatchesSchema = Assert<Equals<ModelConfig, z.output<typeof modelConfigSchema>>>;
 
 /**
  * Validates a model section on its own (for library callers outside `resolveConfig`).

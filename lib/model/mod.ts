@@ -6,9 +6,14 @@
 export type { GrefelInputs, GrefelLosses, GrefelOutputs, ParamTree } from "./types.ts";
 export {
   anchorsOn,
+  type CrossAttentionConfig,
+  type FusionConfig,
+  type HeadConfig,
+  type InputConvConfig,
+  type LossConfig,
   type ModelConfig,
-  modelConfigSchema,
   parseModelConfig,
+  type RbConfig,
   rbOn,
 } from "./config.ts";
 export {
@@ -48,6 +53,7 @@ export {
   withoutReliabilityBalancing,
 } from "./summary.ts";
 export type { ModelBase } from "./config.ts";
+export type { StreamShape } from "../extractors/types.ts";
 export type { Plan } from "./params.ts";
 export type { LossOptions } from "./losses.ts";
 export type { Init, MacSpec, ParamSpec } from "./params.ts";

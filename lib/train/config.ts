@@ -9,6 +9,7 @@
  * @module
  */
 import { z } from "zod";
+import type { Assert, Equals } from "../type_check.ts";
 
 /** Schema of early stopping. */
 export const earlyStopSchema = z.strictObject({
@@ -115,11 +116,142 @@ export const trainConfigSchema = z.strictObject({
   progress: z.enum(["auto", "bar", "lines", "off"]).default("auto"),
 });
 
-/** The resolved `train` section. */
-export type TrainConfig = z.output<typeof trainConfigSchema>;
+/** Early stopping, with defaults applied (validated by {@linkcode earlyStopSchema}). */
+export interface EarlyStopConfig {
+  /** Stop when the validation metric has not improved for `patience` evaluations. Default: `false` (off). */
+  enabled: boolean;
+  /** Evaluations without improvement before stopping; integer ≥ 1. Default: `10`. */
+  patience: number;
+  /** Smallest change of the validation metric that counts as an improvement; ≥ 0. Default: `0`. */
+  minDelta: number;
+  /**
+   * Epochs trained before early stopping may stop the run (the best checkpoint is still chosen over
+   * every epoch). Guards against stopping on an early, noisy validation peak. Integer ≥ 0.
+   * Default: `0`.
+   */
+  minEpochs: number;
+  /**
+   * Early stopping compares the mean of the last `window` validation values (fewer at the start)
+   * instead of single values, so that one lucky or unlucky epoch neither resets nor exhausts the
+   * patience. 1 compares single values. The best checkpoint is still the single best epoch.
+   * Integer ≥ 1. Default: `1`.
+   */
+  window: number;
+}
 
-/** Early stopping, with defaults applied. */
-export type EarlyStopConfig = z.output<typeof earlyStopSchema>;
+/** The resolved `train` section (validated by {@linkcode trainConfigSchema}). */
+export interface TrainConfig {
+  /** Optimiser (paper §4.1: Adam). Default: `"adam"`. */
+  optimizer: "adam";
+  /** Initial learning rate (paper: 3e-4); > 0. Default: `3e-4`. */
+  lr: number;
+  /**
+   * Exponential decay per epoch: lr_e = lr · lrDecay^e, e counted from 0 (paper: γ = 0.995); in
+   * (0, 1]. Default: `0.995`.
+   */
+  lrDecay: number;
+  /** Adam β1, in [0, 1). Default: `0.9`. */
+  beta1: number;
+  /** Adam β2, in [0, 1). Default: `0.999`. */
+  beta2: number;
+  /** Adam ε; > 0. Default: `1e-7`. */
+  epsilon: number;
+  /**
+   * Number of epochs (paper: 1000; the compact default trains a useful model on a 2-core CPU from
+   * cached features). Integer ≥ 1. Default: `40`.
+   */
+  epochs: number;
+  /** Mini-batch size; integer ≥ 1. Default: `64`. */
+  batchSize: number;
+  /**
+   * Evaluate on the validation split every this many epochs (and always after the last); integer
+   * ≥ 1. Default: `1`.
+   */
+  evalEvery: number;
+  /**
+   * Write `checkpoints/last` every this many epochs (and always after the last); integer ≥ 1.
+   * Default: `1`.
+   */
+  checkpointEvery: number;
+  /**
+   * Validation metric that selects `checkpoints/best` and drives early stopping: accuracy of the
+   * final prediction (argmax L_final) or of the primary one (argmax l). Default: `"valAccuracy"`.
+   */
+  selectMetric: "valAccuracy" | "valPrimaryAccuracy";
+  /** Early stopping on the validation metric. Default: every {@linkcode EarlyStopConfig} default (off). */
+  earlyStop: EarlyStopConfig;
+  /**
+   * Which weights produce the test-split predictions and metrics: the best by validation metric,
+   * or the last epoch's. Default: `"best"`.
+   */
+  testWith: "best" | "last";
+  /**
+   * Fraction of the training split held out (seeded, stratified) for validation when the data set
+   * has no `valid` split; in [0, 1). Default: `0.1`.
+   */
+  valFraction: number;
+  /**
+   * Training samples whose embeddings (untrained model, inference mode) give the class means for
+   * `model.rb.anchorInit = "class-means"`. Integer ≥ 1. Default: `512`.
+   */
+  anchorInitSamples: number;
+  /**
+   * Cached augmented views per training image (feature cache; lib/data/cache.ts). View 0 is the
+   * centre crop; views 1.. are augmented with `data.augment`. With 1 view, training sees only the
+   * centre crop, so `data.augment` has no effect (the paper's on-line augmentation becomes a fixed
+   * set of views because the extractors are frozen and their features cached). Integer ≥ 1.
+   * Default: `1`.
+   */
+  featureViews: number;
+  /**
+   * Worker threads that run the extractor while building the feature cache (0: in the main
+   * thread). Does not change results. Integer ≥ 0. Default: `2`.
+   */
+  cacheWorkers: number;
+  /**
+   * Backend preference; `auto` picks webgpu, then wasm, then cpu (lib/backend.ts). Default:
+   * `"auto"`.
+   */
+  backend: "auto" | "webgpu" | "wasm" | "cpu";
+  /**
+   * Worker threads that one run's training steps are split over (data-parallel,
+   * lib/train/parallel.ts); 1 is the single-thread step. Each worker holds a copy of the backbone
+   * weights (everything before the embedding e) and computes e and its gradient for a contiguous
+   * share of the batch (shares differ by at most one sample, so any batch size works); the main
+   * thread runs the head, reliability balancing and the loss on the whole batch and applies Adam.
+   * Batch norm statistics, dropout masks and every loss term are therefore the single-thread
+   * step's; gradients agree up to float rounding (summation order), so a run's id includes this
+   * field when it is not 1. Needs the wasm or cpu backend. Each worker uses one core: with
+   * `parallel` runs at once, `parallel × workers` should not exceed the cores. Integer in
+   * [1, 64]. Default: `1`.
+   */
+  workers: number;
+  /**
+   * Child processes a sweep runs in parallel (wasm uses one core per process); integer ≥ 1.
+   * Default: `2`.
+   */
+  parallel: number;
+  /**
+   * Directory under which runs are written: `<resultsDir>/<experiment>/<run-id>/`; non-empty.
+   * Default: `"results"`.
+   */
+  resultsDir: string;
+  /**
+   * Experiment name: the directory grouping runs; letters, digits, `.`, `_` and `-` only.
+   * Default: `"default"`.
+   */
+  experiment: string;
+  /**
+   * Progress display: a bar on a terminal, one line per epoch, or nothing. `auto`: bar on a TTY.
+   * Default: `"auto"`.
+   */
+  progress: "auto" | "bar" | "lines" | "off";
+}
+
+// The interfaces above are the documented types; the schemas are the validators. These fail
+// `deno check` if the two ever differ.
+type _EarlyStopMatchesSchema = Assert<Equals<EarlyStopConfig, z.output<typeof earlyStopSchema>>>;
+type _TrainMatchesSchema = Assert<Equals<TrainConfig, z.output<typeof trainConfigSchema>>>;
 
 /**
  * Dotted config paths that do not change what a run computes; they are recorded in `config.json`

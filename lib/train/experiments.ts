@@ -35,7 +35,7 @@ export const EXPERIMENTS_DIR: string = fileURLToPath(
 const partial = z.record(z.string(), z.unknown());
 
 /** Schema of an experiment file. */
-export const experimentSchema = z.strictObject({
+const experimentSchema = z.strictObject({
   /** What the experiment reproduces (e.g. "Table 2: ..."). */
   description: z.string(),
   /** Preset the variants start from (overridable by the `--config` flag). */

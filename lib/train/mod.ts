@@ -5,7 +5,14 @@
  *
  * @module
  */
-export * from "./config.ts";
+// The zod schemas (`*Schema`) stay internal to the config modules: zod's types are not part of the
+// documented API. Validate through resolveConfig / presetConfig / parseModelConfig.
+export {
+  type EarlyStopConfig,
+  RUN_ID_EXCLUDED,
+  RUN_ID_LEGACY_VALUES,
+  type TrainConfig,
+} from "./config.ts";
 export {
   GRAD_GROUPS,
   type GradGroup,
@@ -36,8 +43,18 @@ export * from "./main.ts";
 export * from "./report.ts";
 export { MODEL_FNS } from "./model_fns.ts";
 export * from "./random_features.ts";
-export { type GrefelConfig, grefelConfigSchema } from "../config.ts";
-export { type ModelConfig, modelConfigSchema } from "../model/config.ts";
+export type { GrefelConfig } from "../config.ts";
+export type {
+  CrossAttentionConfig,
+  FusionConfig,
+  HeadConfig,
+  InputConvConfig,
+  LossConfig,
+  ModelConfig,
+  RbConfig,
+} from "../model/config.ts";
+export type { AugmentConfig, DataConfig, SamplerConfig, SyntheticConfig } from "../data/config.ts";
+export { DATASET_KINDS, type DatasetKind } from "../data/datasets.ts";
 export type { GrefelInputs, ParamTree } from "../model/types.ts";
 export type { BranchDistributions } from "../eval/branches.ts";
 export type {

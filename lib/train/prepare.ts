@@ -21,7 +21,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
-import { augmentParams, type DataConfig } from "../data/config.ts";
+import { augmentParams } from "../data/config.ts";
 import { applyAugment, centreDraw, drawAugment } from "../data/augment.ts";
 import { faceCropOn } from "../data/config.ts";
 import { defaultDataRoot, loadDataset, resolveDataRoot } from "../data/datasets.ts";

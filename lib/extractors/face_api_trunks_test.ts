@@ -7,7 +7,7 @@ Deno.test("face-api trunks: map shapes, distinct faces give distinct features, n
   const expected: [string, () => ReturnType<typeof loadLandmark68Tiny>, number[][]][] = [
     ["landmark68-tiny", loadLandmark68Tiny, [[56, 32], [28, 64], [14, 128]]],
     ["recognition", loadRecognitionTrunk, [[35, 32], [17, 64], [8, 128], [4, 256], [2, 256]]],
-    ["age-gender", loadAgeGenderTrunk, [[28, 64], [14, 128], [7, 256]]],
+    ["age-gender", loadAgeGenderTrunk, [[28, 64], [14, 128], [7, 512]]],
   ];
   for (const [name, load, shapes] of expected) {
     const net = await load();

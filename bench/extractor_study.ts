@@ -113,7 +113,7 @@ function graph(
   };
 }
 
-/** Every candidate, in study order. */
+/** Every candidate, in study order (cheap first, flagged ones marked, the costliest last). */
 const CANDIDATES: Candidate[] = [
   {
     name: "face-api landmark68",
@@ -162,15 +162,6 @@ const CANDIDATES: Candidate[] = [
       return { inputSize: size, run: (x) => net.run(x), dispose: () => net.dispose() };
     },
   })),
-  ...[224].map((size): Candidate => ({
-    name: `human faceres@${size}`,
-    provenance: "human faceres",
-    files: () => Promise.resolve([humanNpm("faceres.json")]),
-    load: async () => {
-      const net = await loadFaceRes(size);
-      return { inputSize: size, run: (x) => net.run(x), dispose: () => net.dispose() };
-    },
-  })),
   graph("human mobileface", "human-models mobileface", humanModel("mobileface.json"), "unit", [
     28,
     14,
@@ -191,8 +182,6 @@ const CANDIDATES: Candidate[] = [
     humanModel("gender-ssrnet-imdb.json"),
     "pm1",
   ),
-  graph("human faceres-deep", "human-models faceres-deep", humanModel("faceres-deep.json"), "x255"),
-  graph("human gear", "human-models gear", humanModel("gear.json"), "unit"),
   // Flagged (expression-trained): studied for comparison only.
   {
     name: "face-api expression",
@@ -212,6 +201,18 @@ const CANDIDATES: Candidate[] = [
     },
   },
   graph("human emotion", "human emotion", humanNpm("emotion.json"), "pm1", [31, 29, 15]),
+  // The costliest last, so that a run cut short has the cheap ones.
+  ...[224].map((size): Candidate => ({
+    name: `human faceres@${size}`,
+    provenance: "human faceres",
+    files: () => Promise.resolve([humanNpm("faceres.json")]),
+    load: async () => {
+      const net = await loadFaceRes(size);
+      return { inputSize: size, run: (x) => net.run(x), dispose: () => net.dispose() };
+    },
+  })),
+  graph("human faceres-deep", "human-models faceres-deep", humanModel("faceres-deep.json"), "x255"),
+  graph("human gear", "human-models gear", humanModel("gear.json"), "unit"),
 ];
 
 /** One finished network in the JSON. */

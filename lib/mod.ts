@@ -10,26 +10,14 @@
 export {
   ConfigError,
   type DeepPartial,
-  type GrefelConfig,
   mergeConfig,
   type PartialConfig,
   presetConfig,
   PRESETS,
   resolveConfig,
 } from "./config.ts";
-export type {
-  CrossAttentionConfig,
-  FusionConfig,
-  HeadConfig,
-  InputConvConfig,
-  LossConfig,
-  ModelConfig,
-  RbConfig,
-} from "./model/config.ts";
-export type { AugmentConfig, DataConfig, SamplerConfig, SyntheticConfig } from "./data/config.ts";
-export { DATASET_KINDS, type DatasetKind } from "./data/datasets.ts";
-export type { EarlyStopConfig, TrainConfig } from "./train/config.ts";
-export type { StreamShape } from "./extractors/types.ts";
+export type * from "./config_types.ts";
+export { DATASET_KINDS } from "./data/datasets.ts";
 export * from "./backend.ts";
 export * from "./random.ts";
 export * from "./lock.ts";

@@ -13,20 +13,8 @@ export * from "./sweeps.ts";
 export * from "./tables.ts";
 export * from "./paper_numbers.ts";
 export * from "./rb_study.ts";
-export type { GrefelConfig } from "../config.ts";
-export type {
-  CrossAttentionConfig,
-  FusionConfig,
-  HeadConfig,
-  InputConvConfig,
-  LossConfig,
-  ModelConfig,
-  RbConfig,
-} from "../model/config.ts";
-export type { AugmentConfig, DataConfig, SamplerConfig, SyntheticConfig } from "../data/config.ts";
-export { DATASET_KINDS, type DatasetKind } from "../data/datasets.ts";
-export type { EarlyStopConfig, TrainConfig } from "../train/config.ts";
-export type { StreamShape } from "../extractors/types.ts";
+export type * from "../config_types.ts";
+export { DATASET_KINDS } from "../data/datasets.ts";
 export {
   type Branch,
   BRANCHES,

@@ -7,12 +7,7 @@
  */
 // The zod schemas (`*Schema`) stay internal to the config modules: zod's types are not part of the
 // documented API. Validate through resolveConfig / presetConfig / parseModelConfig.
-export {
-  type EarlyStopConfig,
-  RUN_ID_EXCLUDED,
-  RUN_ID_LEGACY_VALUES,
-  type TrainConfig,
-} from "./config.ts";
+export { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
 export {
   GRAD_GROUPS,
   type GradGroup,
@@ -43,18 +38,8 @@ export * from "./main.ts";
 export * from "./report.ts";
 export { MODEL_FNS } from "./model_fns.ts";
 export * from "./random_features.ts";
-export type { GrefelConfig } from "../config.ts";
-export type {
-  CrossAttentionConfig,
-  FusionConfig,
-  HeadConfig,
-  InputConvConfig,
-  LossConfig,
-  ModelConfig,
-  RbConfig,
-} from "../model/config.ts";
-export type { AugmentConfig, DataConfig, SamplerConfig, SyntheticConfig } from "../data/config.ts";
-export { DATASET_KINDS, type DatasetKind } from "../data/datasets.ts";
+export type * from "../config_types.ts";
+export { DATASET_KINDS } from "../data/datasets.ts";
 export type { GrefelInputs, ParamTree } from "../model/types.ts";
 export type { BranchDistributions } from "../eval/branches.ts";
 export type {
@@ -66,7 +51,7 @@ export type {
   Summary,
 } from "../eval/metrics.ts";
 export type { ClusterScores } from "../eval/cluster.ts";
-export type { FeatureExtractor, FeatureMaps, StreamShape } from "../extractors/types.ts";
+export type { FeatureExtractor, FeatureMaps } from "../extractors/types.ts";
 export type { DetectOptions, FaceDetection, FaceDetector } from "../extractors/blazeface.ts";
 export type { DatasetSample, LoadedDataset, RawImage, SkippedItem } from "../data/types.ts";
 export type { DataReport } from "../data/report.ts";

@@ -5,8 +5,10 @@
  * 100 ms vs 22 ms). Every matMul gradient uses a transposed operand (dW = xᵀ·dy, dx = dy·Wᵀ), and
  * attention multiplies q·kᵀ, so the training step spent ~85% of its time there.
  *
- * {@linkcode patchWasmBatchMatMul} re-registers the wasm `BatchMatMul` kernel as: transpose the
- * flagged operand(s) with the wasm `Transpose` kernel, then call the original kernel without flags.
+ * {@linkcode patchWasmBatchMatMul} re-registers the wasm `BatchMatMul` kernel. Batched products
+ * and products with few output rows (weight gradients, attention) go to the unpacked SIMD kernel of
+ * lib/wasm_gemm.ts; the rest transpose the flagged operand(s) with the wasm `Transpose` kernel,
+ * then call the original kernel without flags.
  * Results are the same products (summation order may differ in the last bit); gradients are
  * untouched (they are defined on the op, not the kernel). Other backends are not affected.
  *
@@ -14,8 +16,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { gemmProduct, type WasmGemmBackend } from "./wasm_gemm.ts";
 
 let patched = false;
+let useGemm = (globalThis as { Deno?: typeof Deno }).Deno?.env.get("GREFEL_WASM_GEMM") !== "0";
 let batchLoop =
   (globalThis as { Deno?: typeof Deno }).Deno?.env.get("GREFEL_WASM_BATCH_LOOP") !== "0";
 
@@ -83,6 +87,15 @@ function perItem(
   return out;
 }
 
+/**
+ * Turns the unpacked GEMM kernel (lib/wasm_gemm.ts) on or off (for benchmarks; default on, or off
+ * with the environment variable `GREFEL_WASM_GEMM=0`). Off, every product takes the
+ * transpose + XNNPACK path.
+ */
+export function setWasmGemm(on: boolean): void {
+  useGemm = on;
+}
+
 /** Turns the per-item loop for batched products on or off (for benchmarks; default on). */
 export function setWasmBatchLoop(on: boolean): void {
   batchLoop = on;
@@ -123,6 +136,13 @@ export function patchWasmBatchMatMul(): boolean {
       const backend = args.backend as unknown as WasmBackendLike;
       const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
       const inA = args.inputs.a as tf.TensorInfo, inB = args.inputs.b as tf.TensorInfo;
+      if (useGemm) {
+        const out = gemmProduct(inA, inB, transposeA, transposeB, {
+          backend: args.backend as unknown as WasmGemmBackend,
+          swapLast: (x) => swapLast(x, args.backend),
+        });
+        if (out) return out;
+      }
       const a = transposeA ? swapLast(inA, backend) : inA;
       const b = transposeB ? swapLast(inB, backend) : inB;
       const plain = { ...args.attrs, transposeA: false, transposeB: false };

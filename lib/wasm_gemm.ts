@@ -1,0 +1,199 @@
+/**
+ * Matrix products without operand packing, for tfjs-backend-wasm 4.22.
+ *
+ * tfjs-wasm runs a rank-2 product through XNNPACK's fully-connected operator, which first packs
+ * the right operand (as if it were a layer's weights) and caches the packed copy by tensor id. In
+ * a training step almost every right operand is fresh: weight gradients dW = xᵀ·dy multiply two
+ * activations of thousands of rows, and attention multiplies per-item slices. Packing a fresh
+ * operand costs ≈ 16–21 ns per value here (`[9472,64]ᵀ·[9472,64]`: 17.5 ms fresh vs ≈ 5 ms
+ * packed), more than the product itself whenever the left operand has fewer than a few hundred
+ * rows; batched products never reach XNNPACK at all (lib/wasm_matmul.ts loops over items).
+ *
+ * This module runs a small WebAssembly SIMD kernel (lib/wasm_gemm_wat.ts) that reads both operands
+ * where they lie in tfjs-wasm's heap (it imports the same `WebAssembly.Memory`), reads the left
+ * operand through strides (so `transposeA` needs no copy) and the batch through item strides (so a
+ * batched product is one call), and writes into a fresh output tensor. {@linkcode gemmProduct}
+ * decides per product whether to use it (see {@linkcode GEMM_MAX_ROWS}); lib/wasm_matmul.ts calls
+ * it from the patched `BatchMatMul` kernel. Products equal tfjs' to float rounding (each output
+ * element is a sum over k in increasing order).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { decodeBase64 } from "./wasm_gemm_base64.ts";
+import { GEMM_WASM_BASE64 } from "./wasm_gemm_binary.ts";
+import { GEMM_SCRATCH_BYTES } from "./wasm_gemm_wat.ts";
+
+/** The parts of tfjs-backend-wasm's backend this module uses. */
+export interface WasmGemmBackend {
+  /** The Emscripten module; `asm.memory` is the heap's `WebAssembly.Memory`. */
+  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number };
+  /** Tensor storage: the heap offset of each tensor's data. */
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  /** Allocates an output tensor on the heap. */
+  makeOutput(shape: number[], dtype: string): tf.TensorInfo;
+  /** Frees a tensor's data. */
+  disposeData(id: object): void;
+}
+
+type GemmFn = (
+  a: number,
+  b: number,
+  c: number,
+  m: number,
+  k: number,
+  n: number,
+  sam: number,
+  sak: number,
+  batch: number,
+  sA: number,
+  sB: number,
+  sC: number,
+  scratch: number,
+) => void;
+
+/**
+ * Rank-2 products whose output has more rows than this (after choosing the orientation, see
+ * {@linkcode gemmProduct}) stay on XNNPACK: with thousands of rows its packing is a small share and
+ * its kernel is faster than this one (measured: `[9472,256]·[256,64]` 16.6 ms XNNPACK with a fresh
+ * right operand vs 21.5 ms here; `[64,9472]·[9472,64]` 18.3 ms vs 12.4 ms).
+ */
+export const GEMM_MAX_ROWS = 256;
+
+/** The kernel bound to one heap, with its scratch buffer there. */
+interface Bound {
+  gemm: GemmFn;
+  scratch: number;
+}
+
+const instances = new WeakMap<WebAssembly.Memory, Bound>();
+let compiled: WebAssembly.Module | undefined;
+
+/**
+ * The kernel bound to a backend's heap (compiled once; instantiated once per heap, with a
+ * {@linkcode GEMM_SCRATCH_BYTES} scratch buffer allocated there and kept for the heap's life).
+ */
+function bound(backend: WasmGemmBackend): Bound {
+  const memory = backend.wasm.asm.memory;
+  let b = instances.get(memory);
+  if (!b) {
+    compiled ??= new WebAssembly.Module(decodeBase64(GEMM_WASM_BASE64) as BufferSource);
+    const inst = new WebAssembly.Instance(compiled, { env: { memory } });
+    b = {
+      gemm: inst.exports.gemm as GemmFn,
+      scratch: backend.wasm._malloc(GEMM_SCRATCH_BYTES) >>> 0,
+    };
+    instances.set(memory, b);
+  }
+  return b;
+}
+
+function offset(backend: WasmGemmBackend, t: tf.TensorInfo): number {
+  const d = backend.dataIdMap.get(t.dataId);
+  if (!d) throw new Error("wasm gemm: tensor data not on the wasm backend");
+  return d.memoryOffset;
+}
+
+const prod = (xs: readonly number[]) => xs.reduce((x, y) => x * y, 1);
+
+/** What {@linkcode gemmProduct} needs besides the operands. */
+export interface GemmContext {
+  /** The backend whose heap holds the operands. */
+  backend: WasmGemmBackend;
+  /** Swaps the last two axes of a tensor (the wasm `Transpose` kernel); returns a new tensor. */
+  swapLast: (x: tf.TensorInfo) => tf.TensorInfo;
+}
+
+/**
+ * `op(a)·op(b)` (tfjs `BatchMatMul` semantics: rank ≥ 2, batch axes equal or 1 on one side) with
+ * the unpacked kernel, or null where it does not apply or XNNPACK is expected to be faster: dtypes
+ * other than float32, empty operands, batch axes that broadcast other than whole-side, and rank-2
+ * products with more than {@linkcode GEMM_MAX_ROWS} output rows in both orientations.
+ *
+ * Layouts: `transposeA` is read through strides. `transposeB` transposes b first (the kernel wants
+ * b row-major `[k, n]`). For a rank-2 `aᵀ·b` with more rows than columns, it computes
+ * `(bᵀ·a)ᵀ` instead (a and b both read in place; the small output is transposed).
+ */
+export function gemmProduct(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  ctx: GemmContext,
+): tf.TensorInfo | null {
+  if (a.dtype !== "float32" || b.dtype !== "float32") return null;
+  const ra = a.shape.length, rb = b.shape.length;
+  if (ra < 2 || rb < 2) return null;
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (m === 0 || k === 0 || n === 0) return null;
+  const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
+  const batchA = prod(outerA), batchB = prod(outerB);
+  const batch = Math.max(batchA, batchB);
+  const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+  const wholeSide = (batchA === 1 && (outerA.length <= outerB.length)) ||
+    (batchB === 1 && outerB.length <= outerA.length);
+  if (!sameOuter && !wholeSide) return null;
+  // The output's batch axes: one side's axes are all 1 or both sides are equal, so the per-axis
+  // maximum (right-aligned) is tfjs' broadcast.
+  const rank = Math.max(outerA.length, outerB.length);
+  const outer = Array.from({ length: rank }, (_, i) => {
+    const da = outerA[i - rank + outerA.length] ?? 1, db = outerB[i - rank + outerB.length] ?? 1;
+    return Math.max(da, db);
+  });
+  const { backend } = ctx;
+
+  // Rank-2 aᵀ·b with m > n: (bᵀ·a)ᵀ keeps the kernel's output rows (and a's read stride) small.
+  const flip = batch === 1 && transposeA && !transposeB && m > n;
+  const rows = flip ? n : m;
+  if (batch === 1 && rows > GEMM_MAX_ROWS) return null;
+
+  const { gemm, scratch } = bound(backend);
+  const bt = transposeB ? ctx.swapLast(b) : b;
+  try {
+    if (flip) {
+      // C'[n, m] = bᵀ·a: left operand b [k, n] read transposed (row i of bᵀ is column i of b).
+      const ct = backend.makeOutput([n, m], "float32");
+      gemm(
+        offset(backend, b),
+        offset(backend, a),
+        offset(backend, ct),
+        n,
+        k,
+        m,
+        4,
+        4 * n,
+        1,
+        0,
+        0,
+        0,
+        scratch,
+      );
+      const c = ctx.swapLast(ct);
+      backend.disposeData(ct.dataId);
+      return outer.length ? { ...c, shape: [...outer, m, n] } : c;
+    }
+    const out = backend.makeOutput([...outer, m, n], "float32");
+    // Element (i, j) of the left operand: row-major [m, k] → (4k, 4); [k, m] read transposed → (4, 4m).
+    const sam = transposeA ? 4 : 4 * k, sak = transposeA ? 4 * m : 4;
+    gemm(
+      offset(backend, a),
+      offset(backend, bt),
+      offset(backend, out),
+      m,
+      k,
+      n,
+      sam,
+      sak,
+      batch,
+      batchA > 1 ? 4 * m * k : 0,
+      batchB > 1 ? 4 * k * n : 0,
+      4 * m * n,
+      scratch,
+    );
+    return out;
+  } finally {
+    if (bt !== b) backend.disposeData(bt.dataId);
+  }
+}

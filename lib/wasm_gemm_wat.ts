@@ -1,0 +1,224 @@
+/**
+ * The text (WAT) of a small WebAssembly SIMD module that multiplies float32 matrices in place in
+ * tfjs-backend-wasm's heap, without packing either operand (see lib/wasm_gemm.ts for why).
+ *
+ * Exported function `gemm(a, b, c, M, K, N, sam, sak, batch, sA, sB, sC, scratch)`, all i32:
+ * for each of `batch` items, `C (M×N, row-major) = A·B` where element (m, k) of A is the float at
+ * byte address `a + m·sam + k·sak` (so a row-major `[M, K]` has sam = 4K, sak = 4; a row-major
+ * `[K, M]` read as its transpose has sam = 4, sak = 4M) and B is row-major `[K, N]`. After each
+ * item, a, b and c advance by sA, sB and sC bytes (0 broadcasts an operand over the batch).
+ * `scratch` is a buffer of at least {@linkcode GEMM_SCRATCH_BYTES} in the same memory.
+ *
+ * The product runs as outer products over k, in register tiles of 4 rows × 8 columns of C (eight
+ * 4-lane accumulators, B's row segment loaded as two vectors, A's four values splatted), with
+ * 4×4, 1×8, 1×4 and 1×1 tiles for the edges (4-row tiles load A's four values as one vector when
+ * they are adjacent, as in a transposed A), k in blocks of {@linkcode GEMM_KC} and columns in
+ * panels of {@linkcode GEMM_NC}, so that a block of B stays in cache while every row block of C
+ * passes over it. When B is wider than one panel, each panel's block is first copied into the
+ * scratch buffer (contiguous rows: fewer cache lines and pages per k). Each C element is the sum
+ * over k in increasing order (blocks accumulate into C), with separate multiply and add (no fused
+ * multiply-add), so the result does not depend on the machine.
+ *
+ * Written as a generator so that the five tile kernels come from one description; the module is
+ * assembled by scripts/build_gemm_wasm.ts (with the `wabt` package) into lib/wasm_gemm_binary.ts.
+ *
+ * @module
+ */
+
+/** Rows of k per block: a 512-row block of a 64-wide A and B is 128 KB each. */
+export const GEMM_KC = 512;
+
+/** Columns of C (and B) per panel: a k block of a 64-column panel of B is 128 KB. */
+export const GEMM_NC = 64;
+
+/** Bytes of the scratch buffer the kernel needs (one k block of one panel of B). */
+export const GEMM_SCRATCH_BYTES: number = GEMM_KC * GEMM_NC * 4;
+
+/**
+ * One tile kernel: C[mr × 4·nv] += A[mr × kc]·B[kc × 4·nv] (nv 4-lane vectors per row; nv = 0
+ * means a single scalar column).
+ */
+function tile(mr: number, nv: number, contiguous = false): string {
+  const name = (nv === 0 ? `$k${mr}x1` : `$k${mr}x${4 * nv}`) + (contiguous ? "c" : "");
+  const rows = Array.from({ length: mr }, (_, i) => i);
+  const vecs = Array.from({ length: Math.max(nv, 1) }, (_, j) => j);
+  const ty = nv === 0 ? "f32" : "v128";
+  const acc = (i: number, j: number) => `$c${i}_${j}`;
+  const locals = [
+    ...rows.flatMap((i) => vecs.map((j) => `(local ${acc(i, j)} ${ty})`)),
+    ...vecs.map((j) => `(local $b${j} ${ty})`),
+    `(local $av ${ty})`,
+    ...(contiguous ? ["(local $a4 v128)"] : []),
+    ...rows.slice(1).map((i) => `(local $pc${i} i32)`),
+  ];
+  const rowPtr = (i: number) => (i === 0 ? "(local.get $pc)" : `(local.get $pc${i})`);
+  const load = (ptr: string, j: number) =>
+    nv === 0 ? `(f32.load ${ptr})` : `(v128.load offset=${16 * j} align=4 ${ptr})`;
+  const store = (ptr: string, j: number, v: string) =>
+    nv === 0 ? `(f32.store ${ptr} ${v})` : `(v128.store offset=${16 * j} align=4 ${ptr} ${v})`;
+  const lane = (i: number) => Array.from({ length: 16 }, (_, j) => 4 * i + (j % 4)).join(" ");
+  const aElem = (i: number) => {
+    if (contiguous) return `(i8x16.shuffle ${lane(i)} (local.get $a4) (local.get $a4))`;
+    const addr = i === 0
+      ? "(local.get $pa)"
+      : `(i32.add (local.get $pa) (i32.mul (local.get $sam) (i32.const ${i})))`;
+    return nv === 0 ? `(f32.load ${addr})` : `(f32x4.splat (f32.load ${addr}))`;
+  };
+  const add = nv === 0 ? "f32.add" : "f32x4.add";
+  const mul = nv === 0 ? "f32.mul" : "f32x4.mul";
+  return `
+  (func ${name} (param $pa i32) (param $pb i32) (param $pc i32) (param $kc i32)
+      (param $sam i32) (param $sak i32) (param $ldb i32) (param $ldc i32)
+    ${locals.join(" ")}
+    ${
+    rows.slice(1).map((i) => `(local.set $pc${i} (i32.add ${rowPtr(i - 1)} (local.get $ldc)))`)
+      .join("\n    ")
+  }
+    ${
+    rows.flatMap((i) => vecs.map((j) => `(local.set ${acc(i, j)} ${load(rowPtr(i), j)})`)).join(
+      "\n    ",
+    )
+  }
+    (block $done
+      (br_if $done (i32.eqz (local.get $kc)))
+      (loop $k
+        ${vecs.map((j) => `(local.set $b${j} ${load("(local.get $pb)", j)})`).join("\n        ")}
+        ${contiguous ? "(local.set $a4 (v128.load align=4 (local.get $pa)))" : ""}
+        ${
+    rows.map((i) =>
+      `(local.set $av ${aElem(i)})\n        ` +
+      vecs.map((j) =>
+        `(local.set ${acc(i, j)} (${add} (local.get ${
+          acc(i, j)
+        }) (${mul} (local.get $av) (local.get $b${j}))))`
+      ).join("\n        ")
+    ).join("\n        ")
+  }
+        (local.set $pa (i32.add (local.get $pa) (local.get $sak)))
+        (local.set $pb (i32.add (local.get $pb) (local.get $ldb)))
+        (local.set $kc (i32.sub (local.get $kc) (i32.const 1)))
+        (br_if $k (local.get $kc))))
+    ${
+    rows.flatMap((i) => vecs.map((j) => store(rowPtr(i), j, `(local.get ${acc(i, j)})`))).join(
+      "\n    ",
+    )
+  })`;
+}
+
+/** A call of a tile kernel at row m, column n of the current k block. */
+function call(name: string, m: string, n: string): string {
+  return `(call ${name}
+          (i32.add (local.get $pak) (i32.mul ${m} (local.get $sam)))
+          (i32.add (local.get $pbp) (i32.shl ${n} (i32.const 2)))
+          (i32.add (local.get $c) (i32.shl (i32.add (i32.mul ${m} (local.get $N)) ${n}) (i32.const 2)))
+          (local.get $kc) (local.get $sam) (local.get $sak) (local.get $ldbp) (local.get $ldc))`;
+}
+
+/**
+ * The columns [$n0, $n1) of one row block: tiles of 8, then one of 4, then single columns.
+ * `suffix` picks the tile kernels that load A's four values as one vector.
+ */
+function columns(mr: 1 | 4, suffix: string): string {
+  const m = "(local.get $m)";
+  const singles = mr === 4
+    ? [0, 1, 2, 3].map((i) => call("$k1x1", `(i32.add ${m} (i32.const ${i}))`, "(local.get $n)"))
+      .join("\n          ")
+    : call("$k1x1", m, "(local.get $n)");
+  const sfx = mr === 4 ? suffix : "";
+  return `(local.set $n (local.get $n0))
+        (block $n8done (loop $n8
+          (br_if $n8done (i32.gt_u (i32.add (local.get $n) (i32.const 8)) (local.get $n1)))
+          ${call(`$k${mr}x8${sfx}`, m, "(local.get $n)")}
+          (local.set $n (i32.add (local.get $n) (i32.const 8)))
+          (br $n8)))
+        (if (i32.le_u (i32.add (local.get $n) (i32.const 4)) (local.get $n1)) (then
+          ${call(`$k${mr}x4${sfx}`, m, "(local.get $n)")}
+          (local.set $n (i32.add (local.get $n) (i32.const 4)))))
+        (block $n1done (loop $n1
+          (br_if $n1done (i32.ge_u (local.get $n) (local.get $n1)))
+          ${singles}
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))
+          (br $n1)))`;
+}
+
+/** All row blocks of the current k block and column panel. */
+function rowBlocks(suffix: string): string {
+  return `(local.set $m (i32.const 0))
+        (block $m4done (loop $m4
+          (br_if $m4done (i32.gt_u (i32.add (local.get $m) (i32.const 4)) (local.get $M)))
+          ${columns(4, suffix)}
+          (local.set $m (i32.add (local.get $m) (i32.const 4)))
+          (br $m4)))
+        (block $m1done (loop $m1
+          (br_if $m1done (i32.ge_u (local.get $m) (local.get $M)))
+          ${columns(1, suffix)}
+          (local.set $m (i32.add (local.get $m) (i32.const 1)))
+          (br $m1)))`;
+}
+
+/** The whole module's text (see the module doc). */
+export function gemmWat(): string {
+  return `(module
+  (import "env" "memory" (memory 0))
+  ${tile(4, 2)}
+  ${tile(4, 1)}
+  ${tile(4, 2, true)}
+  ${tile(4, 1, true)}
+  ${tile(1, 2)}
+  ${tile(1, 1)}
+  ${tile(1, 0)}
+  (func (export "gemm") (param $a i32) (param $b i32) (param $c i32)
+      (param $M i32) (param $K i32) (param $N i32) (param $sam i32) (param $sak i32)
+      (param $batch i32) (param $sA i32) (param $sB i32) (param $sC i32) (param $scratch i32)
+    (local $ldb i32) (local $ldc i32) (local $k0 i32) (local $kc i32) (local $pak i32)
+    (local $pbk i32) (local $m i32) (local $n i32) (local $n0 i32) (local $n1 i32)
+    (local $pbp i32) (local $ldbp i32) (local $r i32)
+    (local.set $ldb (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $ldc (local.get $ldb))
+    (block $bdone (loop $items
+      (br_if $bdone (i32.eqz (local.get $batch)))
+      (memory.fill (local.get $c) (i32.const 0) (i32.mul (i32.mul (local.get $M) (local.get $N)) (i32.const 4)))
+      (local.set $k0 (i32.const 0))
+      (block $kdone (loop $kblocks
+        (br_if $kdone (i32.ge_u (local.get $k0) (local.get $K)))
+        (local.set $kc (i32.sub (local.get $K) (local.get $k0)))
+        (if (i32.gt_u (local.get $kc) (i32.const ${GEMM_KC})) (then (local.set $kc (i32.const ${GEMM_KC}))))
+        (local.set $pak (i32.add (local.get $a) (i32.mul (local.get $k0) (local.get $sak))))
+        (local.set $pbk (i32.add (local.get $b) (i32.mul (local.get $k0) (local.get $ldb))))
+        (local.set $n0 (i32.const 0))
+        (block $pdone (loop $panels
+          (br_if $pdone (i32.ge_u (local.get $n0) (local.get $N)))
+          (local.set $n1 (i32.add (local.get $n0) (i32.const ${GEMM_NC})))
+          (if (i32.gt_u (local.get $n1) (local.get $N)) (then (local.set $n1 (local.get $N))))
+          (local.set $pbp (local.get $pbk))
+          (local.set $ldbp (local.get $ldb))
+          (if (i32.gt_u (local.get $N) (i32.const ${GEMM_NC})) (then
+            ;; copy the panel's rows into the scratch buffer, contiguous; column n of the panel
+            ;; is then at $pbp + 4n (with $pbp = scratch - 4·n0, wrapping, as n ≥ n0)
+            (local.set $ldbp (i32.shl (i32.sub (local.get $n1) (local.get $n0)) (i32.const 2)))
+            (local.set $r (i32.const 0))
+            (block $cdone (loop $copy
+              (br_if $cdone (i32.ge_u (local.get $r) (local.get $kc)))
+              (memory.copy
+                (i32.add (local.get $scratch) (i32.mul (local.get $r) (local.get $ldbp)))
+                (i32.add (i32.add (local.get $pbk) (i32.mul (local.get $r) (local.get $ldb)))
+                  (i32.shl (local.get $n0) (i32.const 2)))
+                (local.get $ldbp))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br $copy)))
+            (local.set $pbp (i32.sub (local.get $scratch) (i32.shl (local.get $n0) (i32.const 2))))))
+          (if (i32.eq (local.get $sam) (i32.const 4))
+            (then ${rowBlocks("c")})
+            (else ${rowBlocks("")}))
+          (local.set $n0 (local.get $n1))
+          (br $panels)))
+        (local.set $k0 (i32.add (local.get $k0) (local.get $kc)))
+        (br $kblocks)))
+      (local.set $a (i32.add (local.get $a) (local.get $sA)))
+      (local.set $b (i32.add (local.get $b) (local.get $sB)))
+      (local.set $c (i32.add (local.get $c) (local.get $sC)))
+      (local.set $batch (i32.sub (local.get $batch) (i32.const 1)))
+      (br $items))))
+)
+`;
+}

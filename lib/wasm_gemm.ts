@@ -60,9 +60,10 @@ type GemmFn = (
  */
 export const GEMM_MAX_ROWS = 256;
 
-/** The kernel bound to one heap, with its scratch buffer there. */
+/** The kernels bound to one heap, with the product's scratch buffer there. */
 interface Bound {
   gemm: GemmFn;
+  sumRows: (b: number, c: number, k: number, n: number) => void;
   scratch: number;
 }
 
@@ -81,6 +82,7 @@ function bound(backend: WasmGemmBackend): Bound {
     const inst = new WebAssembly.Instance(compiled, { env: { memory } });
     b = {
       gemm: inst.exports.gemm as GemmFn,
+      sumRows: inst.exports.sumRows as Bound["sumRows"],
       scratch: backend.wasm._malloc(GEMM_SCRATCH_BYTES) >>> 0,
     };
     instances.set(memory, b);
@@ -196,4 +198,27 @@ export function gemmProduct(
   } finally {
     if (bt !== b) backend.disposeData(bt.dataId);
   }
+}
+
+/**
+ * `sum(x, axes)` over all axes but the last (bias and normalisation-scale gradients: a
+ * `[tokens, channels]` gradient summed over tokens) in one pass over the rows, or null for any other
+ * reduction or dtype. tfjs-wasm's `Sum` transposes the reduced axes last first, a full copy of the
+ * input. Each output is the sum over rows in increasing order.
+ */
+export function sumLeadingAxes(
+  x: tf.TensorInfo,
+  axes: readonly number[],
+  keepDims: boolean,
+  backend: WasmGemmBackend,
+): tf.TensorInfo | null {
+  const r = x.shape.length;
+  if (x.dtype !== "float32" || r < 2) return null;
+  const norm = [...new Set(axes.map((a) => (a < 0 ? a + r : a)))].sort((p, q) => p - q);
+  if (norm.length !== r - 1 || norm.some((a, i) => a !== i)) return null;
+  const n = x.shape[r - 1], k = prod(x.shape.slice(0, -1));
+  if (n === 0 || k === 0) return null;
+  const out = backend.makeOutput(keepDims ? [...Array(r - 1).fill(1), n] : [n], "float32");
+  bound(backend).sumRows(offset(backend, x), offset(backend, out), k, n);
+  return out;
 }

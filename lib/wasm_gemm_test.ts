@@ -8,6 +8,7 @@ import { GEMM_WASM_BASE64 } from "./wasm_gemm_binary.ts";
 import { assembleGemm } from "./wasm_gemm_build.ts";
 import { encodeBase64 } from "./wasm_gemm_base64.ts";
 import { mulberry32 } from "./random.ts";
+import { patchWasmSum, unpatchWasmSum } from "./wasm_sum.ts";
 
 /** op(a)·op(b) in float64 from row-major data: a [batchA, ·, ·], b [batchB, ·, ·]. */
 function reference(
@@ -146,4 +147,34 @@ Deno.test("wasm gemm: gradients through products equal XNNPACK's", async () => {
   setWasmGemm(true);
   for (let i = 0; i < on.length; i++) await assertClose(on[i], off[i], 1e-4, 1e-4, `grad ${i}`);
   tf.dispose([x, w1, w2, q, c, ...on, ...off]);
+});
+
+Deno.test("wasm sum over leading axes: equal to tfjs' kernel, other reductions untouched", async () => {
+  await selectBackend("wasm");
+  const rand = mulberry32(11);
+  const shapes = [[9, 1], [7, 5], [3, 4, 13], [2, 3, 4, 64], [600, 9]];
+  const before = tf.engine().backend.numDataIds();
+  for (const shape of shapes) {
+    const x = tf.tensor(randomData(shape.reduce((p, q) => p * q, 1), rand), shape);
+    const r = shape.length;
+    const leading = [...Array(r - 1).keys()];
+    for (const keepDims of [false, true]) {
+      const got = tf.sum(x, leading, keepDims);
+      unpatchWasmSum();
+      const want = tf.sum(x, leading, keepDims);
+      const other = tf.sum(x, r - 1);
+      patchWasmSum();
+      const other2 = tf.sum(x, r - 1);
+      assert.deepEqual(got.shape, want.shape);
+      await assertClose(got, want, 1e-5, 1e-6, `sum ${shape} keepDims ${keepDims}`);
+      await assertClose(other2, other, 0, 0, `last-axis sum ${shape} unchanged`);
+      tf.dispose([got, want, other, other2]);
+    }
+    // Negative and unordered axes name the same reduction.
+    const neg = tf.sum(x, leading.map((a) => a - r).reverse());
+    const pos = tf.sum(x, leading);
+    await assertClose(neg, pos, 0, 0, "axes given negative and reversed");
+    tf.dispose([x, neg, pos]);
+  }
+  assert.equal(tf.engine().backend.numDataIds(), before, "no backend buffers left behind");
 });

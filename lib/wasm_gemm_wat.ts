@@ -9,6 +9,9 @@
  * item, a, b and c advance by sA, sB and sC bytes (0 broadcasts an operand over the batch).
  * `scratch` is a buffer of at least {@linkcode GEMM_SCRATCH_BYTES} in the same memory.
  *
+ * Exported function `sumRows(b, c, K, N)`: `c[n] = Σ_k b[k·N + n]` (the sum over the leading axes
+ * of a row-major `[K, N]`), rows added in increasing k.
+ *
  * The product runs as outer products over k, in register tiles of 4 rows × 8 columns of C (eight
  * 4-lane accumulators, B's row segment loaded as two vectors, A's four values splatted), with
  * 4×4, 1×8, 1×4 and 1×1 tiles for the edges (4-row tiles load A's four values as one vector when
@@ -219,6 +222,32 @@ export function gemmWat(): string {
       (local.set $c (i32.add (local.get $c) (local.get $sC)))
       (local.set $batch (i32.sub (local.get $batch) (i32.const 1)))
       (br $items))))
+  (func (export "sumRows") (param $b i32) (param $c i32) (param $K i32) (param $N i32)
+    (local $n i32) (local $pb i32) (local $pc i32)
+    (memory.fill (local.get $c) (i32.const 0) (i32.shl (local.get $N) (i32.const 2)))
+    (block $kdone (loop $rows
+      (br_if $kdone (i32.eqz (local.get $K)))
+      (local.set $n (i32.const 0))
+      (local.set $pb (local.get $b))
+      (local.set $pc (local.get $c))
+      (block $vdone (loop $vec
+        (br_if $vdone (i32.gt_u (i32.add (local.get $n) (i32.const 4)) (local.get $N)))
+        (v128.store align=4 (local.get $pc)
+          (f32x4.add (v128.load align=4 (local.get $pc)) (v128.load align=4 (local.get $pb))))
+        (local.set $pb (i32.add (local.get $pb) (i32.const 16)))
+        (local.set $pc (i32.add (local.get $pc) (i32.const 16)))
+        (local.set $n (i32.add (local.get $n) (i32.const 4)))
+        (br $vec)))
+      (block $sdone (loop $scalar
+        (br_if $sdone (i32.ge_u (local.get $n) (local.get $N)))
+        (f32.store (local.get $pc) (f32.add (f32.load (local.get $pc)) (f32.load (local.get $pb))))
+        (local.set $pb (i32.add (local.get $pb) (i32.const 4)))
+        (local.set $pc (i32.add (local.get $pc) (i32.const 4)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $scalar)))
+      (local.set $b (i32.add (local.get $b) (i32.shl (local.get $N) (i32.const 2))))
+      (local.set $K (i32.sub (local.get $K) (i32.const 1)))
+      (br $rows))))
 )
 `;
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { CodeVersion } from "./code_version.ts";
 import { join } from "node:path";
 import type { BackendInfo } from "../backend.ts";
 import type { BranchReport } from "../eval/branches.ts";
@@ -44,6 +45,8 @@ export interface RunVersions {
   deno: string;
   /** V8. */
   v8: string;
+  /** The checkout's git commit and whether lib/ or cli/ differed from it (absent in older runs). */
+  code?: CodeVersion;
 }
 
 /** The data set a run records. */

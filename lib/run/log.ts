@@ -54,6 +54,11 @@ export interface EpochLog {
   val?: BranchReport | null;
   /** Mean over the epoch's steps of the gradient norm reaching each part of the model. */
   gradNorm?: Record<GradGroup, number>;
+  /**
+   * The code that trained the epoch (lib/run/code_version.ts `codeLabel`: commit, `+dirty` for
+   * uncommitted changes; null outside git). Absent in older runs.
+   */
+  code?: string | null;
 }
 
 /** Why a run stopped training. */

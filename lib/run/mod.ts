@@ -24,6 +24,7 @@ export * from "./log.ts";
 export * from "./checkpoint.ts";
 export * from "./files.ts";
 export * from "./csv.ts";
+export * from "./code_version.ts";
 export type { BackendInfo } from "../backend.ts";
 export {
   type Branch,

@@ -52,6 +52,7 @@ import { accuracy, argmax } from "../eval/metrics.ts";
 import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.ts";
 import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
 import { DataParallel } from "./parallel.ts";
+import { codeLabel, codeVersion } from "../run/code_version.ts";
 
 /** Version of this library, recorded in every run's config.json. */
 export const GREFEL_VERSION = "0.1.0";
@@ -631,6 +632,7 @@ function runRecord(config: GrefelConfig, data: TrainData, opts: TrainOptions): R
       tfjs: tf.version.tfjs,
       deno: Deno.version.deno,
       v8: Deno.version.v8,
+      code: codeVersion(),
     },
     dataset: {
       name: data.name,
@@ -850,6 +852,7 @@ async function trainEpoch(
     steps,
     train: acc.report(config.model.rb.entropyEpsilon),
     gradNorm: acc.grad,
+    code: codeLabel(),
   };
 }
 

@@ -545,7 +545,8 @@ function acceptance(doc: Row): Row {
   // The interleaved comparison, when it measured the same preset, is the one that counts: both
   // sides ran under the same load.
   const ab = doc.abTorch;
-  const fastest = ab?.fastest?.overall;
+  // The target compares one wasm process with PyTorch's fastest 1-thread setting.
+  const fastest = ab?.fastest?.oneThread ?? ab?.fastest?.overall;
   if (ab?.config === cfg && fastest?.wallRatio?.median != null) {
     out.method = "interleaved";
     out.setting = fastest.setting;
@@ -683,7 +684,7 @@ function markdown(doc: Row, profiles: Row[]): string {
       ? ` (95% interval ${fx(a.interval95.lo, 2)}–${fx(a.interval95.hi, 2)})`
       : "";
     L.push(
-      `Acceptance (${a.config} training step, wasm vs the fastest PyTorch setting${
+      `Acceptance (${a.config} training step, one wasm process vs the fastest 1-thread PyTorch setting${
         a.method === "interleaved" ? `, ${a.setting}, interleaved` : ", cells run apart"
       }): ratio **${fx(a.ratioAgainstFasterTorch, 2)}**${iv} — ${
         a.met === null

@@ -3,7 +3,13 @@ import { assert } from "../testing.ts";
 import { parseSets } from "../train/experiments.ts";
 import { runDir, runId } from "../train/run.ts";
 import { experimentConfig } from "./runs.ts";
-import { findFinishedRun, readEmbeddings, readPredictions, setFlags } from "./sweeps.ts";
+import {
+  ensureRuns,
+  findFinishedRun,
+  readEmbeddings,
+  readPredictions,
+  setFlags,
+} from "./sweeps.ts";
 
 Deno.test("setFlags: --set flags that parseSets turns back into the same overrides", () => {
   const o = {
@@ -66,5 +72,44 @@ Deno.test("readPredictions / readEmbeddings: parse run files, name the bad line"
     assert.throws(() => readPredictions(dir), /predictions\.csv is missing/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ensureRuns in run mode none: reads the finished runs, lists the missing, trains nothing", async () => {
+  const root = await Deno.makeTempDir({ prefix: "grefel-nbtrain-" });
+  const old = Deno.env.get("GREFEL_RESULTS");
+  try {
+    Deno.env.set("GREFEL_RESULTS", root);
+    const c = experimentConfig("table2-rb", "both", { seed: 1, profile: "smoke" });
+    const dir = runDir({ ...c, train: { ...c.train, resultsDir: root } });
+    await Deno.mkdir(dir, { recursive: true });
+    const evaluation = { final: { accuracy: 0.75 } };
+    await Deno.writeTextFile(join(dir, "metrics.json"), JSON.stringify({ evaluation }));
+    const lines: string[] = [];
+    const runs = await ensureRuns("table2-rb", ["none", "both"], {
+      seeds: 2,
+      profile: "smoke",
+      train: "none",
+      print: (l) => lines.push(l),
+    });
+    assert.deepEqual(runs.get("none"), []);
+    assert.equal(runs.get("both")!.length, 1);
+    assert.equal(runs.get("both")![0].dir, dir);
+    assert.equal(runs.get("both")![0].status, "skipped");
+    assert.equal(runs.get("both")![0].evaluation.final.accuracy, 0.75);
+    assert.deepEqual(
+      runs.missing.map((m) => `${m.variant}/${m.seed}`),
+      ["none/0", "none/1", "both/0"],
+    );
+    const id = runId(experimentConfig("table2-rb", "none", { seed: 0, profile: "smoke" }));
+    assert.equal(runs.missing[0].runId, id);
+    assert.match(lines.join("\n"), /1 of 4 run\(s\) of table2-rb finished; not training the 3/);
+    // Nothing was trained: no other run folder appeared.
+    const made = [...Deno.readDirSync(join(root, "table2-rb"))].map((e) => e.name);
+    assert.deepEqual(made, [runId(c)]);
+  } finally {
+    if (old === undefined) Deno.env.delete("GREFEL_RESULTS");
+    else Deno.env.set("GREFEL_RESULTS", old);
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -306,6 +306,8 @@ export interface ReadAblationOptions {
   seeds?: number;
   /** Bootstrap replicates of each paired difference (default 2000). */
   replicates?: number;
+  /** Config overrides instead of the table's `extra` (e.g. one cached view in smoke). */
+  extra?: Record<string, unknown>;
 }
 
 function stopText(s: unknown): string | null {
@@ -318,14 +320,10 @@ async function readCellRun(
   table: AblationTable,
   variant: string,
   seed: number,
-  profile: Profile,
-  root: string,
+  opts: { profile: Profile; root: string; extra?: Record<string, unknown> },
 ): Promise<AblationRun | null> {
-  const config = experimentConfig(table.experiment, variant, {
-    seed,
-    profile,
-    extra: table.extra as Record<string, unknown> | undefined,
-  });
+  const { profile, root, extra } = opts;
+  const config = experimentConfig(table.experiment, variant, { seed, profile, extra });
   const found = await findFinishedRun(config, root);
   if (!found) return null;
   const m = found.metrics as {
@@ -383,6 +381,7 @@ export async function readAblation(
 ): Promise<AblationResult> {
   const profile = opts.profile ?? notebookProfile();
   const root = opts.root ?? resultsDir();
+  const extra = opts.extra ?? (table.extra as Record<string, unknown> | undefined);
   const shown = opts.variants ?? table.variants;
   const needed = (v: string) => opts.seeds ?? requiredSeeds(table, v);
   const cells = [
@@ -392,7 +391,7 @@ export async function readAblation(
   for (const v of cells) {
     const rs: AblationRun[] = [];
     for (let seed = 0; seed < needed(v); seed++) {
-      const r = await readCellRun(table, v, seed, profile, root);
+      const r = await readCellRun(table, v, seed, { profile, root, extra });
       if (r) rs.push(r);
     }
     runs.set(v, rs);
@@ -466,7 +465,8 @@ export function ablationRows(
   }));
 }
 
-/** The claim lines of `result`, one per line. */
+/** The claim lines of `result`, one per line (a note when no claim is among its cells). */
 export function claimLines(result: AblationResult): string {
+  if (!result.claims.length) return `${result.table.table}: no claim among the cells shown`;
   return result.claims.map((c) => c.line).join("\n");
 }

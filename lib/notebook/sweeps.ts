@@ -82,6 +82,21 @@ export function setFlags(overrides: Record<string, unknown>, prefix = ""): strin
   return out;
 }
 
+/**
+ * The `grefel train` / `grefel sweep` flags that give a run the profile's config: `--config` for a
+ * profile preset, then the profile's defaults, overrides and `extra` as `--set` flags (over the
+ * variant: the same config as {@linkcode experimentConfig} for every variant that does not set what
+ * the defaults set, which holds for the paper's tables).
+ */
+export function profileFlags(profile: Profile, extra: Record<string, unknown> = {}): string[] {
+  const p = PROFILE_OVERRIDES[profile];
+  const overrides = mergeConfig(
+    mergeConfig(mergeConfig({}, p.defaults ?? {}), p.overrides),
+    extra,
+  );
+  return [...(p.preset ? ["--config", p.preset] : []), ...setFlags(overrides)];
+}
+
 /** Options of {@linkcode ensureRuns}. */
 export interface EnsureRunsOptions {
   /** Seeds per variant: 0, 1, …, seeds − 1 (default 1). */
@@ -199,6 +214,7 @@ export async function ensureRuns(
     mergeConfig(mergeConfig({}, p.defaults ?? {}), p.overrides),
     opts.extra ?? {},
   );
+  const flags = profileFlags(profile, opts.extra);
   const childrenSameConfig = missing.every((m) =>
     runId(experimentConfig(experiment, m.variant, {
       seed: m.seed,
@@ -211,8 +227,7 @@ export async function ensureRuns(
   }
   if (parallel > 1 && missing.length > 1 && childrenShareCache && childrenSameConfig) {
     const args = [
-      ...(p.preset ? ["--config", p.preset] : []),
-      ...setFlags(childOverrides),
+      ...flags,
       "--results",
       root,
       "--no-figures", // the notebooks draw their own figures; a run's t-SNE costs ~15 s

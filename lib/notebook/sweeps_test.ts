@@ -1,11 +1,12 @@
 import { join } from "node:path";
 import { assert } from "../testing.ts";
-import { parseSets } from "../train/experiments.ts";
+import { loadExperiment, parseSets, variantConfig } from "../train/experiments.ts";
 import { runDir, runId } from "../train/run.ts";
 import { experimentConfig } from "./runs.ts";
 import {
   ensureRuns,
   findFinishedRun,
+  profileFlags,
   readEmbeddings,
   readPredictions,
   setFlags,
@@ -112,4 +113,19 @@ Deno.test("ensureRuns in run mode none: reads the finished runs, lists the missi
     else Deno.env.set("GREFEL_RESULTS", old);
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("profileFlags: a sweep with these flags trains the notebooks' quick runs", () => {
+  const flags = profileFlags("quick");
+  const sets = flags.filter((_, i) => i % 2 === 1);
+  assert.ok(flags.every((f, i) => i % 2 === 1 || f === "--set"), "no --config in quick");
+  const exp = loadExperiment("table6-anchors");
+  for (const v of ["K=0", "K=10"]) {
+    const viaFlags = variantConfig(exp, v, { seed: 3, overrides: parseSets(sets) });
+    assert.equal(
+      runId(viaFlags),
+      runId(experimentConfig("table6-anchors", v, { seed: 3, profile: "quick" })),
+    );
+  }
+  assert.deepEqual(profileFlags("smoke").slice(0, 2), ["--config", "tiny"]);
 });

@@ -13,6 +13,7 @@ import { dataCommand } from "./commands/data.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { summaryCommand } from "./commands/summary.ts";
+import { progressCommand } from "./commands/progress.ts";
 import { runIndexCommand } from "./commands/run_index.ts";
 import { sweepCommand } from "./commands/sweep.ts";
 import { trainCommand } from "./commands/train.ts";
@@ -29,6 +30,7 @@ export const COMMANDS: Command[] = [
   clusterScoresCommand,
   summaryCommand,
   baselineCommand,
+  progressCommand,
 ];
 
 function usage(): string {

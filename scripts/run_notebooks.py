@@ -17,7 +17,7 @@ cell rather than dropping it.
 Exit status: 0 when every notebook ran, 1 when a cell failed or timed out (the notebook path, cell
 index, error name, message and traceback are printed), 2 for bad arguments or a missing kernel.
 
-The kernel process gets GREFEL_PROFILE=<profile> (smoke|quick|full) in its environment and runs in
+The kernel process gets GREFEL_PROFILE=<profile> (smoke|short|quick|full) in its environment and runs in
 the notebook's own directory, as JupyterLab does.
 """
 
@@ -48,9 +48,10 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     )
     sys.exit(2)
 
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "short", "quick", "full")
 # Default per-cell timeouts (seconds) for each profile; `full` has none (it is meant for a GPU box).
-DEFAULT_TIMEOUTS = {"smoke": 600, "quick": 4 * 3600, "full": None}
+# `quick` only reads finished converged runs unless GREFEL_NB_TRAIN=missing, so its cells are short.
+DEFAULT_TIMEOUTS = {"smoke": 600, "short": 4 * 3600, "quick": 4 * 3600, "full": None}
 # GREFEL_* variables holding paths are made absolute before the kernel starts in the notebook's
 # folder: these always, any other GREFEL_* whose value names an existing relative path too.
 PATH_VARS = ("GREFEL_RESULTS",)
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         default=os.environ.get("GREFEL_PROFILE", "smoke"),
-        help="smoke | quick | full; passed to the kernel as GREFEL_PROFILE (default: $GREFEL_PROFILE or smoke)",
+        help="smoke | short | quick | full; passed to the kernel as GREFEL_PROFILE (default: $GREFEL_PROFILE or smoke)",
     )
     parser.add_argument("--output-dir", help="write executed notebooks here instead of in place")
     parser.add_argument(

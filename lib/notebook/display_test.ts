@@ -140,6 +140,10 @@ Deno.test("profile and paths follow GREFEL_PROFILE and GREFEL_RESULTS", () => {
     assert.equal(resultsDir(), `${REPO_ROOT}/results`);
     Deno.env.set("GREFEL_PROFILE", "quick");
     assert.equal(byProfile({ smoke: 1, quick: 2, full: 3 }), 2);
+    Deno.env.set("GREFEL_PROFILE", "short");
+    assert.equal(notebookProfile(), "short");
+    assert.equal(byProfile({ smoke: 1, quick: 2, full: 3 }), 2, "short falls back to quick");
+    assert.equal(byProfile({ smoke: 1, short: 4, quick: 2, full: 3 }), 4);
     Deno.env.set("GREFEL_RESULTS", "/tmp/x");
     assert.equal(figuresDir(), "/tmp/x/figures");
     Deno.env.set("GREFEL_PROFILE", "huge");

@@ -13,6 +13,7 @@ export * from "./sweeps.ts";
 export * from "./tables.ts";
 export * from "./paper_numbers.ts";
 export * from "./rb_study.ts";
+export * from "./ablation.ts";
 export type * from "../config_types.ts";
 export { DATASET_KINDS } from "../data/datasets.ts";
 export {
@@ -31,5 +32,5 @@ export type {
   PredictionReport,
   Summary,
 } from "../eval/metrics.ts";
-export type { PairedDifference } from "../eval/paired.ts";
+export type { PairedDifference, Verdict } from "../eval/paired.ts";
 export { type EpochLog, GRAD_GROUPS, type GradGroup, type StopInfo } from "../run/log.ts";

@@ -127,7 +127,7 @@ Deno.test({
       // A bad profile is refused before any kernel starts.
       const bad = await runNotebooks(["--profile", "huge", src]);
       assert.equal(bad.code, 2);
-      assert.match(bad.text, /--profile must be one of smoke, quick, full/);
+      assert.match(bad.text, /--profile must be one of smoke, short, quick, full/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

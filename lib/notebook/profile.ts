@@ -12,12 +12,14 @@ import { fileURLToPath } from "node:url";
 
 /**
  * How much a notebook computes: `smoke` (tiny synthetic data, a few epochs: minutes, used by the
- * test suite), `quick` (FER+, sized for this 2-core machine), `full` (the paper's grid, for a GPU).
+ * test suite), `short` (FER+, 128 steps per run: not evidence, too short to separate effects from
+ * seed noise), `quick` (FER+ trained to convergence with early stopping: the protocol whose runs
+ * are the evidence), `full` (the paper's grid and epochs, for a GPU).
  */
-export type Profile = "smoke" | "quick" | "full";
+export type Profile = "smoke" | "short" | "quick" | "full";
 
 /** The profiles, smallest first. */
-export const PROFILES: readonly Profile[] = ["smoke", "quick", "full"];
+export const PROFILES: readonly Profile[] = ["smoke", "short", "quick", "full"];
 
 /** Reads an environment variable, or undefined without `--allow-env` or when unset. */
 function env(name: string): string | undefined {
@@ -32,7 +34,7 @@ function env(name: string): string | undefined {
  * The notebook profile from `GREFEL_PROFILE`; `smoke` when unset, so that a notebook opened and
  * run without configuration finishes in minutes (set `GREFEL_PROFILE=quick` before starting
  * JupyterLab, or pass `--profile` to scripts/run_notebooks.py, for real results).
- * @throws Error naming the bad value when `GREFEL_PROFILE` is not smoke, quick or full.
+ * @throws Error naming the bad value when `GREFEL_PROFILE` is not one of {@linkcode PROFILES}.
  */
 export function notebookProfile(): Profile {
   const p = env("GREFEL_PROFILE") ?? "smoke";
@@ -42,8 +44,18 @@ export function notebookProfile(): Profile {
   return p as Profile;
 }
 
-/** Picks the value for the current profile: `byProfile({smoke: 2, quick: 20, full: 100})`. */
-export function byProfile<T>(values: Record<Profile, T>, profile = notebookProfile()): T {
+/**
+ * Values per profile for {@linkcode byProfile}: one per profile, where `short` may be left out and
+ * then takes the `quick` value (the two train the same grids; `short` only stops much earlier).
+ */
+export type ProfileValues<T> = Record<Exclude<Profile, "short">, T> & { short?: T };
+
+/**
+ * Picks the value for the current profile: `byProfile({smoke: 2, quick: 20, full: 100})`; in
+ * `short` the `short` value when given, else the `quick` one.
+ */
+export function byProfile<T>(values: ProfileValues<T>, profile = notebookProfile()): T {
+  if (profile === "short") return "short" in values ? values.short as T : values.quick;
   return values[profile];
 }
 

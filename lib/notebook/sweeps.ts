@@ -21,7 +21,9 @@ import {
   experimentConfig,
   notebookCacheDir,
   type NotebookRun,
+  notebookTrainMode,
   PROFILE_OVERRIDES,
+  type TrainMode,
 } from "./runs.ts";
 
 /** Reads an environment variable, or undefined without permission or when unset. */
@@ -80,6 +82,21 @@ export function setFlags(overrides: Record<string, unknown>, prefix = ""): strin
   return out;
 }
 
+/**
+ * The `grefel train` / `grefel sweep` flags that give a run the profile's config: `--config` for a
+ * profile preset, then the profile's defaults, overrides and `extra` as `--set` flags (over the
+ * variant: the same config as {@linkcode experimentConfig} for every variant that does not set what
+ * the defaults set, which holds for the paper's tables).
+ */
+export function profileFlags(profile: Profile, extra: Record<string, unknown> = {}): string[] {
+  const p = PROFILE_OVERRIDES[profile];
+  const overrides = mergeConfig(
+    mergeConfig(mergeConfig({}, p.defaults ?? {}), p.overrides),
+    extra,
+  );
+  return [...(p.preset ? ["--config", p.preset] : []), ...setFlags(overrides)];
+}
+
 /** Options of {@linkcode ensureRuns}. */
 export interface EnsureRunsOptions {
   /** Seeds per variant: 0, 1, …, seeds − 1 (default 1). */
@@ -97,21 +114,47 @@ export interface EnsureRunsOptions {
   parallel?: number;
   /** Progress messages (default none). */
   print?: (line: string) => void;
+  /**
+   * Train the missing runs (`missing`) or only read the finished ones (`none`); default
+   * {@linkcode notebookTrainMode} (`GREFEL_NB_TRAIN`, else by profile).
+   */
+  train?: TrainMode;
+}
+
+/** A run {@linkcode ensureRuns} did not find finished and, in run mode `none`, did not train. */
+export interface MissingRun {
+  /** Variant. */
+  variant: string;
+  /** Seed. */
+  seed: number;
+  /** Run id (the same under every experiment folder). */
+  runId: string;
+}
+
+/**
+ * The runs of {@linkcode ensureRuns}: finished runs per variant in seed order (every seed after
+ * training; in run mode `none` only the seeds that had finished), and the runs still missing.
+ */
+export interface RunsByVariant extends Map<string, NotebookRun[]> {
+  /** Runs not finished (always empty after training in run mode `missing`). */
+  readonly missing: readonly MissingRun[];
 }
 
 /**
  * Every run of `variants × seeds` of `experiment` (experiments/<name>.json) under the profile,
- * trained only where missing. Returns the runs per variant, in seed order.
+ * trained only where missing (run mode `missing`), or only read (run mode `none`: the missing runs
+ * are printed and returned in `missing`). Returns the runs per variant, in seed order.
  * @throws Error naming the run and its train.log when a child process fails.
  */
 export async function ensureRuns(
   experiment: string,
   variants: readonly string[],
   opts: EnsureRunsOptions = {},
-): Promise<Map<string, NotebookRun[]>> {
+): Promise<RunsByVariant> {
   const profile = opts.profile ?? notebookProfile();
   const seeds = opts.seeds ?? 1;
   const print = opts.print ?? (() => {});
+  const mode = opts.train ?? notebookTrainMode(profile);
   const parallel = opts.parallel ??
     (Number(env("GREFEL_NB_PARALLEL")) || byProfile({ smoke: 1, quick: 2, full: 2 }, profile));
   const root = resultsDir();
@@ -128,6 +171,34 @@ export async function ensureRuns(
     if (missing.some((m) => m.runId === c.runId)) continue;
     if (!(await findFinishedRun(c.config, root))) missing.push({ ...c, status: "new" });
   }
+  if (mode === "none") {
+    const out = new Map<string, NotebookRun[]>(variants.map((v) => [v, []]));
+    const absent: MissingRun[] = [];
+    for (const c of cells) {
+      const found = await findFinishedRun(c.config, root);
+      if (!found) {
+        absent.push({ variant: c.variant, seed: c.seed, runId: c.runId });
+        continue;
+      }
+      const evaluation = found.metrics.evaluation as EvaluationReport | undefined;
+      if (!evaluation) throw new Error(`${found.dir}/metrics.json has no "evaluation" section`);
+      out.get(c.variant)!.push({
+        dir: found.dir,
+        status: "skipped",
+        config: c.config,
+        metrics: found.metrics,
+        evaluation,
+      });
+    }
+    print(
+      `${cells.length - absent.length} of ${cells.length} run(s) of ${experiment} finished; ` +
+        (absent.length
+          ? `not training the ${absent.length} missing (GREFEL_NB_TRAIN=none): ` +
+            absent.map((m) => `${m.variant} seed ${m.seed} (${m.runId})`).join(", ")
+          : "none missing"),
+    );
+    return Object.assign(out, { missing: absent });
+  }
   // Children (`grefel train`) keep their feature cache in `<results>/cache`; use them only when
   // that is the notebooks' cache too, else they would extract every feature again.
   const childrenShareCache = resolve(notebookCacheDir()) === resolve(root, "cache");
@@ -136,11 +207,27 @@ export async function ensureRuns(
       `training in this process: children would not share the feature cache ${notebookCacheDir()}`,
     );
   }
-  if (parallel > 1 && missing.length > 1 && childrenShareCache) {
-    const p = PROFILE_OVERRIDES[profile];
+  // Children apply the profile's defaults as `--set` flags, i.e. over the variant: use them only
+  // when that gives every missing run its own config (no variant sets what the defaults set).
+  const p = PROFILE_OVERRIDES[profile];
+  const childOverrides = mergeConfig(
+    mergeConfig(mergeConfig({}, p.defaults ?? {}), p.overrides),
+    opts.extra ?? {},
+  );
+  const flags = profileFlags(profile, opts.extra);
+  const childrenSameConfig = missing.every((m) =>
+    runId(experimentConfig(experiment, m.variant, {
+      seed: m.seed,
+      profile,
+      extra: childOverrides,
+    })) === m.runId
+  );
+  if (parallel > 1 && missing.length > 1 && !childrenSameConfig) {
+    print("training in this process: a variant sets what the profile's defaults set");
+  }
+  if (parallel > 1 && missing.length > 1 && childrenShareCache && childrenSameConfig) {
     const args = [
-      ...(p.preset ? ["--config", p.preset] : []),
-      ...setFlags(mergeConfig(mergeConfig({}, p.overrides), opts.extra ?? {})),
+      ...flags,
       "--results",
       root,
       "--no-figures", // the notebooks draw their own figures; a run's t-SNE costs ~15 s
@@ -181,7 +268,7 @@ export async function ensureRuns(
     }
     out.get(c.variant)!.push(run);
   }
-  return out;
+  return Object.assign(out, { missing: [] });
 }
 
 export {

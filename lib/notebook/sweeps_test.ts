@@ -1,9 +1,16 @@
 import { join } from "node:path";
 import { assert } from "../testing.ts";
-import { parseSets } from "../train/experiments.ts";
+import { loadExperiment, parseSets, variantConfig } from "../train/experiments.ts";
 import { runDir, runId } from "../train/run.ts";
 import { experimentConfig } from "./runs.ts";
-import { findFinishedRun, readEmbeddings, readPredictions, setFlags } from "./sweeps.ts";
+import {
+  ensureRuns,
+  findFinishedRun,
+  profileFlags,
+  readEmbeddings,
+  readPredictions,
+  setFlags,
+} from "./sweeps.ts";
 
 Deno.test("setFlags: --set flags that parseSets turns back into the same overrides", () => {
   const o = {
@@ -67,4 +74,58 @@ Deno.test("readPredictions / readEmbeddings: parse run files, name the bad line"
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("ensureRuns in run mode none: reads the finished runs, lists the missing, trains nothing", async () => {
+  const root = await Deno.makeTempDir({ prefix: "grefel-nbtrain-" });
+  const old = Deno.env.get("GREFEL_RESULTS");
+  try {
+    Deno.env.set("GREFEL_RESULTS", root);
+    const c = experimentConfig("table2-rb", "both", { seed: 1, profile: "smoke" });
+    const dir = runDir({ ...c, train: { ...c.train, resultsDir: root } });
+    await Deno.mkdir(dir, { recursive: true });
+    const evaluation = { final: { accuracy: 0.75 } };
+    await Deno.writeTextFile(join(dir, "metrics.json"), JSON.stringify({ evaluation }));
+    const lines: string[] = [];
+    const runs = await ensureRuns("table2-rb", ["none", "both"], {
+      seeds: 2,
+      profile: "smoke",
+      train: "none",
+      print: (l) => lines.push(l),
+    });
+    assert.deepEqual(runs.get("none"), []);
+    assert.equal(runs.get("both")!.length, 1);
+    assert.equal(runs.get("both")![0].dir, dir);
+    assert.equal(runs.get("both")![0].status, "skipped");
+    assert.equal(runs.get("both")![0].evaluation.final.accuracy, 0.75);
+    assert.deepEqual(
+      runs.missing.map((m) => `${m.variant}/${m.seed}`),
+      ["none/0", "none/1", "both/0"],
+    );
+    const id = runId(experimentConfig("table2-rb", "none", { seed: 0, profile: "smoke" }));
+    assert.equal(runs.missing[0].runId, id);
+    assert.match(lines.join("\n"), /1 of 4 run\(s\) of table2-rb finished; not training the 3/);
+    // Nothing was trained: no other run folder appeared.
+    const made = [...Deno.readDirSync(join(root, "table2-rb"))].map((e) => e.name);
+    assert.deepEqual(made, [runId(c)]);
+  } finally {
+    if (old === undefined) Deno.env.delete("GREFEL_RESULTS");
+    else Deno.env.set("GREFEL_RESULTS", old);
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("profileFlags: a sweep with these flags trains the notebooks' quick runs", () => {
+  const flags = profileFlags("quick");
+  const sets = flags.filter((_, i) => i % 2 === 1);
+  assert.ok(flags.every((f, i) => i % 2 === 1 || f === "--set"), "no --config in quick");
+  const exp = loadExperiment("table6-anchors");
+  for (const v of ["K=0", "K=10"]) {
+    const viaFlags = variantConfig(exp, v, { seed: 3, overrides: parseSets(sets) });
+    assert.equal(
+      runId(viaFlags),
+      runId(experimentConfig("table6-anchors", v, { seed: 3, profile: "quick" })),
+    );
+  }
+  assert.deepEqual(profileFlags("smoke").slice(0, 2), ["--config", "tiny"]);
 });

@@ -1,0 +1,108 @@
+import { assert } from "../testing.ts";
+import { presetConfig } from "../config.ts";
+import { loadExperiment, variantConfig } from "../train/experiments.ts";
+import { runId } from "../train/run.ts";
+import {
+  CONVERGED_PROTOCOL,
+  DEFAULT_TRAINING,
+  experimentConfig,
+  notebookTrainMode,
+  PROFILE_OVERRIDES,
+} from "./runs.ts";
+
+const STUDY_DEFAULT = "training=aux-primary,head=dropout-bn-0.5";
+
+Deno.test("quick: the study's converged protocol with the default training variant", () => {
+  const c = experimentConfig("table2-rb", "both", { seed: 1, profile: "quick" });
+  assert.equal(c.data.dataset, "ferplus");
+  assert.equal(c.train.lr, 1e-3);
+  assert.equal(c.train.epochs, 60);
+  assert.deepEqual(c.train.earlyStop, {
+    ...c.train.earlyStop,
+    enabled: true,
+    patience: 8,
+    minEpochs: 12,
+    window: 3,
+  });
+  // The trainer's default sampler and validation cadence, as the study leaves them.
+  const preset = presetConfig("compact");
+  assert.deepEqual(c.data.sampler, preset.data.sampler);
+  assert.equal(c.train.evalEvery, preset.train.evalEvery);
+  assert.equal(c.model.rb.training, DEFAULT_TRAINING.model.rb.training);
+  assert.equal(c.model.head.dropout, DEFAULT_TRAINING.model.head.dropout);
+  assert.equal(c.model.head.order, DEFAULT_TRAINING.model.head.order);
+  assert.ok(c.model.rb.anchors && c.model.rb.attentive);
+});
+
+Deno.test("quick: Table 2 'both' is the study's default-variant run (same config, same run id)", () => {
+  const study = loadExperiment("rb-dynamics");
+  // The study's base is the converged protocol, field for field.
+  assert.deepEqual(study.base, JSON.parse(JSON.stringify(CONVERGED_PROTOCOL)));
+  for (const seed of [0, 1, 2]) {
+    // What `grefel sweep --experiment rb-dynamics` trains: no profile at all.
+    const s = variantConfig(study, STUDY_DEFAULT, { seed });
+    for (
+      const [exp, v] of [["table2-rb", "both"], ["table3-loss", "all"], [
+        "table4-lambda",
+        "default",
+      ]]
+    ) {
+      const c = experimentConfig(exp, v, { seed, profile: "quick" });
+      assert.equal(runId(c), runId(s), `${exp} ${v} seed ${seed}`);
+      const strip = (x: typeof c) => ({ ...x, train: { ...x.train, experiment: "" } });
+      assert.deepEqual(strip(c), strip(s));
+    }
+  }
+  // The defaults go under the variants: a study variant keeps its own training and head.
+  const paper = experimentConfig("rb-dynamics", "training=paper,head=bn-dropout-0.5", {
+    profile: "quick",
+  });
+  assert.equal(paper.model.rb.training, "paper");
+  assert.equal(paper.model.head.order, "bn-dropout");
+  assert.equal(
+    runId(paper),
+    runId(variantConfig(study, "training=paper,head=bn-dropout-0.5")),
+  );
+  // Table 2 'none' differs from 'both' only in RB.
+  const none = experimentConfig("table2-rb", "none", { profile: "quick" });
+  assert.equal(none.model.rb.training, DEFAULT_TRAINING.model.rb.training);
+  assert.ok(!none.model.rb.anchors && !none.model.rb.attentive);
+});
+
+Deno.test("short: the former 128-step profile, unchanged", () => {
+  const c = experimentConfig("table2-rb", "both", { profile: "short" });
+  assert.equal(c.data.dataset, "ferplus");
+  assert.equal(c.train.epochs, 16);
+  assert.equal(c.train.evalEvery, 16);
+  assert.equal(c.data.sampler.perClass, 64);
+  assert.equal(c.model.head.dropout, 0);
+  assert.equal(c.train.earlyStop.enabled, presetConfig("compact").train.earlyStop.enabled);
+  assert.equal(PROFILE_OVERRIDES.short.defaults, undefined);
+  // smoke keeps its tiny synthetic setup and the preset's training variant.
+  const s = experimentConfig("table2-rb", "both", { profile: "smoke" });
+  assert.equal(s.data.dataset, "synthetic");
+  assert.equal(s.model.rb.training, presetConfig("tiny").model.rb.training);
+});
+
+Deno.test("notebookTrainMode: GREFEL_NB_TRAIN, else missing in smoke/short, none in quick/full", () => {
+  const old = Deno.env.get("GREFEL_NB_TRAIN");
+  try {
+    Deno.env.delete("GREFEL_NB_TRAIN");
+    assert.equal(notebookTrainMode("smoke"), "missing");
+    assert.equal(notebookTrainMode("short"), "missing");
+    assert.equal(notebookTrainMode("quick"), "none");
+    assert.equal(notebookTrainMode("full"), "none");
+    Deno.env.set("GREFEL_NB_TRAIN", "missing");
+    assert.equal(notebookTrainMode("quick"), "missing");
+    Deno.env.set("GREFEL_NB_TRAIN", "none");
+    assert.equal(notebookTrainMode("smoke"), "none");
+    Deno.env.set("GREFEL_NB_TRAIN", "all");
+    assert.throws(
+      () => notebookTrainMode("smoke"),
+      /GREFEL_NB_TRAIN must be one of missing, none, got "all"/,
+    );
+  } finally {
+    if (old === undefined) Deno.env.delete("GREFEL_NB_TRAIN");
+    else Deno.env.set("GREFEL_NB_TRAIN", old);
+  }
+});

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Trains the converged ablations (lib/notebook/ablation.ts ABLATIONS) in the `quick` profile, as a
+# sequence of resumable sweeps: each skips finished runs (wherever their run id already finished,
+# e.g. the reliability-balancing study's runs of the default variant) and resumes interrupted ones,
+# so the queue can be killed and started again at any point. Written, documented, not started by
+# any test; one run takes about 1.5 h on the 2-core machine.
+#
+#   bash scripts/ablation_queue.sh [PARALLEL]      (default 2 child processes at once)
+#
+# 1. the headline cells at 5 seeds: Table 2 none and both, Table 6 K = 0 and K = 10;
+# 2. every other cell at 3 seeds, table by table (Tables 2, 3, 4, 5, 6, then the sub-grids of 7, 8).
+#
+# Each sweep gets the quick profile's config as flags (profileFlags in lib/notebook/sweeps.ts), so
+# its run ids are the notebooks'. `deno task grefel progress --readme` reports what has finished.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+parallel=${1:-2}
+deno=node_modules/.bin/deno
+mapfile -t flags < <($deno eval 'import { profileFlags } from "./lib/notebook/sweeps.ts";
+for (const f of profileFlags("quick")) console.log(f);')
+sweep() { $deno task grefel sweep --parallel "$parallel" "${flags[@]}" "$@"; }
+# The cells of one ablation table (by its ABLATIONS name) as --variant flags.
+variants() {
+  $deno eval "import { ablationPlan } from './lib/notebook/ablation.ts';
+for (const v of ablationPlan('$1').variants) console.log('--variant=' + v);"
+}
+sweep --experiment table2-rb --seeds 5 --variant none --variant both
+sweep --experiment table6-anchors --seeds 5 --variant K=0 --variant K=10
+for t in "Table 2:table2-rb" "Table 3:table3-loss" "Table 4:table4-lambda" \
+  "Table 5 (augmentation):table5-augment-noise" "Table 5 (label noise):table5-augment-noise" \
+  "Table 6:table6-anchors" "Table 7:table7-anchors-noise" "Table 8:table8-anchors-smoothing"; do
+  mapfile -t vs < <(variants "${t%%:*}")
+  sweep --experiment "${t##*:}" --seeds 3 "${vs[@]}"
+done

@@ -336,6 +336,21 @@ export function pairedAgainst(
   return pairedDifference(pick(ca), pick(cb));
 }
 
+/**
+ * What reliability balancing adds within one variant: the paired difference of test accuracy,
+ * L_final minus the same model's primary head (arg-max l), over its finished seeds (both read from
+ * each run's predictions.csv, so the same images), with the two-level bootstrap of
+ * lib/eval/paired.ts. Null without a finished run. This is the claim "RB corrects the primary head":
+ * it holds when the interval lies above zero.
+ */
+export function rbEffect(runs: readonly StudyRun[], variant: string): PairedDifference | null {
+  const fin = correctnessBySeed(runs, variant, "final");
+  const pri = correctnessBySeed(runs, variant, "primary");
+  const seeds = [...fin.keys()].sort((x, y) => x - y);
+  if (!seeds.length) return null;
+  return pairedDifference(seeds.map((s) => fin.get(s)!), seeds.map((s) => pri.get(s)!));
+}
+
 /** A study row as a display row (percentages, counts, verdict inputs). */
 export function displayRow(r: StudyRow): Record<string, string | number> {
   const pct = (m: MeanStd) => formatMeanStd(m);

@@ -4,6 +4,7 @@ import { branchReport } from "../eval/branches.ts";
 import {
   chooseDefault,
   pairedAgainst,
+  rbEffect,
   readStudy,
   studyRows,
   type SyntheticResult,
@@ -115,6 +116,15 @@ Deno.test("rb study: rows per variant, the default rule, and paired differences"
     assert.equal(d.seeds, 2);
     assert.ok(Math.abs(d.difference - 1 / 3) < 1e-9);
     assert.equal(pairedAgainst(runs, "worse", "nothing"), null);
+    // Within a variant: L_final − primary over its seeds (paper: L_final = l on every image).
+    const none = rbEffect(runs, "paper")!;
+    assert.equal(none.seeds, 2);
+    assert.equal(none.difference, 0);
+    assert.deepEqual(none.interval, [0, 0]);
+    assert.equal(rbEffect(runs, "nothing"), null);
+    const fixes = rbEffect(runs, "aux")!; // +2 of 6 images in each seed
+    assert.ok(Math.abs(fixes.difference - 1 / 3) < 1e-9);
+    assert.ok(fixes.interval[0] >= 0 && fixes.interval[1] > 0.3);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -46,3 +46,31 @@ export function runId(config: GrefelConfig): string {
 export function runDir(config: GrefelConfig): string {
   return join(config.train.resultsDir, config.train.experiment, runId(config));
 }
+
+/**
+ * The folder of a finished run (metrics.json present) with `config`'s run id under another
+ * experiment folder of the same results directory, or null (folders in name order). Run ids leave
+ * the experiment name out, so the same config trained for another experiment (a study cell that is
+ * also a table cell) is the same run.
+ */
+export async function finishedElsewhere(config: GrefelConfig): Promise<string | null> {
+  const root = config.train.resultsDir, id = runId(config);
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(root)]
+      .filter((e) => e.isDirectory && e.name !== config.train.experiment)
+      .map((e) => e.name)
+      .sort();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  for (const name of names) {
+    const dir = join(root, name, id);
+    try {
+      if ((await Deno.stat(join(dir, "metrics.json"))).isFile) return dir;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return null;
+}

@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { type Experiment, variantConfig } from "./experiments.ts";
-import { runDir, runId } from "./run.ts";
+import { finishedElsewhere, runDir, runId } from "./run.ts";
 import { canonicalJson, readJsonIfExists, type RunStatus, runStatus } from "../run/mod.ts";
 import { configForData, MODEL_CLASSES_DEFAULT } from "./prepare.ts";
 import { resolveDataRoot } from "../data/datasets.ts";
@@ -35,6 +35,11 @@ export interface SweepRun {
    * default): this run is not launched, the earlier one's results serve both.
    */
   sameAs?: string;
+  /**
+   * Set when the same run (same run id) has finished under another experiment folder of the
+   * results directory: it is not launched again; that folder's results serve this plan.
+   */
+  finishedIn?: string;
   /**
    * Set when the run directory holds a run of other data (its recorded data root is not the one
    * this config reads; `data.root` is not part of the run id): the run is neither skipped nor
@@ -124,8 +129,11 @@ export async function planSweep(exp: Experiment, opts: PlanOptions = {}): Promis
       const first = runs.find((r) => r.dir === dir);
       const status = await runStatus(dir);
       const conflict = status === "new" ? undefined : await dataConflict(config, dir);
+      const elsewhere = status === "finished" || first ? null : await finishedElsewhere(config);
+      const usable = elsewhere && !(await dataConflict(config, elsewhere)) ? elsewhere : null;
       runs.push({
         ...(first ? { sameAs: `${first.variant} seed ${first.seed}` } : {}),
+        ...(usable ? { finishedIn: usable } : {}),
         ...(conflict ? { conflict } : {}),
         variant,
         seed: config.seed,
@@ -163,15 +171,16 @@ export async function runSweep(
   const print = opts.print ?? ((l: string) => console.error(l));
   const summary: SweepSummary = { skipped: [], finished: [], failed: [] };
   for (const r of plan) {
-    if (r.conflict && !r.sameAs) {
+    if (r.conflict && !r.sameAs && !r.finishedIn) {
       print(`${r.variant} seed ${r.seed} (${r.runId}): ${r.conflict}`);
       summary.failed.push({ run: r, code: -1 });
     }
   }
   const todo = plan.filter((r) => {
-    if (r.conflict) return false;
-    if (r.status === "finished" || r.sameAs) summary.skipped.push(r);
-    return r.status !== "finished" && !r.sameAs;
+    if (r.conflict && !r.finishedIn) return false;
+    const skip = r.status === "finished" || !!r.sameAs || !!r.finishedIn;
+    if (skip) summary.skipped.push(r);
+    return !skip;
   });
   let next = 0, done = 0;
   const label = (r: SweepRun) => `${r.variant} seed ${r.seed} (${r.runId})`;

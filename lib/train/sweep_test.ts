@@ -57,6 +57,41 @@ Deno.test("sweep: expands variants × seeds, skips finished, dedupes, runs N in 
   }
 });
 
+Deno.test("sweep: a run finished under another experiment's folder is not trained again", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const exp = loadExperiment("table5-augment-noise");
+    const overrides = { train: { resultsDir: tmp } };
+    const plan = await planSweep(exp, { seeds: 1, overrides });
+    const target = plan.find((r) => r.variant === "noise=10")!;
+    // The same run id finished for another experiment (an identical config).
+    const other = join(tmp, "another-study", target.runId);
+    await Deno.mkdir(other, { recursive: true });
+    await Deno.writeTextFile(join(other, "metrics.json"), "{}");
+    // A partial run of the same id elsewhere does not count.
+    const partial = plan.find((r) => r.variant === "augment")!;
+    await Deno.mkdir(join(tmp, "another-study", partial.runId), { recursive: true });
+    const again = await planSweep(exp, { seeds: 1, overrides });
+    const t = again.find((r) => r.variant === "noise=10")!;
+    assert.equal(t.status, "new");
+    assert.equal(t.finishedIn, other);
+    assert.equal(again.find((r) => r.variant === "augment")!.finishedIn, undefined);
+    const launched: string[] = [];
+    const summary = await runSweep(again, {
+      parallel: 1,
+      print: () => {},
+      launch: (r) => {
+        launched.push(r.variant);
+        return Promise.resolve(0);
+      },
+    });
+    assert.ok(!launched.includes("noise=10"), "the run finished elsewhere is not launched");
+    assert.ok(summary.skipped.some((r) => r.variant === "noise=10"));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("sweep: a finished run of another data root is not reported finished, nor skipped", async () => {
   const tmp = await Deno.makeTempDir();
   try {

@@ -127,7 +127,9 @@ export const sweepCommand: Command = {
     const parallel = posInt(values.parallel, "--parallel") ?? plan[0]?.config.train.parallel ?? 2;
     const counts = { finished: 0, partial: 0, new: 0 };
     const conflicts = plan.filter((r) => r.conflict && !r.sameAs).length;
-    for (const r of plan) if (!r.sameAs && !r.conflict) counts[r.status]++;
+    for (const r of plan) {
+      if (!r.sameAs && !r.conflict) counts[r.finishedIn ? "finished" : r.status]++;
+    }
     console.log(
       `${exp.name}: ${plan.length} runs (${counts.finished} finished, ${counts.partial} ` +
         `interrupted, ${counts.new} new${conflicts ? `, ${conflicts} of other data` : ""}${
@@ -160,7 +162,13 @@ export const sweepCommand: Command = {
       for (const r of plan) {
         console.log(
           `  ${r.variant} seed ${r.seed}  ${
-            r.sameAs ? `= ${r.sameAs}` : r.conflict ? `other data: ${r.conflict}` : r.status
+            r.sameAs
+              ? `= ${r.sameAs}`
+              : r.finishedIn
+              ? `finished in ${r.finishedIn}`
+              : r.conflict
+              ? `other data: ${r.conflict}`
+              : r.status
           }  ${r.dir}`,
         );
       }

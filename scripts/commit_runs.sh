@@ -3,15 +3,17 @@
 # predictions.csv; checkpoints and embeddings stay out), so a sweep that outlives the session loses
 # nothing it computed. Runs until killed; checks every INTERVAL seconds (default 60).
 #
-#   bash scripts/commit_runs.sh EXPERIMENT [INTERVAL]
+#   bash scripts/commit_runs.sh EXPERIMENT[,EXPERIMENT...] [INTERVAL]
 #
 # Only the run's own files are committed (`git commit -- PATHS`), so other staged work is left
 # alone; a commit that finds the index locked is retried on the next pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-exp=${1:?usage: commit_runs.sh EXPERIMENT [INTERVAL]}
+exps=${1:?usage: commit_runs.sh EXPERIMENT[,EXPERIMENT...] [INTERVAL]}
 interval=${2:-60}
+IFS=, read -r -a explist <<< "$exps"
 while true; do
+  for exp in "${explist[@]}"; do
   for m in results/"$exp"/*/metrics.json; do
     [ -f "$m" ] || continue
     d=$(dirname "$m")
@@ -26,6 +28,7 @@ while true; do
     git add -- "${files[@]}" 2>/dev/null &&
       git commit -q -m "results/$exp: run $(basename "$d") finished ($variant)" -- "${files[@]}" &&
       echo "$(date -u +%FT%TZ) committed $d ($variant)"
+  done
   done
   sleep "$interval"
 done

@@ -5,7 +5,8 @@
 #
 #   bash scripts/commit_runs.sh EXPERIMENT[,EXPERIMENT...] [INTERVAL]
 #
-# Only the run's own files are committed (`git commit -- PATHS`), so other staged work is left
+# Only the run's own files are committed (`git add -f`, past .gitignore rules written for the
+# short runs, then `git commit -- PATHS`), so other staged work is left
 # alone; a commit that finds the index locked is retried on the next pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ while true; do
       [ -f "$d/$f" ] && files+=("$d/$f")
     done
     variant=$(python3 -c "import json,sys; c=json.load(open('$d/config.json')); print(c.get('variant', ''), 'seed', c.get('seed'))" 2>/dev/null)
-    git add -- "${files[@]}" 2>/dev/null &&
+    git add -f -- "${files[@]}" 2>/dev/null &&
       git commit -q -m "results/$exp: run $(basename "$d") finished ($variant)" -- "${files[@]}" &&
       echo "$(date -u +%FT%TZ) committed $d ($variant)"
   done

@@ -137,14 +137,24 @@ Deno.test("profile and paths follow GREFEL_PROFILE and GREFEL_RESULTS", () => {
     Deno.env.delete("GREFEL_PROFILE");
     Deno.env.delete("GREFEL_RESULTS");
     assert.equal(notebookProfile(), "smoke");
-    assert.equal(resultsDir(), `${REPO_ROOT}/results`);
+    assert.equal(resultsDir(), `${REPO_ROOT}/results/tmp/smoke`, "smoke runs stay out of results/");
+    assert.equal(figuresDir(), `${REPO_ROOT}/results/tmp/smoke/figures/smoke`);
     Deno.env.set("GREFEL_PROFILE", "quick");
+    assert.equal(resultsDir(), `${REPO_ROOT}/results`);
+    assert.equal(
+      figuresDir(),
+      `${REPO_ROOT}/results/figures`,
+      "quick writes the committed figures",
+    );
     assert.equal(byProfile({ smoke: 1, quick: 2, full: 3 }), 2);
     Deno.env.set("GREFEL_PROFILE", "short");
     assert.equal(notebookProfile(), "short");
     assert.equal(byProfile({ smoke: 1, quick: 2, full: 3 }), 2, "short falls back to quick");
     assert.equal(byProfile({ smoke: 1, short: 4, quick: 2, full: 3 }), 4);
+    assert.equal(figuresDir(), `${REPO_ROOT}/results/figures/short`);
     Deno.env.set("GREFEL_RESULTS", "/tmp/x");
+    assert.equal(figuresDir(), "/tmp/x/figures/short");
+    Deno.env.set("GREFEL_PROFILE", "quick");
     assert.equal(figuresDir(), "/tmp/x/figures");
     Deno.env.set("GREFEL_PROFILE", "huge");
     assert.throws(() => notebookProfile(), /GREFEL_PROFILE.*"huge"/);

@@ -219,7 +219,7 @@ Deno.test({
         assertFigureRenderings(name, plots);
         for (const fig of expects.figures ?? []) {
           for (const ext of ["html", "svg", "png"]) {
-            const file = join(results, "figures", `${fig}.${ext}`);
+            const file = join(results, "figures", "smoke", `${fig}.${ext}`);
             const size = await Deno.stat(file).then((s) => s.size, () => 0);
             assert.ok(size > 0, `${name}: figure file ${file} missing or empty`);
           }

@@ -64,15 +64,23 @@ export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url))
 
 /**
  * The results directory: `GREFEL_RESULTS` if set (the notebook test points it at a temporary
- * folder so smoke runs never overwrite committed results), else `<repo>/results`. A relative
+ * folder), else `<repo>/results/tmp/smoke` in the `smoke` profile (git-ignored: its runs are on
+ * synthetic data and never mix with real ones) and `<repo>/results` otherwise. A relative
  * `GREFEL_RESULTS` is taken from the repository root, not from the kernel's folder (notebooks/);
  * scripts/run_notebooks.py makes it absolute from where it was started.
  */
 export function resultsDir(): string {
-  return resolve(REPO_ROOT, env("GREFEL_RESULTS") ?? "results");
+  const set = env("GREFEL_RESULTS");
+  if (set) return resolve(REPO_ROOT, set);
+  return resolve(REPO_ROOT, notebookProfile() === "smoke" ? "results/tmp/smoke" : "results");
 }
 
-/** Where exported figures go: `<resultsDir>/figures`. */
+/**
+ * Where exported figures go: `<resultsDir>/figures` for the `quick` profile (the committed
+ * figures), `<resultsDir>/figures/<profile>` for the others, so that executing a notebook in
+ * `short` or `full` never overwrites the committed `quick` figures.
+ */
 export function figuresDir(): string {
-  return join(resultsDir(), "figures");
+  const p = notebookProfile();
+  return p === "quick" ? join(resultsDir(), "figures") : join(resultsDir(), "figures", p);
 }

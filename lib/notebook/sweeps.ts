@@ -99,8 +99,11 @@ export function profileFlags(profile: Profile, extra: Record<string, unknown> = 
 
 /** Options of {@linkcode ensureRuns}. */
 export interface EnsureRunsOptions {
-  /** Seeds per variant: 0, 1, …, seeds − 1 (default 1). */
-  seeds?: number;
+  /**
+   * Seeds per variant: 0, 1, …, seeds − 1 (default 1), or a function of the variant giving its own
+   * count (an ablation plan's required seeds: 5 for headline cells, 3 for the rest).
+   */
+  seeds?: number | ((variant: string) => number);
   /** Profile (default `GREFEL_PROFILE`). */
   profile?: Profile;
   /** Extra config overrides after the profile's. */
@@ -152,14 +155,15 @@ export async function ensureRuns(
   opts: EnsureRunsOptions = {},
 ): Promise<RunsByVariant> {
   const profile = opts.profile ?? notebookProfile();
-  const seeds = opts.seeds ?? 1;
+  const seedsOf = (v: string) =>
+    typeof opts.seeds === "function" ? opts.seeds(v) : opts.seeds ?? 1;
   const print = opts.print ?? (() => {});
   const mode = opts.train ?? notebookTrainMode(profile);
   const parallel = opts.parallel ??
     (Number(env("GREFEL_NB_PARALLEL")) || byProfile({ smoke: 1, quick: 2, full: 2 }, profile));
   const root = resultsDir();
   const cells = variants.flatMap((variant) =>
-    Array.from({ length: seeds }, (_, seed) => {
+    Array.from({ length: seedsOf(variant) }, (_, seed) => {
       const c = experimentConfig(experiment, variant, { seed, profile, extra: opts.extra });
       const config = { ...c, train: { ...c.train, resultsDir: root, progress: "off" as const } };
       return { variant, seed, config, runId: runId(config), dir: runDir(config) };

@@ -108,6 +108,16 @@ Deno.test("ensureRuns in run mode none: reads the finished runs, lists the missi
     // Nothing was trained: no other run folder appeared.
     const made = [...Deno.readDirSync(join(root, "table2-rb"))].map((e) => e.name);
     assert.deepEqual(made, [runId(c)]);
+    // Seeds per variant (an ablation plan's): one seed of `none`, three of `both`.
+    const per = await ensureRuns("table2-rb", ["none", "both"], {
+      seeds: (v) => (v === "none" ? 1 : 3),
+      profile: "smoke",
+      train: "none",
+    });
+    assert.deepEqual(
+      per.missing.map((m) => `${m.variant}/${m.seed}`),
+      ["none/0", "both/0", "both/2"],
+    );
   } finally {
     if (old === undefined) Deno.env.delete("GREFEL_RESULTS");
     else Deno.env.set("GREFEL_RESULTS", old);

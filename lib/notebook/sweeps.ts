@@ -155,8 +155,7 @@ export async function ensureRuns(
   opts: EnsureRunsOptions = {},
 ): Promise<RunsByVariant> {
   const profile = opts.profile ?? notebookProfile();
-  const seedsOf = (v: string) =>
-    typeof opts.seeds === "function" ? opts.seeds(v) : opts.seeds ?? 1;
+  const seedsOf = (v: string) => typeof opts.seeds === "function" ? opts.seeds(v) : opts.seeds ?? 1;
   const print = opts.print ?? (() => {});
   const mode = opts.train ?? notebookTrainMode(profile);
   const parallel = opts.parallel ??

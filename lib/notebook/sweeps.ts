@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { type GrefelConfig, mergeConfig } from "../config.ts";
 import type { EvaluationReport } from "../eval/metrics.ts";
 import { readMetrics } from "../run/mod.ts";
-import { runDir, runId } from "../train/run.ts";
+import { finishedElsewhere, runDir, runId } from "../train/run.ts";
 import { childLauncher, runSweep, type SweepRun } from "../train/sweep.ts";
 import { prepareCaches } from "../train/caches.ts";
 import { byProfile, notebookProfile, type Profile, resultsDir } from "./profile.ts";
@@ -45,22 +45,9 @@ export async function findFinishedRun(
   root = resultsDir(),
 ): Promise<{ dir: string; metrics: Record<string, unknown> } | null> {
   const cfg = { ...config, train: { ...config.train, resultsDir: root } };
-  const own = runDir(cfg);
-  const read = (dir: string) => readMetrics<Record<string, unknown>>(dir);
-  const m = await read(own);
-  if (m) return { dir: own, metrics: m };
-  const id = runId(cfg);
-  let entries: Deno.DirEntry[] = [];
-  try {
-    entries = [...Deno.readDirSync(root)].sort((a, b) => a.name.localeCompare(b.name));
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  for (const e of entries) {
-    if (!e.isDirectory) continue;
-    const dir = join(root, e.name, id);
-    const metrics = await read(dir);
-    if (metrics) return { dir, metrics };
+  for (const dir of [runDir(cfg), await finishedElsewhere(cfg)]) {
+    const metrics = dir ? await readMetrics<Record<string, unknown>>(dir) : null;
+    if (dir && metrics) return { dir, metrics };
   }
   return null;
 }

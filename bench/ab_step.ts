@@ -18,6 +18,7 @@ import process from "node:process";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
+import { createAdam } from "../lib/wasm_adam.ts";
 import { selectBackend } from "../lib/backend.ts";
 import { patchWasmIdentity, unpatchWasmIdentity } from "../lib/wasm_matmul.ts";
 import { presetConfig } from "../lib/config.ts";
@@ -42,7 +43,7 @@ function makeStep(m: ModelModule, config: string, batch: number): () => Promise<
   const inputs = randomInputs(cfg, batch);
   const labels = Int32Array.from({ length: batch }, (_, i) => i % cfg.classes);
   const target = m.smoothLabels(labels, cfg.classes, cfg.loss.labelSmoothing);
-  const opt = tf.train.adam(3e-4);
+  const opt = createAdam(3e-4);
   let it = 0;
   return async () => {
     const t = performance.now(), c = process.cpuUsage();

@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import process from "node:process";
 import * as tf from "@tensorflow/tfjs";
+import { createAdam } from "../lib/wasm_adam.ts";
 import { selectBackend } from "../lib/backend.ts";
 import { presetConfig } from "../lib/config.ts";
 import { MODEL_FNS } from "../lib/train/model_fns.ts";
@@ -42,7 +43,7 @@ async function timed(f: () => Promise<unknown>): Promise<StepTime> {
 
 /** Seconds of one Adam update of the backbone weights alone (median of `n`). */
 async function backboneAdamSeconds(s: StepState, n: number): Promise<number> {
-  const opt = tf.train.adam(1e-4);
+  const opt = createAdam(1e-4);
   const vars = [...s.model.flattenParams(s.params)]
     .filter(([p, v]) => gradGroupOf(p) === "backbone" && v.trainable).map(([, v]) => v);
   const copies = vars.map((v) => tf.variable(v, true, `${v.name}/adam-bench`));
@@ -79,7 +80,7 @@ if (import.meta.main) {
   const state = (): StepState => ({
     model: MODEL_FNS,
     params: MODEL_FNS.initGrefel(cfg, 0),
-    optimizer: tf.train.adam(3e-4),
+    optimizer: createAdam(3e-4),
     cfg,
     smoothing: cfg.loss.labelSmoothing,
   });

@@ -25,6 +25,7 @@
 import { parseArgs } from "node:util";
 import process from "node:process";
 import * as tf from "@tensorflow/tfjs";
+import { createAdam } from "../lib/wasm_adam.ts";
 import { selectBackend } from "../lib/backend.ts";
 import { unpatchWasmBatchMatMul, wasmBatchMatMulPatched } from "../lib/wasm_matmul.ts";
 import { presetConfig } from "../lib/config.ts";
@@ -199,7 +200,7 @@ export async function prepareModel(
   const params = initGrefel(cfg, 0);
   const vars = trainableVariables(params);
   const b = o.batch;
-  const opt = tf.train.adam(3e-4);
+  const opt = createAdam(3e-4);
   const probe = vars[vars.length - 1];
   let iteration = 0;
 

@@ -28,8 +28,8 @@ import { GEMM_SCRATCH_BYTES } from "./wasm_gemm_wat.ts";
 export interface WasmGemmBackend {
   /** The Emscripten module; `asm.memory` is the heap's `WebAssembly.Memory`. */
   wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number };
-  /** Tensor storage: the heap offset of each tensor's data. */
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  /** Tensor storage: the heap offset of each tensor's data and how many tensors share it. */
+  dataIdMap: { get(id: object): { memoryOffset: number; refCount?: number } | undefined };
   /** Allocates an output tensor on the heap. */
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
   /** Frees a tensor's data. */
@@ -64,6 +64,14 @@ export const GEMM_MAX_ROWS = 256;
 interface Bound {
   gemm: GemmFn;
   sumRows: (b: number, c: number, k: number, n: number) => void;
+  adam: (
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    ...constants: AdamConstants
+  ) => void;
   scratch: number;
 }
 
@@ -83,6 +91,7 @@ function bound(backend: WasmGemmBackend): Bound {
     b = {
       gemm: inst.exports.gemm as GemmFn,
       sumRows: inst.exports.sumRows as Bound["sumRows"],
+      adam: inst.exports.adam as Bound["adam"],
       scratch: backend.wasm._malloc(GEMM_SCRATCH_BYTES) >>> 0,
     };
     instances.set(memory, b);
@@ -221,4 +230,46 @@ export function sumLeadingAxes(
   const out = backend.makeOutput(keepDims ? [...Array(r - 1).fill(1), n] : [n], "float32");
   bound(backend).sumRows(offset(backend, x), offset(backend, out), k, n);
   return out;
+}
+
+/**
+ * Adam's per-step constants, each a float32 value: β₁, 1 − β₁, β₂, 1 − β₂, 1 − β₁^t, 1 − β₂^t, ε
+ * and −lr (see lib/wasm_gemm_wat.ts `adamWat`).
+ */
+export type AdamConstants = [
+  b1: number,
+  c1: number,
+  b2: number,
+  c2: number,
+  d1: number,
+  d2: number,
+  eps: number,
+  nlr: number,
+];
+
+/**
+ * One Adam update in place on the heap: the weight `p` and moments `m`, `v` are overwritten from
+ * the gradient `g` (all float32 of one size). Returns false, touching nothing, when any of them is
+ * not a float32 tensor of the wasm heap of that size, or when a storage among `p`, `m`, `v` is
+ * shared with another tensor (writing it would change that tensor too).
+ */
+export function adamInPlace(
+  backend: WasmGemmBackend,
+  p: tf.TensorInfo,
+  g: tf.TensorInfo,
+  m: tf.TensorInfo,
+  v: tf.TensorInfo,
+  constants: AdamConstants,
+): boolean {
+  const n = prod(p.shape);
+  const data = [p, g, m, v].map((t) => backend.dataIdMap.get(t.dataId));
+  if (
+    [p, g, m, v].some((t) => t.dtype !== "float32" || prod(t.shape) !== n) ||
+    data.some((d) => !d || d.memoryOffset == null) ||
+    data.some((d, i) => i !== 1 && (d!.refCount ?? 1) !== 1) ||
+    new Set([data[0], data[2], data[3]]).size !== 3
+  ) return false;
+  const [dp, dg, dm, dv] = data.map((d) => d!.memoryOffset);
+  bound(backend).adam(dp, dg, dm, dv, n, ...constants);
+  return true;
 }

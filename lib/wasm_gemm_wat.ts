@@ -12,6 +12,10 @@
  * Exported function `sumRows(b, c, K, N)`: `c[n] = Σ_k b[k·N + n]` (the sum over the leading axes
  * of a row-major `[K, N]`), rows added in increasing k.
  *
+ * Exported function `adam(p, g, m, v, n, b1, c1, b2, c2, d1, d2, eps, nlr)` (pointers and n i32,
+ * the rest f32): one Adam update of n values in place, with tfjs' `AdamOptimizer` operations in
+ * tfjs' order, each rounded to float32 (see {@linkcode adamWat}).
+ *
  * The product runs as outer products over k, in register tiles of 4 rows × 8 columns of C (eight
  * 4-lane accumulators, B's row segment loaded as two vectors, A's four values splatted), with
  * 4×4, 1×8, 1×4 and 1×1 tiles for the edges (4-row tiles load A's four values as one vector when
@@ -177,6 +181,63 @@ function rowBlocks(suffix: string): string {
           (br $m1)))`;
 }
 
+/**
+ * The `adam` function. Per value, exactly the float32 operations of tfjs 4.22's
+ * `AdamOptimizer.applyGradients` (`m' = m·β₁ + g·c₁`, `v' = v·β₂ + (g·g)·c₂`,
+ * `p' = ((m'/d₁) / (√(v'/d₂) + ε))·(−lr) + p`, with c = 1 − β and d = 1 − β^t rounded to float32 by
+ * the caller), so the update is bit-identical to tfjs'. Four values per SIMD step, then one at a
+ * time; lane-wise `f32x4` multiply, add, divide and square root round exactly as the scalar ones.
+ */
+export function adamWat(): string {
+  const body = (v: boolean) => {
+    const t = v ? "f32x4" : "f32";
+    const ld = (ptr: string) =>
+      v ? `(v128.load align=4 (local.get ${ptr}))` : `(f32.load (local.get ${ptr}))`;
+    const st = (ptr: string, x: string) =>
+      v ? `(v128.store align=4 (local.get ${ptr}) ${x})` : `(f32.store (local.get ${ptr}) ${x})`;
+    const k = (name: string) => v ? `(f32x4.splat (local.get ${name}))` : `(local.get ${name})`;
+    const g = v ? "$gv" : "$gs";
+    const m = v ? "$mv" : "$ms";
+    const w = v ? "$vv" : "$vs";
+    return `(local.set ${g} ${ld("$g")})
+        (local.set ${m} (${t}.add (${t}.mul ${ld("$m")} ${k("$b1")}) (${t}.mul (local.get ${g}) ${
+      k("$c1")
+    })))
+        (local.set ${w} (${t}.add (${t}.mul ${ld("$v")} ${k("$b2")})
+          (${t}.mul (${t}.mul (local.get ${g}) (local.get ${g})) ${k("$c2")})))
+        ${st("$m", `(local.get ${m})`)}
+        ${st("$v", `(local.get ${w})`)}
+        ${
+      st(
+        "$p",
+        `(${t}.add (${t}.mul (${t}.div (${t}.div (local.get ${m}) ${k("$d1")})
+          (${t}.add (${t}.sqrt (${t}.div (local.get ${w}) ${k("$d2")})) ${k("$eps")})) ${k("$nlr")})
+          ${ld("$p")})`,
+      )
+    }`;
+  };
+  const advance = (bytes: number) =>
+    ["$p", "$g", "$m", "$v"].map((r) =>
+      `(local.set ${r} (i32.add (local.get ${r}) (i32.const ${bytes})))`
+    ).join("\n        ");
+  return `(func (export "adam") (param $p i32) (param $g i32) (param $m i32) (param $v i32)
+      (param $n i32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
+      (param $d1 f32) (param $d2 f32) (param $eps f32) (param $nlr f32)
+    (local $gv v128) (local $mv v128) (local $vv v128) (local $gs f32) (local $ms f32) (local $vs f32)
+    (block $vdone (loop $vec
+      (br_if $vdone (i32.lt_u (local.get $n) (i32.const 4)))
+        ${body(true)}
+        ${advance(16)}
+        (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+        (br $vec)))
+    (block $sdone (loop $scalar
+      (br_if $sdone (i32.eqz (local.get $n)))
+        ${body(false)}
+        ${advance(4)}
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $scalar))))`;
+}
+
 /** The whole module's text (see the module doc). */
 export function gemmWat(): string {
   return `(module
@@ -266,6 +327,7 @@ export function gemmWat(): string {
       (local.set $b (i32.add (local.get $b) (i32.shl (local.get $N) (i32.const 2))))
       (local.set $K (i32.sub (local.get $K) (i32.const 1)))
       (br $rows))))
+  ${adamWat()}
 )
 `;
 }

@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { createAdam } from "../wasm_adam.ts";
 import type { GrefelConfig } from "../config.ts";
 import type { GrefelInputs } from "../model/types.ts";
 import { trainStep } from "./step.ts";
@@ -59,7 +60,7 @@ function randomInputs(config: GrefelConfig, batch: number): GrefelInputs {
 /** Peak bytes of one training step of `config`'s model at `batch` (throwaway weights). */
 async function stepPeak(model: ModelFns, config: GrefelConfig, batch: number): Promise<number> {
   const params = model.initGrefel(config.model, 0);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = createAdam(1e-3);
   const inputs = randomInputs(config, batch);
   const labels = Int32Array.from({ length: batch }, (_, i) => i % config.model.classes);
   try {

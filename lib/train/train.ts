@@ -10,6 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { createAdam } from "../wasm_adam.ts";
 import type { Optimizer, Tensor, Tensor2D, Variable } from "../tensor.ts";
 import cliProgress from "cli-progress";
 import { join } from "node:path";
@@ -521,7 +522,7 @@ export async function trainRun(
 
   const params = model.initGrefel(config.model, deriveSeed(config.seed, SEED_PURPOSE.init));
   const tc = config.train;
-  const opt = tf.train.adam(tc.lr, tc.beta1, tc.beta2, tc.epsilon);
+  const opt = createAdam(tc.lr, tc.beta1, tc.beta2, tc.epsilon);
   const sampler = opts.sampler ?? balancedSampler(data.train.labels, data.classNames.length);
   let parallel: DataParallel | null = null;
   try {

@@ -6,18 +6,19 @@
  * kernels and ≈ 30–38 ms for the compact model's 110 weights (444k values) here, which is ≈ 3% of
  * a training step and most of the step's kernel count. {@linkcode WasmAdamOptimizer} is tfjs'
  * `AdamOptimizer` whose update runs, per weight, as one pass of lib/wasm_gemm.ts's `adam` function
- * over the weight and its two moments in place on the wasm heap. It performs tfjs' float32
- * operations in tfjs' order, so weights and moments are bit-identical to tfjs' (tested), and
- * checkpoints (`getWeights` / `setWeights`) are tfjs' own.
+ * over the weight and its two moments on the wasm heap, into fresh tensors that it assigns as
+ * tfjs does (never in place: tfjs-wasm caches packed matrix operands by tensor id). It performs
+ * tfjs' float32 operations in tfjs' order, so weights and moments are bit-identical to tfjs'
+ * (tested), and checkpoints (`getWeights` / `setWeights`) are tfjs' own.
  *
- * A weight whose storage cannot be updated in place (another backend, or storage shared with
- * another tensor) takes tfjs' own operations for that step. `GREFEL_WASM_ADAM=0` in the
- * environment, or {@linkcode setWasmAdam}(false), turns the kernel off.
+ * A weight whose data is not on the wasm heap takes tfjs' own operations for that step.
+ * `GREFEL_WASM_ADAM=0` in the environment, or {@linkcode setWasmAdam}(false), turns the kernel
+ * off.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { adamInPlace, type WasmGemmBackend } from "./wasm_gemm.ts";
+import { adamUpdate, type WasmGemmBackend } from "./wasm_gemm.ts";
 
 /** One moment slot of tfjs' `AdamOptimizer` (its private `accumulated*Moment` entries). */
 interface MomentSlot {
@@ -104,7 +105,13 @@ export class WasmAdamOptimizer extends tf.AdamOptimizer {
         if (gradient == null) return;
         const m = s.accumulatedFirstMoment[i].variable;
         const v = s.accumulatedSecondMoment[i].variable;
-        if (adamInPlace(backend, value, gradient, m, v, constants)) {
+        const next = adamUpdate(backend, value, gradient, m, v, constants);
+        if (next) {
+          // Fresh tensors, assigned as tfjs' Adam assigns its results (see adamUpdate).
+          const [p1, m1, v1] = next.map((t) => tf.engine().makeTensorFromTensorInfo(t));
+          m.assign(m1);
+          v.assign(v1);
+          value.assign(p1);
           fused++;
           return;
         }

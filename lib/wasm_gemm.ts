@@ -28,8 +28,8 @@ import { GEMM_SCRATCH_BYTES } from "./wasm_gemm_wat.ts";
 export interface WasmGemmBackend {
   /** The Emscripten module; `asm.memory` is the heap's `WebAssembly.Memory`. */
   wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number };
-  /** Tensor storage: the heap offset of each tensor's data and how many tensors share it. */
-  dataIdMap: { get(id: object): { memoryOffset: number; refCount?: number } | undefined };
+  /** Tensor storage: the heap offset of each tensor's data. */
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
   /** Allocates an output tensor on the heap. */
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
   /** Frees a tensor's data. */
@@ -69,6 +69,9 @@ interface Bound {
     g: number,
     m: number,
     v: number,
+    po: number,
+    mo: number,
+    vo: number,
     n: number,
     ...constants: AdamConstants
   ) => void;
@@ -248,28 +251,34 @@ export type AdamConstants = [
 ];
 
 /**
- * One Adam update in place on the heap: the weight `p` and moments `m`, `v` are overwritten from
- * the gradient `g` (all float32 of one size). Returns false, touching nothing, when any of them is
- * not a float32 tensor of the wasm heap of that size, or when a storage among `p`, `m`, `v` is
- * shared with another tensor (writing it would change that tensor too).
+ * One Adam update on the heap: from the weight `p`, gradient `g` and moments `m`, `v` (float32
+ * tensors of one size), returns the new weight and moments as fresh tensors of the backend (the
+ * caller assigns them). Fresh storage matters: tfjs-wasm caches XNNPACK's packed copy of a matrix
+ * product's right operand by tensor id, so a weight changed in place would keep multiplying with
+ * its stale packed values. Returns null, allocating nothing, when any input is not a float32
+ * tensor of the wasm heap of that size.
  */
-export function adamInPlace(
+export function adamUpdate(
   backend: WasmGemmBackend,
   p: tf.TensorInfo,
   g: tf.TensorInfo,
   m: tf.TensorInfo,
   v: tf.TensorInfo,
   constants: AdamConstants,
-): boolean {
+): [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo] | null {
   const n = prod(p.shape);
   const data = [p, g, m, v].map((t) => backend.dataIdMap.get(t.dataId));
   if (
     [p, g, m, v].some((t) => t.dtype !== "float32" || prod(t.shape) !== n) ||
-    data.some((d) => !d || d.memoryOffset == null) ||
-    data.some((d, i) => i !== 1 && (d!.refCount ?? 1) !== 1) ||
-    new Set([data[0], data[2], data[3]]).size !== 3
-  ) return false;
+    data.some((d) => !d || d.memoryOffset == null)
+  ) return null;
+  const out = [p, m, v].map((t) => backend.makeOutput([...t.shape], "float32")) as [
+    tf.TensorInfo,
+    tf.TensorInfo,
+    tf.TensorInfo,
+  ];
   const [dp, dg, dm, dv] = data.map((d) => d!.memoryOffset);
-  bound(backend).adam(dp, dg, dm, dv, n, ...constants);
-  return true;
+  const [op, om, ov] = out.map((t) => offset(backend, t));
+  bound(backend).adam(dp, dg, dm, dv, op, om, ov, n, ...constants);
+  return out;
 }

@@ -12,9 +12,10 @@
  * Exported function `sumRows(b, c, K, N)`: `c[n] = Σ_k b[k·N + n]` (the sum over the leading axes
  * of a row-major `[K, N]`), rows added in increasing k.
  *
- * Exported function `adam(p, g, m, v, n, b1, c1, b2, c2, d1, d2, eps, nlr)` (pointers and n i32,
- * the rest f32): one Adam update of n values in place, with tfjs' `AdamOptimizer` operations in
- * tfjs' order, each rounded to float32 (see {@linkcode adamWat}).
+ * Exported function `adam(p, g, m, v, po, mo, vo, n, b1, c1, b2, c2, d1, d2, eps, nlr)` (pointers
+ * and n i32, the rest f32): one Adam update of n values from weight p, gradient g and moments m, v
+ * into po, mo, vo, with tfjs' `AdamOptimizer` operations in tfjs' order, each rounded to float32
+ * (see {@linkcode adamWat}).
  *
  * The product runs as outer products over k, in register tiles of 4 rows × 8 columns of C (eight
  * 4-lane accumulators, B's row segment loaded as two vectors, A's four values splatted), with
@@ -187,6 +188,7 @@ function rowBlocks(suffix: string): string {
  * `p' = ((m'/d₁) / (√(v'/d₂) + ε))·(−lr) + p`, with c = 1 − β and d = 1 − β^t rounded to float32 by
  * the caller), so the update is bit-identical to tfjs'. Four values per SIMD step, then one at a
  * time; lane-wise `f32x4` multiply, add, divide and square root round exactly as the scalar ones.
+ * Outputs may alias inputs element by element (each value is read before it is written).
  */
 export function adamWat(): string {
   const body = (v: boolean) => {
@@ -205,11 +207,11 @@ export function adamWat(): string {
     })))
         (local.set ${w} (${t}.add (${t}.mul ${ld("$v")} ${k("$b2")})
           (${t}.mul (${t}.mul (local.get ${g}) (local.get ${g})) ${k("$c2")})))
-        ${st("$m", `(local.get ${m})`)}
-        ${st("$v", `(local.get ${w})`)}
+        ${st("$mo", `(local.get ${m})`)}
+        ${st("$vo", `(local.get ${w})`)}
         ${
       st(
-        "$p",
+        "$po",
         `(${t}.add (${t}.mul (${t}.div (${t}.div (local.get ${m}) ${k("$d1")})
           (${t}.add (${t}.sqrt (${t}.div (local.get ${w}) ${k("$d2")})) ${k("$eps")})) ${k("$nlr")})
           ${ld("$p")})`,
@@ -217,11 +219,11 @@ export function adamWat(): string {
     }`;
   };
   const advance = (bytes: number) =>
-    ["$p", "$g", "$m", "$v"].map((r) =>
+    ["$p", "$g", "$m", "$v", "$po", "$mo", "$vo"].map((r) =>
       `(local.set ${r} (i32.add (local.get ${r}) (i32.const ${bytes})))`
     ).join("\n        ");
   return `(func (export "adam") (param $p i32) (param $g i32) (param $m i32) (param $v i32)
-      (param $n i32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
+      (param $po i32) (param $mo i32) (param $vo i32) (param $n i32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32)
       (param $d1 f32) (param $d2 f32) (param $eps f32) (param $nlr f32)
     (local $gv v128) (local $mv v128) (local $vv v128) (local $gs f32) (local $ms f32) (local $vs f32)
     (block $vdone (loop $vec

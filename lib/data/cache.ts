@@ -344,6 +344,44 @@ function decodeBlock(
   }
 }
 
+/** Decodes the record at byte `at` of `src` into row `b` of the six per-map float32 buffers. */
+function decodeRecord(
+  src: Uint8Array,
+  at: number,
+  L: RecordLayout,
+  bufs: Float32Array[],
+  b: number,
+): void {
+  for (let m = 0; m < 6; m++) {
+    const n = L.grid[m % 3] ** 2;
+    decodeBlock(src, at + L.offsets[m], n, L.channels[m], L.storage, bufs[m], b * L.sizes[m]);
+  }
+}
+
+/**
+ * Decodes `rows` consecutive records ({@linkcode FeatureCache.readRecords}) to the six maps'
+ * float32 values, row-major `[rows, g_i, g_i, C_i]` (landmark 1–3, then image 1–3): the values
+ * `readBatch` makes its tensors from. `into` (six buffers of exactly these sizes) is reused when
+ * given, so a caller whose tensors copy their values (wasm) can avoid fresh allocations.
+ * @throws RangeError when `records` does not hold `rows` records of `layout`.
+ */
+export function decodeRecords(
+  records: Uint8Array,
+  layout: RecordLayout,
+  rows: number,
+  into?: Float32Array[],
+): Float32Array[] {
+  if (records.length !== rows * layout.bytes) {
+    throw new RangeError(
+      `feature cache: ${records.length} bytes are not ${rows} records of ${layout.bytes}`,
+    );
+  }
+  const fits = into?.length === 6 && into.every((b, m) => b.length === rows * layout.sizes[m]);
+  const bufs = fits ? into! : layout.sizes.map((n) => new Float32Array(rows * n));
+  for (let b = 0; b < rows; b++) decodeRecord(records, b * layout.bytes, layout, bufs, b);
+  return bufs;
+}
+
 /**
  * Runs the extractor on a batch, pools every map to the grid and encodes the records.
  * Shared by the in-thread build and the worker threads (cache_worker.ts).
@@ -532,6 +570,46 @@ export class FeatureCache {
   readBatch(indices: number[], view: number | number[] = 0): GrefelInputs {
     const L = this.layout;
     const B = indices.length;
+    const bufs = this.#buffers(B);
+    const rec = this.#record;
+    this.#readEach(indices, view, (b) => {
+      decodeRecord(rec, 0, L, bufs, b);
+      return rec;
+    });
+    const t = bufs.map((buf, m) => {
+      const g = L.grid[m % 3];
+      return tf.tensor4d(buf, [B, g, g, L.channels[m]]);
+    });
+    return {
+      landmark: [t[0], t[1], t[2]],
+      image: [t[3], t[4], t[5]],
+    } as FeatureMaps;
+  }
+
+  /**
+   * The stored records of `indices`, undecoded: `B × layout.bytes` bytes in index order, for
+   * {@linkcode decodeRecords} elsewhere (data-parallel workers decode their own shares).
+   * @param view one view for all, or one per index (default 0, the centre view).
+   * @throws RangeError for an index or view out of range.
+   */
+  readRecords(indices: number[], view: number | number[] = 0): Uint8Array {
+    const bytes = this.layout.bytes;
+    const out = new Uint8Array(indices.length * bytes);
+    this.#readEach(indices, view, () => null, (b) => out.subarray(b * bytes, (b + 1) * bytes));
+    return out;
+  }
+
+  /**
+   * Reads the record of each index (grouped by shard: one open per shard, one positional read per
+   * record) into `target(b)` (default: the shared record buffer) and calls `done(b)` after each.
+   */
+  #readEach(
+    indices: number[],
+    view: number | number[],
+    done: (b: number) => unknown,
+    target: (b: number) => Uint8Array = () => this.#record,
+  ): void {
+    const L = this.layout;
     const views = indices.map((i, b) => {
       const v = Array.isArray(view) ? view[b] : view;
       if (!Number.isInteger(i) || i < 0 || i >= this.size) {
@@ -542,18 +620,16 @@ export class FeatureCache {
       }
       return v;
     });
-    const bufs = this.#buffers(B);
-    // Records grouped by shard: one open per shard, one positional read per record.
     const byShard = new Map<number, number[]>();
     indices.forEach((i, b) => {
       const s = Math.floor(i / this.#shardSize);
       byShard.get(s)?.push(b) ?? byShard.set(s, [b]);
     });
-    const rec = this.#record;
     for (const [s, slots] of byShard) {
       const fd = openSync(this.#shards[s], "r");
       try {
         for (const b of slots) {
+          const rec = target(b);
           const pos = ((indices[b] % this.#shardSize) * this.views + views[b]) * L.bytes;
           let got = 0;
           while (got < L.bytes) {
@@ -566,23 +642,12 @@ export class FeatureCache {
             }
             got += n;
           }
-          for (let m = 0; m < 6; m++) {
-            const n = L.grid[m % 3] ** 2;
-            decodeBlock(rec, L.offsets[m], n, L.channels[m], L.storage, bufs[m], b * L.sizes[m]);
-          }
+          done(b);
         }
       } finally {
         closeSync(fd);
       }
     }
-    const t = bufs.map((buf, m) => {
-      const g = L.grid[m % 3];
-      return tf.tensor4d(buf, [B, g, g, L.channels[m]]);
-    });
-    return {
-      landmark: [t[0], t[1], t[2]],
-      image: [t[3], t[4], t[5]],
-    } as FeatureMaps;
   }
 
   /**

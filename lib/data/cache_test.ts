@@ -10,6 +10,7 @@ import {
   augmentPipeline,
   buildFeatureCache,
   CENTRE_VIEW,
+  decodeRecords,
   type FeatureCacheOptions,
   poolMatrix,
   recordLayout,
@@ -170,6 +171,13 @@ Deno.test("cache round-trips values (uint8 and float16 tolerance), labels, shape
       }
       // A second batch (the wasm backend reuses the decode buffers) leaves the first one intact.
       const firstValues = await Promise.all(got.map((t) => t.data()));
+      // The undecoded records, decoded elsewhere, are exactly readBatch's values.
+      const records = cache.readRecords(idx);
+      assert.equal(records.length, idx.length * cache.layout.bytes);
+      const decoded = decodeRecords(records, cache.layout, idx.length);
+      decoded.forEach((d, i) => assert.deepEqual(d, firstValues[i], `${storage} records map ${i}`));
+      assert.throws(() => decodeRecords(records.subarray(1), cache.layout, idx.length), /bytes/);
+      assert.throws(() => cache.readRecords([10]), /out of range/);
       const m2 = cache.readBatch([1, 2, 3, 4]);
       for (let i = 0; i < 6; i++) {
         assert.deepEqual(

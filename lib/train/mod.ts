@@ -21,6 +21,9 @@ export {
 export {
   DataParallel,
   liveWorkers,
+  type ParallelBatch,
+  type ParallelInputs,
+  type RecordInputs,
   shardRows,
   type StepPhases,
   type WorkerPhases,

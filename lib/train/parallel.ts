@@ -25,12 +25,17 @@
  * (checkpoints, validation and tests read them); workers hold no state between steps beyond a
  * copy of the weights they are sent, so a resumed run continues exactly as an uninterrupted one.
  *
+ * Evaluation ({@linkcode DataParallel.beginEmbed}, used by `predictSplit`) splits the same way:
+ * the workers embed their shares of a batch in inference mode while the main thread reads the next
+ * batch and runs the head on the previous one, so both cores work during validation and testing.
+ *
  * Needs the wasm or cpu backend: a worker reads e back synchronously inside its gradient closure.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../model/config.ts";
-import type { ParamTree } from "../model/types.ts";
+import type { RecordLayout } from "../data/cache.ts";
+import type { GrefelInputs, ParamTree } from "../model/types.ts";
 import type { ModelFns } from "./train.ts";
 import {
   finishStep,
@@ -53,6 +58,25 @@ export interface ShapedArray {
   /** Shape. */
   shape: number[];
 }
+
+/**
+ * A batch as undecoded feature-cache records (`FeatureSplit.readRecords`): the workers decode their
+ * own shares, so the main thread neither decodes nor copies float maps.
+ */
+export interface RecordInputs {
+  /** `B × layout.bytes` bytes, records in batch order. */
+  records: Uint8Array;
+  /** Their layout. */
+  layout: RecordLayout;
+}
+
+/** A batch as the data-parallel step and evaluation take it. */
+export type ParallelInputs = GrefelInputs | RecordInputs;
+
+/** One worker's share of a batch: float maps, or records that it decodes. */
+export type ShareInputs =
+  | { landmark: ShapedArray[]; image: ShapedArray[] }
+  | { records: Uint8Array; layout: RecordLayout; rows: number };
 
 /** Main → worker: load the backend and the model functions. */
 export interface InitMessage {
@@ -77,11 +101,27 @@ export interface StepMessage {
   /** Current backbone weights by path. */
   weights: [string, Float32Array][];
   /** The share's feature maps. */
-  inputs: { landmark: ShapedArray[]; image: ShapedArray[] };
+  inputs: ShareInputs;
+}
+
+/**
+ * Main → worker: the embedding of a share of an evaluation batch (inference; the backbone has no
+ * dropout and no state). `weights` are assigned first when not empty; a pass sends them with its
+ * first batch only, and the worker keeps them for the batches after it.
+ */
+export interface EmbedMessage {
+  /** Message kind. */
+  type: "embed";
+  /** Request id, echoed in the worker's `embedding` reply. */
+  id: number;
+  /** Backbone weights by path, or none (keep the last ones). */
+  weights: [string, Float32Array][];
+  /** The share's feature maps. */
+  inputs: ShareInputs;
 }
 
 /** A message to a worker. */
-export type ToWorker = InitMessage | StepMessage;
+export type ToWorker = InitMessage | StepMessage | EmbedMessage;
 
 /** A message from a worker. */
 export type FromWorker =
@@ -321,7 +361,7 @@ export class DataParallel {
    * One training step over the workers; the same contract as `trainStep`. On any failure (in a
    * worker or here) every worker is terminated and the error is thrown.
    */
-  async step(s: StepState, batch: StepBatch, opts: StepOptions): Promise<StepResult> {
+  async step(s: StepState, batch: ParallelBatch, opts: StepOptions): Promise<StepResult> {
     try {
       return await this.run(s, batch, opts);
     } catch (e) {
@@ -331,7 +371,7 @@ export class DataParallel {
   }
 
   /** {@linkcode DataParallel.step} without the clean-up on failure. */
-  private async run(s: StepState, batch: StepBatch, opts: StepOptions): Promise<StepResult> {
+  private async run(s: StepState, batch: ParallelBatch, opts: StepOptions): Promise<StepResult> {
     const rows = batch.labels.length;
     const shards = shardRows(rows, this.links.length);
     if (shards[0][1] - shards[0][0] > this.maxRows) {
@@ -367,32 +407,62 @@ export class DataParallel {
     return r;
   }
 
+  /**
+   * Posts the shares of an evaluation batch to the workers, with the current backbone weights of
+   * `params` when `withWeights` (the first batch of a pass: the workers' copies are otherwise from
+   * the start of the last training step). Returns a function that waits for the embeddings and
+   * returns them, `[rows, dim]` row-major, in batch order. Requests are answered in order, so a
+   * caller may post the next batch before collecting this one. The caller disposes `inputs` (their
+   * values are copied before this resolves). On failure every worker is terminated.
+   */
+  async beginEmbed(
+    model: ModelFns,
+    params: ParamTree,
+    inputs: ParallelInputs,
+    withWeights: boolean,
+  ): Promise<() => Promise<{ data: Float32Array; dim: number }>> {
+    try {
+      const rows = rowsOf(inputs);
+      const shards = shardRows(rows, this.links.length);
+      const id = ++this.stepId;
+      const weights = withWeights ? await readBackbone(model, params) : [];
+      const shares = await shareInputs(inputs, shards);
+      shares.forEach((share, i) => {
+        this.links[i].post({ type: "embed", id, weights, inputs: share }, transferOf(share));
+      });
+      const links = shards.map((_, i) => this.links[i]);
+      return async () => {
+        try {
+          const parts = await Promise.all(links.map((l) => l.next("embedding")));
+          for (const p of parts) {
+            if (p.id !== id) throw new Error(`embedding ${p.id} arrived for request ${id}`);
+          }
+          return { data: concat(parts.map((p) => p.data)), dim: parts[0].dim };
+        } catch (e) {
+          this.close();
+          throw e;
+        }
+      };
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
   /** Posts each share with the current backbone weights; returns the seconds reading them took. */
   private async send(
     s: StepState,
-    batch: StepBatch,
+    batch: ParallelBatch,
     shards: [number, number][],
     id: number,
   ): Promise<number> {
     const t0 = performance.now();
-    const weights: [string, Float32Array][] = [];
-    for (const [path, v] of backboneLeaves(s.model, s.params)) {
-      weights.push([path, (await v.data()) as Float32Array]);
-    }
+    const weights = await readBackbone(s.model, s.params);
     const weightSeconds = (performance.now() - t0) / 1000;
-    const read = async (maps: tf.Tensor[]) =>
-      await Promise.all(maps.map(async (m) => ({ data: (await m.data()) as Float32Array, m })));
-    const landmark = await read(batch.inputs.landmark);
-    const image = await read(batch.inputs.image);
-    shards.forEach(([a, b], i) => {
-      const slice = (x: { data: Float32Array; m: tf.Tensor }): ShapedArray => {
-        const row = x.m.size / x.m.shape[0];
-        return { data: x.data.slice(a * row, b * row), shape: [b - a, ...x.m.shape.slice(1)] };
-      };
-      const inputs = { landmark: landmark.map(slice), image: image.map(slice) };
-      const transfer = [...inputs.landmark, ...inputs.image].map((x) => x.data.buffer);
+    const shares = await shareInputs(batch.inputs, shards);
+    shares.forEach((inputs, i) => {
       // The weights are cloned per worker (not transferred: they may be a tensor's own storage).
-      this.links[i].post({ type: "step", id, weights, inputs }, transfer);
+      this.links[i].post({ type: "step", id, weights, inputs }, transferOf(inputs));
     });
     return weightSeconds;
   }
@@ -403,7 +473,7 @@ export class DataParallel {
    */
   private async headStep(
     s: StepState,
-    batch: StepBatch,
+    batch: ParallelBatch,
     opts: StepOptions,
     embedding: tf.Tensor2D,
   ): Promise<{ grads: tf.NamedTensorMap; dE: Float32Array; kept: StepKept }> {
@@ -451,6 +521,63 @@ export class DataParallel {
     });
     return { grads: named, dE, kept: kept! };
   }
+}
+
+/** The current backbone weights by path (the values a worker assigns). */
+async function readBackbone(model: ModelFns, params: ParamTree): Promise<[string, Float32Array][]> {
+  const weights: [string, Float32Array][] = [];
+  for (const [path, v] of backboneLeaves(model, params)) {
+    weights.push([path, (await v.data()) as Float32Array]);
+  }
+  return weights;
+}
+
+/** A step's batch for {@linkcode DataParallel.step}: `StepBatch` whose inputs may be records. */
+export type ParallelBatch = Omit<StepBatch, "inputs"> & { inputs: ParallelInputs };
+
+function isRecords(x: ParallelInputs): x is RecordInputs {
+  return "records" in x;
+}
+
+/** Samples in a batch. */
+function rowsOf(x: ParallelInputs): number {
+  return isRecords(x) ? x.records.length / x.layout.bytes : x.landmark[0].shape[0];
+}
+
+/** The buffers a share's message transfers (its own fresh arrays). */
+function transferOf(share: ShareInputs): Transferable[] {
+  return "records" in share
+    ? [share.records.buffer]
+    : [...share.landmark, ...share.image].map((x) => x.data.buffer);
+}
+
+/**
+ * Each shard's rows of the batch, as fresh arrays (transferable): its records, or its rows of
+ * every feature map.
+ */
+async function shareInputs(
+  inputs: ParallelInputs,
+  shards: [number, number][],
+): Promise<ShareInputs[]> {
+  if (isRecords(inputs)) {
+    const n = inputs.layout.bytes;
+    return shards.map(([a, b]) => ({
+      records: inputs.records.slice(a * n, b * n),
+      layout: inputs.layout,
+      rows: b - a,
+    }));
+  }
+  const read = async (maps: readonly tf.Tensor[]) =>
+    await Promise.all(maps.map(async (m) => ({ data: (await m.data()) as Float32Array, m })));
+  const landmark = await read(inputs.landmark);
+  const image = await read(inputs.image);
+  return shards.map(([a, b]) => {
+    const slice = (x: { data: Float32Array; m: tf.Tensor }): ShapedArray => {
+      const row = x.m.size / x.m.shape[0];
+      return { data: x.data.slice(a * row, b * row), shape: [b - a, ...x.m.shape.slice(1)] };
+    };
+    return { landmark: landmark.map(slice), image: image.map(slice) };
+  });
 }
 
 /**

@@ -7,7 +7,10 @@ import { MODEL_FNS } from "./model_fns.ts";
 import { randomFeatureData, TOY_MODEL } from "./test_helpers.ts";
 import { type StepResult, type StepState, trainStep } from "./step.ts";
 import { DataParallel, liveWorkers, shardRows } from "./parallel.ts";
-import { trainRun } from "./train.ts";
+import { type FeatureSplit, predictSplit, trainRun } from "./train.ts";
+import { decodeRecords, recordLayout } from "../data/cache.ts";
+import type { GrefelInputs } from "../model/types.ts";
+import { mulberry32 } from "./schedule.ts";
 import { runId } from "./run.ts";
 import { loadCheckpoint } from "../run/mod.ts";
 import { MICRO_MODEL } from "./testdata/resume_child.ts";
@@ -106,6 +109,48 @@ async function compareSteps(dp: DataParallel, cfg: ModelConfig, rows: number, st
   }
 }
 
+/**
+ * A split of `n` samples stored as float16 feature-cache records (seeded values): `readRecords`
+ * returns them undecoded, `readBatch` decodes them, as a feature cache does.
+ */
+function recordSplit(cfg: ModelConfig, n: number): FeatureSplit {
+  const grid = cfg.landmarkShape.map(([g]) => g) as [number, number, number];
+  const layout = recordLayout(cfg.landmarkShape, cfg.imageShape, grid, "float16");
+  const all = new Uint8Array(n * layout.bytes);
+  const rand = mulberry32(21);
+  for (let r = 0; r < n; r++) {
+    for (let m = 0; m < 6; m++) {
+      const at = r * layout.bytes + layout.offsets[m];
+      const v = new Float16Array(all.buffer, at, layout.sizes[m]);
+      for (let k = 0; k < v.length; k++) {
+        v[k] = rand() - 0.5 + (k % cfg.classes === r % 4 ? 0.8 : 0);
+      }
+    }
+  }
+  const readRecords = (idx: number[]) => {
+    const out = new Uint8Array(idx.length * layout.bytes);
+    idx.forEach((i, b) =>
+      out.set(all.subarray(i * layout.bytes, (i + 1) * layout.bytes), b * layout.bytes)
+    );
+    return out;
+  };
+  return {
+    ids: Array.from({ length: n }, (_, i) => `r${i}`),
+    labels: Int32Array.from({ length: n }, (_, i) => i % 4),
+    views: 1,
+    readRecords,
+    recordLayout: layout,
+    readBatch: (idx) => {
+      const bufs = decodeRecords(readRecords(idx), layout, idx.length);
+      const t = bufs.map((b, m) => {
+        const g = layout.grid[m % 3];
+        return tf.tensor4d(b, [idx.length, g, g, layout.channels[m]]);
+      });
+      return { landmark: [t[0], t[1], t[2]], image: [t[3], t[4], t[5]] };
+    },
+  };
+}
+
 Deno.test("shardRows: contiguous shares differing by at most one, empty ones left out", () => {
   assert.deepEqual(shardRows(8, 2), [[0, 4], [4, 8]]);
   assert.deepEqual(shardRows(9, 2), [[0, 5], [5, 9]]);
@@ -136,6 +181,67 @@ Deno.test("2-worker step = single-thread step: gradients, losses, statistics, no
       "bn-dropout order",
       () => compareSteps(dp, micro({ head: { hidden: [8], order: "bn-dropout" } }), 7, 1),
     );
+    await t.step("records decoded by the workers = the same maps sent decoded", async () => {
+      const cfg = micro({ head: { hidden: [8], dropout: 0 } });
+      const split = recordSplit(cfg, 13);
+      const a = state(cfg), b = state(cfg);
+      try {
+        MODEL_FNS.assignParams(b.params, values(a));
+        const idx = [3, 0, 7, 12, 5, 9, 1];
+        const labels = Int32Array.from(idx, (i) => split.labels[i]);
+        const before = tf.memory().numTensors;
+        const inputs = split.readBatch(idx, 0) as GrefelInputs;
+        const opts = { dropoutSeed: 4, progress: 0 };
+        const ra = await dp.step(a, { inputs, labels }, opts);
+        const rb = await dp.step(
+          b,
+          { inputs: { records: split.readRecords!(idx), layout: split.recordLayout! }, labels },
+          opts,
+        );
+        tf.dispose([...inputs.landmark, ...inputs.image]);
+        assert.equal(tf.memory().numTensors, before, "tensors leaked by the record steps");
+        sameResult(ra, rb, 0);
+        const wa = values(a), wb = values(b);
+        for (const [p, w] of wa) assert.deepEqual(wb.get(p), w, p);
+        const one = await predictSplit(MODEL_FNS, a.params, split, cfg, 4);
+        const two = await predictSplit(MODEL_FNS, a.params, split, cfg, 4, undefined, dp);
+        one.final.forEach((v, i) => close(v, two.final[i], 1e-5, `final[${i}]`));
+      } finally {
+        MODEL_FNS.disposeParams(a.params);
+        MODEL_FNS.disposeParams(b.params);
+      }
+    });
+    await t.step("evaluation on the workers = single-thread evaluation", async () => {
+      const cfg = micro({ head: { hidden: [8], dropout: 0.5 } });
+      const data = randomFeatureData(cfg, cfg.classes, { train: 32, val: 11, test: 8 });
+      const params = MODEL_FNS.initGrefel(cfg, 5);
+      try {
+        const before = tf.memory().numTensors;
+        // Batches of 4 over 11 samples: two full batches and a last one of 3 (shares 2 + 1).
+        const one = await predictSplit(MODEL_FNS, params, data.val!, cfg, 4);
+        const two = await predictSplit(MODEL_FNS, params, data.val!, cfg, 4, undefined, dp);
+        assert.equal(tf.memory().numTensors, before, "tensors leaked by evaluation");
+        assert.equal(two.dim, one.dim);
+        for (const k of ["embedding", "primary", "geometric", "attentive", "final"] as const) {
+          const x = one[k]!, y = two[k]!;
+          assert.equal(y.length, x.length, k);
+          x.forEach((v, i) => close(v, y[i], 1e-5, `${k}[${i}]`));
+        }
+        // The workers take the weights of the pass: after an update, evaluation follows it.
+        MODEL_FNS.assignParams(
+          params,
+          new Map([...values({ params } as StepState)].map(
+            ([p, w]) => [p, w.map((x) => x * 0.5)],
+          )),
+        );
+        const a = await predictSplit(MODEL_FNS, params, data.val!, cfg, 4);
+        const b = await predictSplit(MODEL_FNS, params, data.val!, cfg, 4, undefined, dp);
+        a.final.forEach((v, i) => close(v, b.final[i], 1e-5, `final[${i}] after an update`));
+        assert.ok(a.final.some((v, i) => Math.abs(v - one.final[i]) > 1e-4), "weights unchanged");
+      } finally {
+        MODEL_FNS.disposeParams(params);
+      }
+    });
   } finally {
     dp.close();
   }

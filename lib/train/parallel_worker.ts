@@ -15,10 +15,13 @@ import type { ModelConfig } from "../model/config.ts";
 import type { ParamTree } from "../model/types.ts";
 import type { ModelFns } from "./train.ts";
 import { gradGroupOf } from "./step.ts";
+import { decodeRecords } from "../data/cache.ts";
 import {
+  type EmbedMessage,
   type FromWorker,
   type InitMessage,
   type ShapedArray,
+  type ShareInputs,
   type StepMessage,
   type ToWorker,
   UPSTREAM_WAIT_MS,
@@ -90,6 +93,51 @@ function tensorOf(a: ShapedArray): tf.Tensor4D {
   return tf.tensor4d(a.data, a.shape as [number, number, number, number]);
 }
 
+/** Decode buffers reused from share to share on wasm, whose tensors copy their values. */
+let staging: Float32Array[] | undefined;
+
+/** A share's model inputs: its feature maps, or its records decoded here. */
+function inputsOf(share: ShareInputs): Parameters<NonNullable<ModelFns["grefelEmbedding"]>>[1] {
+  if (!("records" in share)) {
+    return {
+      landmark: share.landmark.map(tensorOf),
+      image: share.image.map(tensorOf),
+    } as Parameters<NonNullable<ModelFns["grefelEmbedding"]>>[1];
+  }
+  const { layout: L, rows } = share;
+  const bufs = decodeRecords(share.records, L, rows, staging);
+  if (tf.getBackend() === "wasm") staging = bufs;
+  const t = bufs.map((b, m) => {
+    const g = L.grid[m % 3];
+    return tf.tensor4d(b, [rows, g, g, L.channels[m]]);
+  });
+  return { landmark: [t[0], t[1], t[2]], image: [t[3], t[4], t[5]] };
+}
+
+/** Assigns the backbone weights of a message. */
+function assignWeights(r: Replica, weights: [string, Float32Array][]): void {
+  for (const [path, data] of weights) {
+    const v = r.backbone.get(path);
+    if (!v) throw new Error(`unknown backbone weight ${path}`);
+    tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+  }
+}
+
+/** The embedding of an evaluation share (inference), sent back as `embedding`. */
+function embed(r: Replica, msg: EmbedMessage): void {
+  assignWeights(r, msg.weights);
+  const inputs = inputsOf(msg.inputs);
+  try {
+    const e = tf.tidy(() => r.model.grefelEmbedding!(r.params, inputs, r.cfg));
+    const dim = e.shape[1];
+    const data = (e.dataSync() as Float32Array).slice();
+    e.dispose();
+    post({ type: "embedding", id: msg.id, data, dim }, [data.buffer]);
+  } finally {
+    tf.dispose([...inputs.landmark, ...inputs.image]);
+  }
+}
+
 function step(r: Replica, msg: StepMessage): void {
   let t = performance.now();
   const lap = () => {
@@ -97,15 +145,8 @@ function step(r: Replica, msg: StepMessage): void {
     t = now;
     return dt;
   };
-  for (const [path, data] of msg.weights) {
-    const v = r.backbone.get(path);
-    if (!v) throw new Error(`unknown backbone weight ${path}`);
-    tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
-  }
-  const inputs = {
-    landmark: msg.inputs.landmark.map(tensorOf),
-    image: msg.inputs.image.map(tensorOf),
-  } as Parameters<NonNullable<ModelFns["grefelEmbedding"]>>[1];
+  assignWeights(r, msg.weights);
+  const inputs = inputsOf(msg.inputs);
   try {
     const rows = inputs.landmark[0].shape[0];
     const seconds = { assign: lap(), embed: 0, wait: 0, backward: 0 };
@@ -143,6 +184,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
   try {
     if (msg.type === "init") await init(msg);
     else if (!replica) throw new Error("step before init");
+    else if (msg.type === "embed") embed(replica, msg);
     else step(replica, msg);
   } catch (err) {
     const x = err instanceof Error ? err : new Error(String(err));

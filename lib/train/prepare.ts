@@ -77,6 +77,8 @@ function cacheSplit(cache: FeatureCache, positions: number[]): FeatureSplit {
     groups: positions.map((p) => cache.groups[p]),
     views: cache.views,
     readBatch: (indices, view) => cache.readBatch(indices.map((i) => positions[i]), view ?? 0),
+    readRecords: (indices, view) => cache.readRecords(indices.map((i) => positions[i]), view ?? 0),
+    recordLayout: cache.layout,
   };
 }
 

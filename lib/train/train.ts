@@ -18,6 +18,7 @@ import type { GrefelConfig } from "../config.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { GrefelInputs, GrefelLosses, GrefelOutputs, ParamTree } from "../model/types.ts";
 import type { BackendInfo } from "../backend.ts";
+import type { RecordLayout } from "../data/cache.ts";
 import { removeStaleTemps } from "../run/atomic.ts";
 import { configHash, runDir, runId } from "./run.ts";
 import {
@@ -52,7 +53,7 @@ import {
 import { accuracy, argmax } from "../eval/metrics.ts";
 import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.ts";
 import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
-import { DataParallel } from "./parallel.ts";
+import { DataParallel, type RecordInputs } from "./parallel.ts";
 import { codeLabel, codeVersion } from "../run/code_version.ts";
 
 /** Version of this library, recorded in every run's config.json. */
@@ -138,6 +139,13 @@ export interface FeatureSplit {
     indices: number[],
     view?: number | number[],
   ): GrefelInputs | Promise<GrefelInputs>;
+  /**
+   * The stored records of `indices`, undecoded (feature caches: `FeatureCache.readRecords`), so
+   * that data-parallel workers decode their own shares; absent for splits without records.
+   */
+  readRecords?(indices: number[], view?: number | number[]): Uint8Array;
+  /** Layout of what `readRecords` returns (present with it). */
+  recordLayout?: RecordLayout;
 }
 
 /** What a run trains and tests on. */
@@ -314,6 +322,19 @@ export function balancedSampler(
   };
 }
 
+/**
+ * A batch as undecoded records, for data-parallel workers to decode, where the split stores them
+ * (feature caches); null otherwise.
+ */
+function recordsOf(
+  split: FeatureSplit,
+  indices: number[],
+  view: number | number[],
+): RecordInputs | null {
+  if (!split.readRecords || !split.recordLayout) return null;
+  return { records: split.readRecords(indices, view), layout: split.recordLayout };
+}
+
 /** Disposes every feature map of a model input. */
 export function disposeInputs(x: GrefelInputs): void {
   tf.dispose([...x.landmark, ...x.image]);
@@ -332,7 +353,11 @@ export interface SplitPredictions extends BranchDistributions {
   dim: number;
 }
 
-/** Runs the model in inference mode over a split, in batches. No tensors are left behind. */
+/**
+ * Runs the model in inference mode over a split, in batches. No tensors are left behind. With
+ * `parallel` (data-parallel training's workers), the workers embed each batch and this thread runs
+ * everything after the embedding, overlapped with reading the next batch.
+ */
 export async function predictSplit(
   model: ModelFns,
   params: ParamTree,
@@ -340,10 +365,13 @@ export async function predictSplit(
   cfg: ModelConfig,
   batchSize: number,
   indices?: number[],
+  parallel?: DataParallel | null,
 ): Promise<SplitPredictions> {
+  if (parallel && model.grefelFromEmbedding) {
+    return await predictSplitParallel(model, params, split, cfg, batchSize, indices, parallel);
+  }
   const idx = indices ?? split.ids.map((_, i) => i);
-  const names = ["embedding", ...BRANCHES] as const;
-  const parts: Record<(typeof names)[number], Float32Array[]> = {
+  const parts: Parts = {
     embedding: [],
     primary: [],
     geometric: [],
@@ -358,16 +386,88 @@ export async function predictSplit(
     const out: (Tensor | null)[] = [];
     tf.tidy(() => {
       const o = model.grefelForward(params, inputs, cfg, { training: false });
-      for (const n of names) out.push(o[n] ? tf.keep(o[n]!) : null);
+      for (const n of PREDICTED) out.push(o[n] ? tf.keep(o[n]!) : null);
     });
     disposeInputs(inputs);
-    dim = out[0]!.shape[1]!;
-    for (let k = 0; k < names.length; k++) {
-      if (out[k]) parts[names[k]].push((await out[k]!.data()) as Float32Array);
-    }
-    tf.dispose(out.filter((t): t is Tensor => t !== null));
+    dim = await collectOutputs(out, parts);
   }
-  const cat = (n: (typeof names)[number]) => (parts[n].length ? concat(parts[n]) : null);
+  return splitPredictions(parts, dim);
+}
+
+/** Branch outputs that {@linkcode predictSplit} collects, in its order. */
+const PREDICTED = ["embedding", ...BRANCHES] as const;
+
+/** Collected outputs of {@linkcode predictSplit}, per output name: one array per batch. */
+type Parts = Record<(typeof PREDICTED)[number], Float32Array[]>;
+
+/** Reads one batch's outputs (kept tensors, disposed here) into `parts`; returns the width D. */
+async function collectOutputs(out: (Tensor | null)[], parts: Parts): Promise<number> {
+  for (let k = 0; k < PREDICTED.length; k++) {
+    if (out[k]) parts[PREDICTED[k]].push((await out[k]!.data()) as Float32Array);
+  }
+  const dim = out[0]!.shape[1]!;
+  tf.dispose(out.filter((t): t is Tensor => t !== null));
+  return dim;
+}
+
+/**
+ * {@linkcode predictSplit} with the backbone on the data-parallel workers: they embed the shares
+ * of batch s while this thread reads batch s + 1 and runs the head on batch s − 1. Results equal
+ * the single-thread pass to float rounding (the same per-sample products in other batch shapes).
+ */
+async function predictSplitParallel(
+  model: ModelFns,
+  params: ParamTree,
+  split: FeatureSplit,
+  cfg: ModelConfig,
+  batchSize: number,
+  indices: number[] | undefined,
+  parallel: DataParallel,
+): Promise<SplitPredictions> {
+  const idx = indices ?? split.ids.map((_, i) => i);
+  const parts: Parts = {
+    embedding: [],
+    primary: [],
+    geometric: [],
+    attentive: [],
+    correction: [],
+    final: [],
+  };
+  let dim = 0;
+  const head = async (collect: () => Promise<{ data: Float32Array; dim: number }>) => {
+    const e = await collect();
+    const out: (Tensor | null)[] = [];
+    tf.tidy(() => {
+      const E = tf.tensor2d(e.data, [e.data.length / e.dim, e.dim]);
+      const o = model.grefelFromEmbedding!(params, E, cfg, { training: false });
+      for (const n of PREDICTED) out.push(o[n] ? tf.keep(o[n]!) : null);
+    });
+    dim = await collectOutputs(out, parts);
+  };
+  let pending: (() => Promise<{ data: Float32Array; dim: number }>) | null = null;
+  for (let s = 0; s < idx.length; s += batchSize) {
+    const part = idx.slice(s, s + batchSize);
+    const records = recordsOf(split, part, 0);
+    let collect;
+    if (records) collect = await parallel.beginEmbed(model, params, records, s === 0);
+    else {
+      const inputs = await split.readBatch(part, 0);
+      try {
+        collect = await parallel.beginEmbed(model, params, inputs, s === 0);
+      } finally {
+        disposeInputs(inputs);
+      }
+    }
+    if (pending) await head(pending);
+    pending = collect;
+  }
+  if (pending) await head(pending);
+  return splitPredictions(parts, dim);
+}
+
+/** The concatenated outputs of a split. */
+function splitPredictions(parts: Parts, dim: number): SplitPredictions {
+  const cat = (n: (typeof PREDICTED)[number]) => (parts[n].length ? concat(parts[n]) : null);
   return {
     embedding: cat("embedding") ?? new Float32Array(0),
     dim,
@@ -560,8 +660,8 @@ export async function trainRun(
         );
       }
     }
-    parallel?.close(); // training is over: free the workers' cores and memory
     const { metrics, pred } = await testRun(ctx, dir, id);
+    parallel?.close(); // the run is over: free the workers' cores and memory
     return { dir, runId: id, status, epochs: state.epoch, log: state.log, metrics, test: pred };
   } finally {
     parallel?.close();
@@ -810,19 +910,20 @@ async function trainEpoch(
     const view = batch.map(() =>
       data.train.views > 1 ? Math.floor(viewRand() * data.train.views) : 0
     );
-    const inputs = await data.train.readBatch(batch, view);
     const labels = Int32Array.from(batch, (i) => data.train.labels[i]);
     const stepOpts = {
       dropoutSeed: deriveSeed(config.seed, SEED_PURPOSE.dropout, e, s),
       progress: e + s / steps,
       injectNan: opts.hooks?.injectNan?.(e + 1, s + 1) ?? false,
     };
-    const r = await (ctx.parallel ?? { step: trainStep }).step(
-      stepState,
-      { inputs, labels },
-      stepOpts,
-    )
-      .finally(() => disposeInputs(inputs));
+    let r: StepResult;
+    const records = ctx.parallel ? recordsOf(data.train, batch, view) : null;
+    if (records) r = await ctx.parallel!.step(stepState, { inputs: records, labels }, stepOpts);
+    else {
+      const inputs = await data.train.readBatch(batch, view);
+      r = await (ctx.parallel ?? { step: trainStep }).step(stepState, { inputs, labels }, stepOpts)
+        .finally(() => disposeInputs(inputs));
+    }
     if (opts.hooks?.poisonWeights?.(e + 1, s + 1)) {
       const v = ctx.model.trainableVariables(ctx.params)[0];
       tf.tidy(() => v.assign(tf.fill(v.shape, NaN)));
@@ -888,7 +989,15 @@ async function validate(ctx: EpochContext, epoch: number): Promise<BranchReport 
   const { data, config } = ctx;
   const tc = config.train;
   if (!data.val || !(epoch % tc.evalEvery === 0 || epoch === tc.epochs)) return null;
-  const p = await predictSplit(ctx.model, ctx.params, data.val, config.model, tc.batchSize);
+  const p = await predictSplit(
+    ctx.model,
+    ctx.params,
+    data.val,
+    config.model,
+    tc.batchSize,
+    undefined,
+    ctx.parallel,
+  );
   assertFinitePredictions(p, data.classNames.length, `validation after epoch ${epoch}`);
   return branchReport(data.val.labels, p, data.classNames.length, config.model.rb.entropyEpsilon);
 }
@@ -985,7 +1094,15 @@ async function testRun(
     }
     await restoreWeights(model, params, best);
   }
-  const pred = await predictSplit(model, params, data.test, config.model, tc.batchSize);
+  const pred = await predictSplit(
+    model,
+    params,
+    data.test,
+    config.model,
+    tc.batchSize,
+    undefined,
+    ctx.parallel,
+  );
   // An empty test split scores 0 (metrics.json holds no NaN).
   const testAccuracy = (d: Float32Array) =>
     data.test.labels.length ? accuracy(data.test.labels, argmax(d, C)) : 0;

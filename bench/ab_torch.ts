@@ -341,6 +341,8 @@ export interface InterleaveResult {
   perRound: Round[];
   /** Per PyTorch setting: its median step, and the per-round ratios wasm / setting. */
   settings: Record<string, unknown>[];
+  /** tfjs settings other than the reference (the data-parallel step), each against every PyTorch one. */
+  otherTfjs: Record<string, unknown>[];
   /** Ratio against the fastest setting overall, at 1 thread and at 2 threads. */
   fastest: Record<string, unknown>;
   /** Why the measurement stopped early, if it did. */
@@ -442,7 +444,31 @@ export async function runInterleaved(
     await Promise.all(all.map((s) => s.close(o.closeGraceSeconds ?? 10)));
   }
   const ref = servers.find((s) => s.spec.name === o.reference);
-  const settings = servers.filter((s) => s !== ref).map((s, i) => {
+  // Other tfjs settings (the data-parallel step): their own ratio against every PyTorch setting.
+  const torchServers = servers.filter((s) => s !== ref && s.spec.kind === "torch");
+  const tfjsOthers = servers.filter((s) => s !== ref && s.spec.kind === "tfjs").map((s, i) => {
+    const own = perRound.map((r) => perImage(r.times[s.spec.name], s.spec.batch, "wall"))
+      .filter(Number.isFinite);
+    return {
+      name: s.spec.name,
+      threads: s.spec.threads,
+      batch: s.spec.batch,
+      medianSecondsPerImage: own.length ? median(own) : null,
+      against: torchServers.map((t, j) => {
+        const ratios = perRound.map((r) =>
+          perImage(r.times[s.spec.name], s.spec.batch, "wall") /
+          perImage(r.times[t.spec.name], t.spec.batch, "wall")
+        ).filter(Number.isFinite);
+        return {
+          setting: t.spec.name,
+          threads: t.spec.threads,
+          wallRatio: summarizeRatios(ratios, (o.seed ?? 1) + 100 * (i + 1) + j),
+        };
+      }),
+      ...(failed.has(s.spec.name) ? { error: failed.get(s.spec.name) } : {}),
+    };
+  });
+  const settings = servers.filter((s) => s !== ref && s.spec.kind === "torch").map((s, i) => {
     const ratio = (k: "wall" | "cpu") =>
       perRound.map((r) =>
         perImage(r.times[o.reference], ref!.spec.batch, k) /
@@ -497,6 +523,7 @@ export async function runInterleaved(
     skipped,
     perRound,
     settings,
+    otherTfjs: tfjsOthers,
     fastest: {
       overall: fastestOf(() => true),
       oneThread: fastestOf((t) => t.threads === 1),
@@ -588,6 +615,26 @@ export async function abTorchPlan(
       ...["--batch", `${o.batch}`, "--warmup", `${o.warmup}`, "--serve"],
     ],
     verify: (r) => (r.backend === "wasm" ? null : `backend is ${r.backend}, not wasm`),
+  }, {
+    // One run on both cores: the trainer's data-parallel step over two worker threads.
+    name: "wasm-2workers",
+    kind: "tfjs",
+    threads: 2,
+    batch: o.batch,
+    cmd: Deno.execPath(),
+    args: [
+      "run",
+      "-A",
+      join(HERE, "model_speed.ts"),
+      ...["--config", o.config, "--backend", "wasm", "--mode", "train", "--from", "features"],
+      ...["--batch", `${o.batch}`, "--warmup", `${o.warmup}`, "--serve", "--workers", "2"],
+    ],
+    verify: (r) =>
+      r.backend !== "wasm"
+        ? `backend is ${r.backend}, not wasm`
+        : r.threads !== 2
+        ? `runs ${r.threads} worker(s), not 2`
+        : null,
   }];
   for (const allocator of ["glibc", "tcmalloc"] as const) {
     for (const threads of [1, 2]) {

@@ -113,11 +113,12 @@ Deno.test("runInterleaved: rotated order, per-round ratios, fastest setting per 
     fake("t1", 0.3),
     fake("t1-half-batch", 0.3, { batch: 32 }),
     fake("t2", 0.2, { threads: 2 }),
+    fake("wasm-2w", 0.45, { kind: "tfjs", threads: 2 }),
   ], { rounds: 6, steps: 2, reference: "wasm" });
   assert.equal(r.error, undefined);
   assert.deepEqual(r.skipped, []);
   assert.equal(r.perRound.length, 6);
-  const names = ["wasm", "t1", "t1-half-batch", "t2"];
+  const names = ["wasm", "t1", "t1-half-batch", "t2", "wasm-2w"];
   r.perRound.forEach((round, i) => {
     assert.deepEqual(round.order, rotate(names, i));
     assert.deepEqual(round.times.t1.wall, [0.3, 0.3]);
@@ -132,6 +133,16 @@ Deno.test("runInterleaved: rotated order, per-round ratios, fastest setting per 
   assert.equal(f.overall!.setting, "t2");
   assert.equal(f.oneThread!.setting, "t1");
   assert.equal(f.twoThreads!.setting, "t2");
+  // A second tfjs setting is not a PyTorch setting: it gets its own ratio against each of them.
+  assert.ok(!by["wasm-2w"]);
+  const other = r.otherTfjs as {
+    name: string;
+    against: { setting: string; wallRatio: { median: number } }[];
+  }[];
+  assert.deepEqual(other.map((o) => o.name), ["wasm-2w"]);
+  const vsT1 = other[0].against.find((a) => a.setting === "t1")!;
+  assert.ok(Math.abs(vsT1.wallRatio.median - 1.5) < 1e-9);
+  assert.equal(other[0].against.length, 3);
   assert.equal(r.loadavgStart.length, 3);
   for (const s of r.servers) assert.ok(!alive(s.pid as number), `${s.name} still running`);
 });
@@ -204,6 +215,7 @@ Deno.test("abTorchPlan: four PyTorch settings, skipped with the missing prerequi
     const all = await abTorchPlan(o, { torch: null, tcmalloc: null });
     assert.deepEqual(all.map((s) => s.name), [
       "wasm",
+      "wasm-2workers",
       "torch-1t-glibc",
       "torch-2t-glibc",
       "torch-1t-tcmalloc",
@@ -229,6 +241,11 @@ Deno.test("abTorchPlan: four PyTorch settings, skipped with the missing prerequi
     const noTorch = await abTorchPlan(o, { torch: "no torch", tcmalloc: "no tcmalloc" });
     assert.deepEqual(noTorch.filter((s) => s.skip).map((s) => s.skip), Array(4).fill("no torch"));
     assert.equal(noTorch[0].skip, undefined);
+    assert.equal(noTorch[1].skip, undefined);
+    const dp = all.find((s) => s.name === "wasm-2workers")!;
+    assert.ok(dp.args.join(" ").includes("--workers 2"));
+    assert.equal(dp.verify!({ backend: "wasm", threads: 2 }), null);
+    assert.match(dp.verify!({ backend: "wasm", threads: 1 })!, /not 2/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

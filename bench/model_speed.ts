@@ -10,6 +10,7 @@
  *     [--batch 64] [--warmup 2] [--steps 10] [--max-seconds 60] [--profile]
  *   deno run -A bench/model_speed.ts --config compact --backend wasm --mode infer --from images
  *   deno run -A bench/model_speed.ts --config compact --backend wasm --batch 64 --warmup 2 --serve
+ *     [--workers 2]
  *
  * `--serve`: a long-lived step server (bench/step_protocol.ts) for bench/ab_torch.ts. It builds
  * the model once, runs the warm-up iterations, prints `{"ready": {...}}`, then answers each stdin
@@ -133,6 +134,11 @@ export interface ModelSpeedOptions {
   extractor?: string;
   /** wasm: use tfjs' own BatchMatMul kernel instead of lib/wasm_matmul.ts's (for comparison). */
   stockMatMul?: boolean;
+  /**
+   * Training steps over this many data-parallel worker threads (lib/train/parallel.ts, the
+   * trainer's `train.workers`); default 1, the single-thread step.
+   */
+  workers?: number;
 }
 
 /** Per-kernel summary of one profiled step. */
@@ -242,7 +248,30 @@ export async function prepareModel(
   const labels = Int32Array.from({ length: b }, (_, i) => i % cfg.classes);
   const target = smoothLabels(labels, cfg.classes, cfg.loss.labelSmoothing);
   const labelT = tf.tensor1d(labels, "int32");
-  if (o.mode === "infer") {
+  const workers = o.workers ?? 1;
+  if (workers > 1 && o.mode === "train") {
+    // The trainer's data-parallel step (lib/train/parallel.ts) on the same inputs and labels.
+    const { DataParallel } = await import("../lib/train/parallel.ts");
+    const { MODEL_FNS } = await import("../lib/train/model_fns.ts");
+    const dp = await DataParallel.start(MODEL_FNS, cfg, workers, b);
+    const state = {
+      model: MODEL_FNS,
+      params,
+      optimizer: opt,
+      cfg,
+      smoothing: cfg.loss.labelSmoothing,
+    };
+    run = async () => {
+      const inputs = makeInputs();
+      await dp.step(state, { inputs, labels }, { dropoutSeed: iteration++, progress: 0 });
+      disposeInputs(inputs);
+    };
+    const closeInputs = cleanup;
+    cleanup = () => {
+      dp.close();
+      closeInputs();
+    };
+  } else if (o.mode === "infer") {
     run = async () => {
       const inputs = makeInputs();
       const out = tf.tidy(() => grefelForward(params, inputs, cfg, { training: false }).final);
@@ -355,7 +384,7 @@ async function serve(o: ModelSpeedOptions): Promise<void> {
     patchedMatMul: p.backend.backend === "wasm" && wasmBatchMatMulPatched(),
     deno: Deno.version.deno,
     tfjs: tf.version.tfjs,
-    threads: 1,
+    threads: o.workers ?? 1,
   };
   await serveSteps(info, async () => {
     const t = performance.now(), c = process.cpuUsage();
@@ -383,6 +412,7 @@ if (import.meta.main) {
       extractor: { type: "string" },
       "stock-matmul": { type: "boolean", default: false },
       serve: { type: "boolean", default: false },
+      workers: { type: "string", default: "1" },
     },
   });
   if (!["train", "infer"].includes(values.mode!)) {
@@ -403,6 +433,7 @@ if (import.meta.main) {
     profile: values.profile,
     extractor: values.extractor,
     stockMatMul: values["stock-matmul"],
+    workers: Number(values.workers),
   };
   if (values.serve) {
     await serve(options);

@@ -913,6 +913,18 @@ function abTorchMarkdown(L: string[], ab: Row): void {
     L.push(line("Against the fastest PyTorch setting", f.overall));
     L.push(line("Against the fastest 1-thread setting (tfjs-wasm uses one thread)", f.oneThread));
     L.push(line("Against the fastest 2-thread setting", f.twoThreads));
+    for (const t of (ab.otherTfjs ?? []) as Row[]) {
+      const sec = t.medianSecondsPerImage == null ? null : t.medianSecondsPerImage * t.batch;
+      const vs = (t.against ?? []).map((a: Row) =>
+        `${a.setting} **${fx(a.wallRatio?.median, 2)}** (${intervalText(a.wallRatio)})`
+      ).join("; ");
+      L.push(
+        `- ${t.name} (one run on ${t.threads} threads, \`train.workers = ${t.threads}\`): ` +
+          `${fx(sec, 3)} s/step; ${t.name} / setting: ${vs || "—"}${
+            t.error ? `; **failed**: ${String(t.error).slice(0, 100)}` : ""
+          }`,
+      );
+    }
     L.push("");
     L.push(
       "CPU-time ratios use each process's CPU seconds (all its threads), which other load " +

@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { cliPath, type Command, parseCommandArgs, UsageError } from "../command.ts";
 import { type AblationResult, ABLATIONS, readAblation } from "../../lib/notebook/ablation.ts";
-import { type Profile, PROFILES, REPO_ROOT, resultsDir } from "../../lib/notebook/profile.ts";
+import { type Profile, PROFILES, REPO_ROOT, resultsDirFor } from "../../lib/notebook/profile.ts";
 
 const HELP = `usage: deno task grefel progress [--readme] [--results DIR] [--profile NAME]
 
@@ -86,7 +86,8 @@ export const progressCommand: Command = {
     if (!PROFILES.includes(profile)) {
       throw new UsageError(`--profile must be one of ${PROFILES.join(", ")}, got "${profile}"`);
     }
-    const root = values.results ? cliPath(values.results) : resultsDir();
+    // The runs of the profile asked for, not of the notebooks' current profile.
+    const root = values.results ? cliPath(values.results) : resultsDirFor(profile);
     const results: AblationResult[] = [];
     for (const t of ABLATIONS) results.push(await readAblation(t, { profile, root }));
     const md = progressMarkdown(results, profile);

@@ -70,9 +70,18 @@ export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url))
  * scripts/run_notebooks.py makes it absolute from where it was started.
  */
 export function resultsDir(): string {
+  return resultsDirFor(notebookProfile());
+}
+
+/**
+ * The results directory of runs trained under `profile`: `GREFEL_RESULTS` when set, else
+ * `results/tmp/smoke` for `smoke` and `results` for the others (what {@linkcode resultsDir} gives
+ * when the notebooks run in that profile).
+ */
+export function resultsDirFor(profile: Profile): string {
   const set = env("GREFEL_RESULTS");
   if (set) return resolve(REPO_ROOT, set);
-  return resolve(REPO_ROOT, notebookProfile() === "smoke" ? "results/tmp/smoke" : "results");
+  return resolve(REPO_ROOT, profile === "smoke" ? "results/tmp/smoke" : "results");
 }
 
 /**

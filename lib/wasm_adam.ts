@@ -59,7 +59,10 @@ export function wasmAdamEnabled(): boolean {
  * Its constructor, configuration, state and serialisation are tfjs'.
  */
 export class WasmAdamOptimizer extends tf.AdamOptimizer {
-  /** Weights updated by the fused kernel in the last step, and those that took tfjs' path. */
+  /**
+   * Weights updated by the fused kernel in the last step, and those that took tfjs' operations
+   * (`fallback` −1: the whole step was tfjs' own, the kernel being off or the backend not wasm).
+   */
   lastStep: { fused: number; fallback: number } = { fused: 0, fallback: 0 };
 
   /** One Adam step, as tfjs' `applyGradients`; see the module doc. */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { type GrefelConfig, mergeConfig } from "../config.ts";
 import type { EvaluationReport } from "../eval/metrics.ts";
 import { prepareData, type PreparedData } from "../train/prepare.ts";
-import { runDir } from "../train/run.ts";
+import { finishedElsewhere, runDir, runId } from "../train/run.ts";
 import { canonicalJson, readMetrics } from "../run/mod.ts";
 import { runTraining, selectRunBackend } from "../train/session.ts";
 import { loadExperiment, variantConfig } from "../train/experiments.ts";
@@ -116,11 +116,14 @@ export interface NotebookRun {
 }
 
 /**
- * Returns the run of `config` from `<resultsDir>/<experiment>/<run-id>/`, training it first when
- * it has not finished (a partial run resumes from its checkpoint). `train.resultsDir` is set to
+ * Returns the run of `config` from `<resultsDir>/<experiment>/<run-id>/`, or from another
+ * experiment's folder where the same run id has finished (the study's default-variant runs are
+ * Table 2's `both`, Table 3's `all`, …). Otherwise it trains it first (a partial run resumes from
+ * its checkpoint) when {@linkcode notebookTrainMode} is `missing`. `train.resultsDir` is set to
  * {@linkcode resultsDir} and `train.progress` to off; `meta` is recorded in config.json (as a sweep
  * records the experiment and variant).
- * @throws Error when the finished run's metrics.json has no `evaluation`.
+ * @throws Error when the finished run's metrics.json has no `evaluation`; when the run has not
+ *   finished and the train mode is `none` (naming the run and how to train it).
  */
 export async function ensureRun(
   config: GrefelConfig,
@@ -131,9 +134,25 @@ export async function ensureRun(
     train: { ...config.train, resultsDir: resultsDir(), progress: "off" },
   };
   const print = opts.print ?? (() => {});
-  const dir = runDir(cfg);
+  let dir = runDir(cfg);
   let metrics = await readMetrics<Record<string, unknown>>(dir);
+  if (!metrics) {
+    const elsewhere = await finishedElsewhere(cfg);
+    if (elsewhere) {
+      dir = elsewhere;
+      metrics = await readMetrics<Record<string, unknown>>(dir);
+    }
+  }
   let status: NotebookRun["status"] = "skipped";
+  if (!metrics && notebookTrainMode() === "none") {
+    throw new Error(
+      `run ${
+        runId(cfg)
+      } (${cfg.train.experiment}) has not finished under ${cfg.train.resultsDir} ` +
+        `and this profile trains nothing (GREFEL_NB_TRAIN=none): train it with grefel sweep ` +
+        `(scripts/ablation_queue.sh), or set GREFEL_NB_TRAIN=missing to train it here`,
+    );
+  }
   if (!metrics) {
     // Not finished: prepare the data through the shared feature cache, then train (or resume).
     await selectRunBackend(cfg); // the extractors load weights as tensors: backend first

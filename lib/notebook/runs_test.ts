@@ -2,9 +2,11 @@ import { assert } from "../testing.ts";
 import { presetConfig } from "../config.ts";
 import { loadExperiment, variantConfig } from "../train/experiments.ts";
 import { runId } from "../train/run.ts";
+import { join } from "node:path";
 import {
   CONVERGED_PROTOCOL,
   DEFAULT_TRAINING,
+  ensureRun,
   experimentConfig,
   notebookTrainMode,
   PROFILE_OVERRIDES,
@@ -104,5 +106,36 @@ Deno.test("notebookTrainMode: GREFEL_NB_TRAIN, else missing in smoke/short, none
   } finally {
     if (old === undefined) Deno.env.delete("GREFEL_NB_TRAIN");
     else Deno.env.set("GREFEL_NB_TRAIN", old);
+  }
+});
+
+Deno.test("ensureRun: a run finished in another experiment's folder is read; with GREFEL_NB_TRAIN=none a missing one is an error", async () => {
+  const root = await Deno.makeTempDir({ prefix: "grefel-ensure-run-" });
+  const saved = ["GREFEL_RESULTS", "GREFEL_NB_TRAIN", "GREFEL_NB_PROFILE"].map((
+    k,
+  ) => [k, Deno.env.get(k)] as const);
+  try {
+    Deno.env.set("GREFEL_RESULTS", root);
+    Deno.env.set("GREFEL_NB_TRAIN", "none");
+    Deno.env.set("GREFEL_NB_PROFILE", "quick");
+    const both = experimentConfig("table2-rb", "both", { seed: 0, profile: "quick" });
+    const cfg = { ...both, train: { ...both.train, resultsDir: root } };
+    // The study's copy of the same run id, finished.
+    const there = join(root, "rb-dynamics", runId(cfg));
+    await Deno.mkdir(there, { recursive: true });
+    await Deno.writeTextFile(
+      join(there, "metrics.json"),
+      JSON.stringify({ accuracy: 0.75, evaluation: { numSamples: 3 } }),
+    );
+    const r = await ensureRun(both);
+    assert.equal(r.dir, there);
+    assert.equal(r.status, "skipped");
+    const none = experimentConfig("table2-rb", "none", { seed: 0, profile: "quick" });
+    await assert.rejects(() => ensureRun(none), /has not finished .* trains nothing/);
+    // Nothing was started for it.
+    await assert.rejects(() => Deno.stat(join(root, "table2-rb")), Deno.errors.NotFound);
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    await Deno.remove(root, { recursive: true });
   }
 });

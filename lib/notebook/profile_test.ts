@@ -16,13 +16,13 @@ function withEnv(vars: Record<string, string | undefined>, f: () => void): void 
 }
 
 Deno.test("resultsDirFor: a profile's runs, whatever the notebooks' current profile", () => {
-  withEnv({ GREFEL_NB_PROFILE: "smoke", GREFEL_RESULTS: undefined }, () => {
+  withEnv({ GREFEL_PROFILE: "smoke", GREFEL_RESULTS: undefined }, () => {
     assert.equal(resultsDir(), join(REPO_ROOT, "results/tmp/smoke"));
     assert.equal(resultsDirFor("quick"), join(REPO_ROOT, "results"));
     assert.equal(resultsDirFor("full"), join(REPO_ROOT, "results"));
     assert.equal(resultsDirFor("smoke"), join(REPO_ROOT, "results/tmp/smoke"));
   });
-  withEnv({ GREFEL_NB_PROFILE: "quick", GREFEL_RESULTS: "elsewhere" }, () => {
+  withEnv({ GREFEL_PROFILE: "quick", GREFEL_RESULTS: "elsewhere" }, () => {
     assert.equal(resultsDir(), join(REPO_ROOT, "elsewhere"));
     assert.equal(resultsDirFor("smoke"), join(REPO_ROOT, "elsewhere"));
   });

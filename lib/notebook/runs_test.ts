@@ -111,13 +111,13 @@ Deno.test("notebookTrainMode: GREFEL_NB_TRAIN, else missing in smoke/short, none
 
 Deno.test("ensureRun: a run finished in another experiment's folder is read; with GREFEL_NB_TRAIN=none a missing one is an error", async () => {
   const root = await Deno.makeTempDir({ prefix: "grefel-ensure-run-" });
-  const saved = ["GREFEL_RESULTS", "GREFEL_NB_TRAIN", "GREFEL_NB_PROFILE"].map((
+  const saved = ["GREFEL_RESULTS", "GREFEL_NB_TRAIN", "GREFEL_PROFILE"].map((
     k,
   ) => [k, Deno.env.get(k)] as const);
   try {
     Deno.env.set("GREFEL_RESULTS", root);
     Deno.env.set("GREFEL_NB_TRAIN", "none");
-    Deno.env.set("GREFEL_NB_PROFILE", "quick");
+    Deno.env.set("GREFEL_PROFILE", "quick");
     const both = experimentConfig("table2-rb", "both", { seed: 0, profile: "quick" });
     const cfg = { ...both, train: { ...both.train, resultsDir: root } };
     // The study's copy of the same run id, finished.

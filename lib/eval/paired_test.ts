@@ -1,5 +1,5 @@
 import { assert } from "../testing.ts";
-import { formatDifference, pairedDifference, verdict } from "./paired.ts";
+import { formatDifference, pairedDifference, pairedMeanDifference, verdict } from "./paired.ts";
 
 const ones = (n: number) => new Uint8Array(n).fill(1);
 const zeros = (n: number) => new Uint8Array(n);
@@ -52,4 +52,29 @@ Deno.test("paired difference: seeds that disagree widen the interval beyond the 
     () => pairedDifference([mk(3)], [Uint8Array.from([1])]),
     /arm B seed 0 has 1 images/,
   );
+});
+
+Deno.test("paired mean difference: a shift with noise is resolved, noise alone is not; SE ≈ sd/√n", () => {
+  let s = 1;
+  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5; // uniform, sd ≈ 0.289
+  const n = 3000;
+  const b = Float64Array.from({ length: n }, () => rnd());
+  const shifted = Float64Array.from(b, (x) => x - 0.05 + 0.2 * rnd());
+  const d = pairedMeanDifference(shifted, b, { seed: 3 });
+  assert.ok(Math.abs(d.difference + 0.05) < 0.01, `${d.difference}`);
+  assert.ok(d.interval[0] <= d.difference && d.difference <= d.interval[1]);
+  assert.equal(verdict(d, -1), "holds"); // a is lower than b
+  assert.equal(verdict(d, 1), "is contradicted");
+  const sd = 0.2 / Math.sqrt(12);
+  assert.ok(
+    Math.abs(d.standardError - sd / Math.sqrt(n)) < 0.2 * sd / Math.sqrt(n),
+    `${d.standardError}`,
+  );
+  const noise = Float64Array.from(b, (x) => x + 0.2 * rnd());
+  assert.equal(verdict(pairedMeanDifference(noise, b, { seed: 3 })), "not resolved");
+  assert.deepEqual(pairedMeanDifference(b, b).interval, [0, 0]);
+  assert.deepEqual(pairedMeanDifference(shifted, b, { seed: 3 }), d, "deterministic by seed");
+  assert.throws(() => pairedMeanDifference([1, 2], [1]), /2 items against 1/);
+  assert.throws(() => pairedMeanDifference([], []), /no items/);
+  assert.throws(() => pairedMeanDifference([NaN], [0]), /not finite/);
 });

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Verdict } from "../eval/paired.ts";
 
 /** Mean and standard deviation of one table cell over seeds. */
 export interface MeanStd {
@@ -52,6 +53,15 @@ export function verdict(holds: boolean | null): string {
  */
 export function claimLine(claim: string, holds: boolean | null, evidence: string): string {
   return `${claim}: ${verdict(holds)} (${evidence})`;
+}
+
+/**
+ * A claim line decided by a paired interval (lib/eval/paired.ts `verdict`: `holds` only when the
+ * 95% interval excludes zero in the claimed direction): `pairedClaimLine("RB fixes more than it
+ * breaks", verdict(d), formatDifference(d))`.
+ */
+export function pairedClaimLine(claim: string, v: Verdict, evidence: string): string {
+  return `${claim}: ${v} (${evidence})`;
 }
 
 /** The index of the largest value (first on ties); -1 for an empty list. NaN never wins. */

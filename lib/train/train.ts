@@ -371,14 +371,7 @@ export async function predictSplit(
     return await predictSplitParallel(model, params, split, cfg, batchSize, indices, parallel);
   }
   const idx = indices ?? split.ids.map((_, i) => i);
-  const parts: Parts = {
-    embedding: [],
-    primary: [],
-    geometric: [],
-    attentive: [],
-    correction: [],
-    final: [],
-  };
+  const parts = emptyParts();
   let dim = 0;
   for (let s = 0; s < idx.length; s += batchSize) {
     const inputs = await split.readBatch(idx.slice(s, s + batchSize), 0);
@@ -399,6 +392,11 @@ const PREDICTED = ["embedding", ...BRANCHES] as const;
 
 /** Collected outputs of {@linkcode predictSplit}, per output name: one array per batch. */
 type Parts = Record<(typeof PREDICTED)[number], Float32Array[]>;
+
+/** No outputs collected yet. */
+function emptyParts(): Parts {
+  return Object.fromEntries(PREDICTED.map((n) => [n, []])) as unknown as Parts;
+}
 
 /** Reads one batch's outputs (kept tensors, disposed here) into `parts`; returns the width D. */
 async function collectOutputs(out: (Tensor | null)[], parts: Parts): Promise<number> {
@@ -425,14 +423,7 @@ async function predictSplitParallel(
   parallel: DataParallel,
 ): Promise<SplitPredictions> {
   const idx = indices ?? split.ids.map((_, i) => i);
-  const parts: Parts = {
-    embedding: [],
-    primary: [],
-    geometric: [],
-    attentive: [],
-    correction: [],
-    final: [],
-  };
+  const parts = emptyParts();
   let dim = 0;
   const head = async (collect: () => Promise<{ data: Float32Array; dim: number }>) => {
     const e = await collect();

@@ -116,7 +116,8 @@ export function resolveConfig(partial: unknown, context = "config"): GrefelConfi
 /**
  * Named presets. `paper` has the paper's sizes (Table 2: D = 768, 2 fusion blocks, 8 heads, K = 10,
  * IR-50 and MobileFaceNet extractors); `compact` trains at a useful speed on a 2-core CPU from
- * cached features of the npm-shipped extractors; `tiny` is for tests and smoke runs.
+ * cached features of the npm-shipped extractors; `compact-ft` is `compact` with the landmark trunk's
+ * last block fine-tuned (lib/model/finetune.ts); `tiny` is for tests and smoke runs.
  */
 export const PRESETS: Record<string, PartialConfig> = {
   paper: {
@@ -154,6 +155,17 @@ export const PRESETS: Record<string, PartialConfig> = {
       extractor: "npm-face-fast",
       landmarkShape: [[7, 64], [7, 128], [7, 256]],
       imageShape: [[7, 256], [7, 512], [7, 1024]],
+    },
+  },
+  // compact with the landmark trunk's last block (face-api.js `dense3`) fine-tuned: the cache holds
+  // that block's input at 14×14×128 (npm-face-fast-pre3) and the model trains the block.
+  "compact-ft": {
+    preset: "compact-ft",
+    model: {
+      extractor: "npm-face-fast-pre3",
+      landmarkShape: [[7, 64], [7, 128], [14, 128]],
+      imageShape: [[7, 256], [7, 512], [7, 1024]],
+      finetune: "landmark-dense3",
     },
   },
   tiny: {

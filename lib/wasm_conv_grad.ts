@@ -1,14 +1,16 @@
 /**
  * Gradient kernels that tfjs-backend-wasm 4.22 does not have: the filter gradients of `conv2d`
- * (`Conv2DBackpropFilter`) and of `depthwiseConv2d` (`DepthwiseConv2dNativeBackpropFilter`).
- * Without them a pretrained extractor's convolutions cannot be fine-tuned on wasm (tfjs throws
- * "kernel not registered"). Input gradients (`Conv2DBackpropInput`, depthwise input) are in
- * tfjs-wasm already.
+ * (`Conv2DBackpropFilter`) and of `depthwiseConv2d` (`DepthwiseConv2dNativeBackpropFilter`), and
+ * the input gradient of `depthwiseConv2d` (`DepthwiseConv2dNativeBackpropInput`). Without them a
+ * pretrained extractor's convolutions cannot be fine-tuned on wasm (tfjs throws "kernel not
+ * registered"). `conv2d`'s input gradient (`Conv2DBackpropInput`) is in tfjs-wasm already.
  *
  * - `Conv2DBackpropFilter`: im2col of the input into patches `[N, KH·KW·CI]` (N = B·OH·OW, built
  *   in JavaScript straight into the wasm heap, in chunks of rows to bound memory), then one
  *   `patchesᵀ · dy` product `[KH·KW·CI, CO]` through the wasm `BatchMatMul` kernel (XNNPACK);
  *   the chunks' products are summed. The product's layout is the filter's `[KH, KW, CI, CO]`.
+ * - `DepthwiseConv2dNativeBackpropInput`: a direct loop scattering each output position's
+ *   dy · w into dx (the transpose of the convolution), in float64.
  * - `DepthwiseConv2dNativeBackpropFilter`: a direct loop, dW[kh, kw, c, m] =
  *   Σ_{b, oh, ow} x[b, oh·sh + kh·dh − top, ow·sw + kw·dw − left, c] · dy[b, oh, ow, c·M + m]
  *   (depthwise filters are small; the loop is memory-bound).
@@ -159,6 +161,11 @@ function depthwiseBackpropFilter(
             if (iw < 0 || iw >= W) continue;
             const xo = ((b * H + ih) * W + iw) * CI;
             const fo = (kh * KW + kw) * CI * M;
+            if (M === 1) {
+              // The common case (channel multiplier 1): three contiguous runs of CI values.
+              for (let c = 0; c < CI; c++) acc[fo + c] += xs[xo + c] * g[go + c];
+              continue;
+            }
             for (let c = 0; c < CI; c++) {
               const xv = xs[xo + c];
               for (let m = 0; m < M; m++) acc[fo + c * M + m] += xv * g[go + c * M + m];
@@ -173,12 +180,77 @@ function depthwiseBackpropFilter(
   return out;
 }
 
+/**
+ * `DepthwiseConv2dNativeBackpropInput` for wasm (see the module doc): the transpose of the
+ * depthwise convolution, dx[b, ih, iw, c] = Σ_{oh, ow, kh, kw, m} dy[b, oh, ow, c·M + m] ·
+ * w[kh, kw, c, m] over the (oh, ow, kh, kw) with ih = oh·sh + kh·dh − top and iw likewise,
+ * accumulated in float64 by scattering each output position's contributions.
+ */
+function depthwiseBackpropInput(
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  backend: WasmBackendLike,
+  attrs: ConvAttrs & { inputShape: [number, number, number, number] },
+): tf.TensorInfo {
+  if (attrs.dataFormat && attrs.dataFormat !== "NHWC") {
+    throw new Error(
+      `wasm depthwise input gradient: only NHWC is supported, got ${attrs.dataFormat}`,
+    );
+  }
+  const info = tf.backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI } = info;
+  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const M = info.outChannels / CI, CO = info.outChannels;
+  const g = backend.typedArrayFromHeap(dy), f = backend.typedArrayFromHeap(filter);
+  const acc = new Float64Array(B * H * W * CI);
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const go = ((b * OH + oh) * OW + ow) * CO;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * sh + kh * dh - top;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * sw + kw * dw - left;
+            if (iw < 0 || iw >= W) continue;
+            const xo = ((b * H + ih) * W + iw) * CI;
+            const fo = (kh * KW + kw) * CI * M;
+            if (M === 1) {
+              for (let c = 0; c < CI; c++) acc[xo + c] += g[go + c] * f[fo + c];
+              continue;
+            }
+            for (let c = 0; c < CI; c++) {
+              let s = 0;
+              for (let m = 0; m < M; m++) s += g[go + c * M + m] * f[fo + c * M + m];
+              acc[xo + c] += s;
+            }
+          }
+        }
+      }
+    }
+  }
+  const out = backend.makeOutput(attrs.inputShape, "float32");
+  backend.typedArrayFromHeap(out).set(Float32Array.from(acc));
+  return out;
+}
+
 let registered = false;
 
 /**
- * Registers the wasm filter-gradient kernels of `conv2d` and `depthwiseConv2d` where tfjs-wasm has
- * none. Idempotent; safe to call before the wasm backend is initialised.
- * @returns true if both kernels are registered for wasm after the call.
+ * Registers the wasm gradient kernels of `conv2d` and `depthwiseConv2d` that tfjs-wasm lacks (the
+ * two filter gradients and the depthwise input gradient). Idempotent; safe to call before the
+ * wasm backend is initialised.
+ * @returns true if the kernels are registered for wasm after the call.
  */
 export function registerWasmConvFilterGradients(): boolean {
   if (registered) return true;
@@ -209,6 +281,19 @@ export function registerWasmConvFilterGradients(): boolean {
           inputs.dy as tf.TensorInfo,
           backend as unknown as WasmBackendLike,
           attrs as unknown as ConvAttrs,
+        ),
+    });
+  }
+  if (!tf.getKernel("DepthwiseConv2dNativeBackpropInput", "wasm")) {
+    tf.registerKernel({
+      kernelName: "DepthwiseConv2dNativeBackpropInput",
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend, attrs }) =>
+        depthwiseBackpropInput(
+          inputs.dy as tf.TensorInfo,
+          inputs.filter as tf.TensorInfo,
+          backend as unknown as WasmBackendLike,
+          attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] },
         ),
     });
   }

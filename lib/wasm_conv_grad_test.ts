@@ -166,3 +166,50 @@ Deno.test("wasm conv filter gradient: an im2col built in several chunks gives th
   }
   assert.throws(() => setConvGradChunkElements(0), /chunk size 0/);
 });
+
+/** The input gradient of Σ w ⊙ depthwiseConv(x, f) on the current backend. */
+async function depthwiseInputGrad(c: Case, seed: number): Promise<Float32Array> {
+  const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const g = tf.tidy(() => {
+    const x = tf.tensor4d(values(n(c.x), seed), c.x as [number, number, number, number]);
+    const f = tf.tensor4d(
+      values(n(c.filter), seed + 1),
+      c.filter as [number, number, number, number],
+    );
+    const conv = (xx: tf.Tensor4D) =>
+      tf.depthwiseConv2d(xx, f, c.strides, c.pad, "NHWC", c.dilations);
+    const w = tf.tensor(values(n(conv(x).shape), seed + 2), conv(x).shape);
+    return tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(conv(xx as tf.Tensor4D), w)))(x);
+  });
+  const d = await g.data() as Float32Array;
+  g.dispose();
+  return d;
+}
+
+Deno.test("wasm depthwise input gradient equals the cpu backend's to 1e-5", async () => {
+  const cases: Case[] = [
+    ...CASES.filter((c) => c.depthwise),
+    // The fine-tuned landmark block's first convolution: 14×14 → 7×7, 'same', stride 2.
+    {
+      name: "3×3 same s2 even side",
+      depthwise: true,
+      x: [2, 14, 14, 6],
+      filter: [3, 3, 6, 1],
+      strides: 2,
+      dilations: 1,
+      pad: "same",
+    },
+  ];
+  const expected: Float32Array[] = [];
+  await tf.setBackend("cpu");
+  for (const [i, c] of cases.entries()) expected.push(await depthwiseInputGrad(c, 10 * i + 3));
+  await selectBackend("wasm");
+  assert.ok(registerWasmConvFilterGradients());
+  assert.ok(tf.getKernel("DepthwiseConv2dNativeBackpropInput", "wasm"));
+  const before = tf.memory().numTensors;
+  for (const [i, c] of cases.entries()) {
+    const got = await depthwiseInputGrad(c, 10 * i + 3);
+    await assertClose(got, expected[i], 1e-5, 1e-5, c.name);
+  }
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});

@@ -144,8 +144,11 @@ export function augmentPipeline(p: AugmentParams): ViewPipeline {
 export interface FeatureCacheOptions {
   /** Parent directory of caches (default `results/cache`). */
   dir?: string;
-  /** Token grid side per scale, finest first (default `[7, 7, 7]`). */
-  grid?: [number, number, number];
+  /**
+   * Token grid side per scale, finest first, for both streams (default `[7, 7, 7]`); or six sides,
+   * landmark 1–3 then image 1–3, where the streams differ ({@linkcode CacheGrid}).
+   */
+  grid?: CacheGrid;
   /** Value storage (default `uint8`). */
   storage?: CacheStorage;
   /** Views per image (default 1: the centre view only). */
@@ -213,10 +216,23 @@ export function featureCacheKey(
   return { key: sha256(JSON.stringify(params)).slice(0, 16), params };
 }
 
+/**
+ * Token grid sides: three (one per scale, both streams) or six (landmark 1–3, then image 1–3).
+ * Three sides keep the cache keys of caches built before per-stream sides existed.
+ */
+export type CacheGrid =
+  | [number, number, number]
+  | [number, number, number, number, number, number];
+
+/** Grid side of map `m` (landmark 1–3 are 0–2, image 1–3 are 3–5) under `grid`. */
+export function mapSide(grid: readonly number[], m: number): number {
+  return grid.length === 6 ? grid[m] : grid[m % 3];
+}
+
 /** Layout of one record: the six pooled maps. */
 export interface RecordLayout {
-  /** Token grid side per scale. */
-  grid: [number, number, number];
+  /** Token grid sides ({@linkcode CacheGrid}; {@linkcode mapSide} reads map m's). */
+  grid: CacheGrid;
   /** Channels per map: landmark 1–3 then image 1–3. */
   channels: number[];
   /** Storage type. */
@@ -233,11 +249,14 @@ export interface RecordLayout {
 export function recordLayout(
   landmarkShape: StreamShape,
   imageShape: StreamShape,
-  grid: [number, number, number],
+  grid: CacheGrid,
   storage: CacheStorage,
 ): RecordLayout {
+  if (grid.length !== 3 && grid.length !== 6) {
+    throw new Error(`feature cache: grid needs 3 or 6 sides, got [${grid}]`);
+  }
   const channels = [...landmarkShape, ...imageShape].map(([, c]) => c);
-  const sizes = channels.map((c, i) => grid[i % 3] ** 2 * c);
+  const sizes = channels.map((c, i) => mapSide(grid, i) ** 2 * c);
   const offsets: number[] = [];
   let o = 0;
   for (let i = 0; i < 6; i++) {
@@ -353,7 +372,7 @@ function decodeRecord(
   b: number,
 ): void {
   for (let m = 0; m < 6; m++) {
-    const n = L.grid[m % 3] ** 2;
+    const n = mapSide(L.grid, m) ** 2;
     decodeBlock(src, at + L.offsets[m], n, L.channels[m], L.storage, bufs[m], b * L.sizes[m]);
   }
 }
@@ -396,14 +415,16 @@ export async function encodeBatch(
   const pooled = tf.tidy(() => {
     const x = tf.tensor4d(pixels, [count, s, s, 3]);
     const maps = extractor.extract(x);
-    return [...maps.landmark, ...maps.image].map((m, i) => adaptivePool(m, layout.grid[i % 3]));
+    return [...maps.landmark, ...maps.image].map((m, i) =>
+      adaptivePool(m, mapSide(layout.grid, i))
+    );
   });
   try {
     const vals = await Promise.all(pooled.map((p) => p.data() as Promise<Float32Array>));
     const out = new Uint8Array(count * layout.bytes);
     for (let b = 0; b < count; b++) {
       for (let i = 0; i < 6; i++) {
-        const n = layout.grid[i % 3] ** 2;
+        const n = mapSide(layout.grid, i) ** 2;
         encodeBlock(
           vals[i],
           b * layout.sizes[i],
@@ -538,9 +559,9 @@ export class FeatureCache {
     this.soft = dataset.samples.map((s) => s.soft);
     this.groups = dataset.samples.map((s) => s.group);
     this.classNames = [...dataset.classNames];
-    const g = index.layout.grid, c = index.layout.channels;
-    this.landmarkShape = [[g[0], c[0]], [g[1], c[1]], [g[2], c[2]]];
-    this.imageShape = [[g[0], c[3]], [g[1], c[4]], [g[2], c[5]]];
+    const g = (m: number) => mapSide(index.layout.grid, m), c = index.layout.channels;
+    this.landmarkShape = [[g(0), c[0]], [g(1), c[1]], [g(2), c[2]]];
+    this.imageShape = [[g(3), c[3]], [g(4), c[4]], [g(5), c[5]]];
   }
 
   /** Number of samples. */
@@ -577,7 +598,7 @@ export class FeatureCache {
       return rec;
     });
     const t = bufs.map((buf, m) => {
-      const g = L.grid[m % 3];
+      const g = mapSide(L.grid, m);
       return tf.tensor4d(buf, [B, g, g, L.channels[m]]);
     });
     return {
@@ -681,7 +702,7 @@ export async function buildFeatureCache(
   extractor: FeatureExtractor,
   opts: FeatureCacheOptions = {},
 ): Promise<FeatureCache> {
-  const grid = opts.grid ?? [7, 7, 7];
+  const grid: CacheGrid = opts.grid ?? [7, 7, 7];
   const storage = opts.storage ?? "uint8";
   const views = opts.views ?? 1;
   const pipeline = opts.pipeline ?? CENTRE_VIEW;
@@ -689,8 +710,10 @@ export async function buildFeatureCache(
   const shardSize = opts.shardSize ?? 512;
   const batchSize = opts.batchSize ?? 16;
   const workers = opts.workers ?? 0;
-  if (!grid.every((g) => Number.isInteger(g) && g >= 1)) {
-    throw new Error(`feature cache: grid must be positive integers, got [${grid}]`);
+  if (
+    (grid.length !== 3 && grid.length !== 6) || !grid.every((g) => Number.isInteger(g) && g >= 1)
+  ) {
+    throw new Error(`feature cache: grid must be 3 or 6 positive integers, got [${grid}]`);
   }
   if (!Number.isInteger(views) || views < 1) {
     throw new Error(`feature cache: views must be an integer ≥ 1, got ${views}`);

@@ -9,9 +9,12 @@ import {
   adaptivePool,
   augmentPipeline,
   buildFeatureCache,
+  type CacheGrid,
   CENTRE_VIEW,
   decodeRecords,
+  featureCacheKey,
   type FeatureCacheOptions,
+  mapSide,
   poolMatrix,
   recordLayout,
   resizeToRgb,
@@ -552,5 +555,48 @@ Deno.test("opening a built cache trusts unchanged image files (size + mtime), re
     ex.dispose();
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(files, { recursive: true });
+  }
+});
+
+Deno.test("per-stream grid sides: six sides pool each map to its own side; three keep the old keys", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const ds = fakeDataset(5);
+  const ex = fakeExtractor();
+  try {
+    // Landmark maps kept at 4, 2, 1 (native), image maps pooled to 2, 1, 1.
+    const grid: CacheGrid = [4, 2, 1, 2, 1, 1];
+    assert.equal(mapSide(grid, 0), 4);
+    assert.equal(mapSide(grid, 3), 2);
+    assert.equal(mapSide([2, 2, 1], 4), 2);
+    const cache = await buildFeatureCache(ds, ex, opts(dir, { grid }));
+    assert.deepEqual(cache.landmarkShape, [[4, 2], [2, 3], [1, 4]]);
+    assert.deepEqual(cache.imageShape, [[2, 3], [1, 2], [1, 5]]);
+    const ref = tf.tidy(() => {
+      const x = tf.stack(ds.images.map((im) => tf.tensor3d(resizeToRgb(im, 8), [8, 8, 3])));
+      const m = ex.extract(x as tf.Tensor4D);
+      return [...m.landmark, ...m.image].map((t, i) => adaptivePool(t, grid[i]));
+    });
+    const m = cache.readBatch([0, 1, 2, 3, 4]);
+    const got = [...m.landmark, ...m.image];
+    for (let i = 0; i < 6; i++) {
+      assert.deepEqual(got[i].shape, ref[i].shape, `map ${i}`);
+      const w = await ref[i].data();
+      const range = Math.max(...w) - Math.min(...w);
+      await assertClose(got[i], ref[i], range / 400 + 1e-3, 0, `map ${i}`);
+    }
+    disposeMaps(m);
+    tf.dispose(ref);
+    // Three equal sides per stream are the old key; six sides are another cache.
+    const three = featureCacheKey(ex, { grid: [2, 2, 1] }).key;
+    assert.equal(String(featureCacheKey(ex, { grid: [2, 2, 1] }).params.grid), "2,2,1");
+    assert.notEqual(featureCacheKey(ex, { grid: [2, 2, 1, 2, 2, 1] }).key, three);
+    await assert.rejects(
+      () => buildFeatureCache(ds, ex, opts(dir, { grid: [2, 2] as unknown as CacheGrid })),
+      /grid must be 3 or 6 positive integers/,
+    );
+  } finally {
+    ex.dispose();
+    await Deno.remove(dir, { recursive: true });
   }
 });

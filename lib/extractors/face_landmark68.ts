@@ -92,20 +92,42 @@ export function faceFeatureTrunk(
   x: tf.Tensor4D,
   w: tf.NamedTensorMap,
 ): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+  return faceFeatureTrunkUpTo(x, w, 4) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+}
+
+/**
+ * The first `blocks` dense-block outputs of {@linkcode faceFeatureTrunk} (the later blocks are
+ * not run). Call inside `tf.tidy`.
+ */
+export function faceFeatureTrunkUpTo(
+  x: tf.Tensor4D,
+  w: tf.NamedTensorMap,
+  blocks: 1 | 2 | 3 | 4,
+): tf.Tensor4D[] {
   if (x.shape[1] !== LANDMARK68_INPUT || x.shape[2] !== LANDMARK68_INPUT) {
     x = tf.image.resizeBilinear(x, [LANDMARK68_INPUT, LANDMARK68_INPUT]);
   }
   // face-api.js: (x·255 − mean)/255 = x − mean/255.
-  const norm = tf.sub(x, tf.tensor1d(FACE_API_MEAN_RGB.map((m) => m / 255))) as tf.Tensor4D;
-  const d0 = denseBlock4(norm, w, "dense0", true); // [B, 56, 56, 32]
-  const d1 = denseBlock4(d0, w, "dense1", false); // [B, 28, 28, 64]
-  const d2 = denseBlock4(d1, w, "dense2", false); // [B, 14, 14, 128]
-  const d3 = denseBlock4(d2, w, "dense3", false); // [B, 7, 7, 256]
-  return [d0, d1, d2, d3];
+  let y = tf.sub(x, tf.tensor1d(FACE_API_MEAN_RGB.map((m) => m / 255))) as tf.Tensor4D;
+  const out: tf.Tensor4D[] = [];
+  // [B, 56, 56, 32], [B, 28, 28, 64], [B, 14, 14, 128], [B, 7, 7, 256]
+  for (let i = 0; i < blocks; i++) out.push(y = denseBlock4(y, w, `dense${i}`, i === 0));
+  return out;
+}
+
+/** Options of {@linkcode loadLandmark68}. */
+export interface Landmark68Options {
+  /**
+   * The third map: `dense3` (the trunk's last block, `[B, 7, 7, 256]`; default) or `dense2`,
+   * that block's input (`[B, 14, 14, 128]`), for a model that fine-tunes `dense3` itself
+   * (`model.finetune: "landmark-dense3"`, lib/model/finetune.ts); `dense3` is then not run.
+   */
+  third?: "dense3" | "dense2";
 }
 
 /** Loads the landmark trunk from the installed `@vladmandic/face-api` package. */
-export async function loadLandmark68(): Promise<Landmark68Net> {
+export async function loadLandmark68(opts: Landmark68Options = {}): Promise<Landmark68Net> {
+  const third = opts.third ?? "dense3";
   const w = await loadWeightMap(
     await npmFile("@vladmandic/face-api", "model/face_landmark_68_model-weights_manifest.json"),
   );
@@ -117,6 +139,10 @@ export async function loadLandmark68(): Promise<Landmark68Net> {
   return {
     run(x) {
       return tf.tidy(() => {
+        if (third === "dense2") {
+          const [, d1, d2] = faceFeatureTrunkUpTo(x, w, 3);
+          return [d1, d2, d2.clone()];
+        }
         const [, d1, d2, d3] = faceFeatureTrunk(x, w);
         return [d1, d2, d3];
       });

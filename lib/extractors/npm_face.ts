@@ -29,14 +29,22 @@ export interface NpmFaceOptions {
   name?: string;
   /** Side faceres runs at (default 224, its native size; its maps scale with it). */
   imageInputSize?: number;
+  /**
+   * The landmark stream's third map: `dense3` (default) or `dense2`, the input of the landmark
+   * trunk's last block at 14×14×128, for models that fine-tune that block
+   * (`model.finetune: "landmark-dense3"`).
+   */
+  landmarkThird?: "dense3" | "dense2";
 }
 
 /** Loads the `npm-face` extractor pair. */
 export async function loadNpmFaceExtractor(opts: NpmFaceOptions = {}): Promise<FeatureExtractor> {
-  const landmark = await loadLandmark68();
+  const third = opts.landmarkThird ?? "dense3";
+  const landmark = await loadLandmark68({ third });
   const size = opts.imageInputSize ?? FACERES_INPUT;
   const image = await loadFaceRes(size);
   const landmarkShape = LANDMARK68_SHAPE.map((s) => [...s]) as StreamShape;
+  if (third === "dense2") landmarkShape[2] = [...LANDMARK68_SHAPE[1]];
   // faceres has stride 8, 16, 32 at its three taps ('same'-style padding: ceil).
   const imageShape = FACERES_SHAPE.map((
     [, c],

@@ -60,7 +60,7 @@ export const NETWORKS: readonly NetworkProvenance[] = [
     source: "face-api.js (justadudewhohacks/face-api.js)",
     trainingData: "face images annotated with 68 landmark points (face-api.js: about 35k images)",
     leakage: "none-known",
-    usedBy: "npm-face, npm-face-fast: landmark stream",
+    usedBy: "npm-face, npm-face-fast, npm-face-fast-pre3: landmark stream",
   },
   {
     name: "face-api landmark68-tiny",
@@ -111,7 +111,7 @@ export const NETWORKS: readonly NetworkProvenance[] = [
     source: "https://github.com/HSE-asavchenko/HSE_FaceRec_tf",
     trainingData: "face identities (VGGFace2), age/gender data sets (HSE_FaceRec_tf)",
     leakage: "none-known",
-    usedBy: "npm-face, npm-face-fast: image stream",
+    usedBy: "npm-face, npm-face-fast, npm-face-fast-pre3: image stream",
   },
   {
     name: "human emotion",

@@ -8,6 +8,11 @@
  *   change. Used by the `compact` preset so that caching FER+ train fits the 30-minute budget on
  *   a 2-core CPU.
  *
+ * - `npm-face-fast-pre3`: `npm-face-fast` whose third landmark map is the input of the landmark
+ *   trunk's last block (`dense2`'s output, 14×14×128) instead of that block's output, for
+ *   `model.finetune: "landmark-dense3"` (the model runs and trains the block; preset
+ *   `compact-ft`).
+ *
  * - `paper`, `paper:seed=N`, `paper:width=W`, `paper:seed=N:width=W`: the paper's IR-50 +
  *   MobileFaceNet (lib/extractors/paper/, seeded weights), imported only when asked for.
  *   `paper:weights=…` names a loaded POSTER++ checkpoint and cannot be rebuilt from its name.
@@ -25,6 +30,15 @@ export type ExtractorFactory = () => Promise<FeatureExtractor>;
 const FACTORIES = new Map<string, ExtractorFactory>([
   ["npm-face", () => loadNpmFaceExtractor({ name: "npm-face", imageInputSize: 224 })],
   ["npm-face-fast", () => loadNpmFaceExtractor({ name: "npm-face-fast", imageInputSize: 160 })],
+  [
+    "npm-face-fast-pre3",
+    () =>
+      loadNpmFaceExtractor({
+        name: "npm-face-fast-pre3",
+        imageInputSize: 160,
+        landmarkThird: "dense2",
+      }),
+  ],
 ]);
 
 /** Registers (or replaces) an extractor factory under `name`. */

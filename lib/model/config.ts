@@ -225,6 +225,34 @@ export const lossSchema = z.strictObject({
   logClamp: z.number().positive().max(1e-2).default(1e-7),
 });
 
+/**
+ * Extractor blocks that can be fine-tuned (`model.finetune`):
+ *
+ * - `none`: every extractor weight frozen (the feature cache holds the final maps).
+ * - `landmark-dense3`: the last dense block of face-api.js's 68-point landmark trunk
+ *   (`dense3`: four depthwise-separable 3×3 convolutions, the first with stride 2, 128 → 256
+ *   channels; lib/extractors/face_landmark68.ts) trained with the model. The cache then holds
+ *   the block's input (`dense2`'s output at 14×14×128) as the landmark stream's third map, and
+ *   the block turns it into the 7×7×256 map the frozen trunk would give. Needs an extractor whose
+ *   third landmark map is that input (`npm-face-fast-pre3`) and `landmarkShape[2]` with 128
+ *   channels.
+ */
+export const FINETUNE_BLOCKS = ["none", "landmark-dense3"] as const;
+
+/** One of {@linkcode FINETUNE_BLOCKS}. */
+export type FinetuneBlock = typeof FINETUNE_BLOCKS[number];
+
+/** Where a fine-tuned block sits and what it maps: landmark scale, stride, channels in and out. */
+export const FINETUNE_GEOMETRY: Readonly<
+  Record<
+    FinetuneBlock,
+    { scale: number; stride: number; inChannels: number; outChannels: number } | null
+  >
+> = {
+  none: null,
+  "landmark-dense3": { scale: 2, stride: 2, inChannels: 128, outChannels: 256 },
+};
+
 const modelBase = z.strictObject({
   /** Number of classes C (N_cls; FER+ and AffectNet: 8). */
   classes: z.number().int().min(2).default(8),
@@ -237,6 +265,11 @@ const modelBase = z.strictObject({
   landmarkShape: streamShape.default([[28, 64], [14, 128], [7, 256]]),
   /** Image-stream map shapes `[side, channels]`, finest first (npm-face: 28/14/7 × 256/512/1024). */
   imageShape: streamShape.default([[28, 256], [14, 512], [7, 1024]]),
+  /**
+   * Partial fine-tuning: a trainable copy of an extractor's last block, initialised from its
+   * pretrained weights (see {@linkcode FinetuneBlock}).
+   */
+  finetune: z.enum(FINETUNE_BLOCKS).default("none"),
   /** Optional input convolution per landmark map (paper: `[null, null, 3×3 → 256]`). */
   landmarkConv: streamConvs.default([null, null, null]),
   /**
@@ -269,6 +302,18 @@ const modelBase = z.strictObject({
  * as {@linkcode ModelConfig}, for helpers that also run on configs not yet checked.
  */
 export type ModelBase = ModelConfig;
+
+/**
+ * The landmark map shape `[side, channels]` the cross-attention of scale `i` reads before its
+ * optional input convolution: `landmarkShape[i]`, or, at the scale a fine-tuned block feeds
+ * (`finetune`), that block's output.
+ */
+export function landmarkStreamShape(cfg: ModelBase, i: number): [number, number] {
+  const [side, channels] = cfg.landmarkShape[i];
+  const block = FINETUNE_GEOMETRY[cfg.finetune];
+  if (!block || block.scale !== i) return [side, channels];
+  return [Math.ceil(side / block.stride), block.outChannels];
+}
 
 /** Side of a map after an optional input convolution. */
 export function convOutSide(side: number, conv: { stride: number } | null): number {
@@ -308,11 +353,12 @@ export function scaleGeometry(cfg: ModelBase): ScaleGeometry[] {
     const lc = cfg.landmarkConv[i];
     const ic = cfg.imageConv[i];
     const side = convOutSide(cfg.imageShape[i][0], ic);
+    const lm = landmarkStreamShape(cfg, i);
     const heads = cfg.crossAttention.heads[i];
     const ratio = side / ts;
     return {
       side,
-      landmarkChannels: lc ? lc.channels : cfg.landmarkShape[i][1],
+      landmarkChannels: lc ? lc.channels : lm[1],
       imageChannels: ic ? ic.channels : cfg.imageShape[i][1],
       attnDim: heads * cfg.crossAttention.headDim,
       heads,
@@ -341,8 +387,16 @@ export const modelConfigSchema = modelBase.superRefine((cfg, ctx) => {
     ctx.addIssue({ code: "custom", path, message });
   const ts = tokenSide(cfg);
   if (ts * ts !== cfg.tokens) bad(["tokens"], `must be a square number, got ${cfg.tokens}`);
+  const block = FINETUNE_GEOMETRY[cfg.finetune];
+  if (block && cfg.landmarkShape[block.scale][1] !== block.inChannels) {
+    bad(
+      ["landmarkShape", block.scale],
+      `finetune "${cfg.finetune}" reads a ${block.inChannels}-channel map at scale ` +
+        `${block.scale} (the block's input), got ${cfg.landmarkShape[block.scale][1]} channels`,
+    );
+  }
   for (let i = 0; i < 3; i++) {
-    const lSide = convOutSide(cfg.landmarkShape[i][0], cfg.landmarkConv[i]);
+    const lSide = convOutSide(landmarkStreamShape(cfg, i)[0], cfg.landmarkConv[i]);
     const iSide = convOutSide(cfg.imageShape[i][0], cfg.imageConv[i]);
     if (lSide !== iSide) {
       bad(
@@ -586,6 +640,11 @@ export interface ModelConfig {
    * Default: `[null, null, null]`.
    */
   landmarkConv: [InputConvConfig | null, InputConvConfig | null, InputConvConfig | null];
+  /**
+   * Partial fine-tuning: a trainable copy of an extractor's last block, initialised from its
+   * pretrained weights ({@linkcode FinetuneBlock}). Default: `"none"`.
+   */
+  finetune: FinetuneBlock;
   /**
    * Optional input convolution per image map; its output width is the stream width at that scale
    * (paper: 3×3 stride 2 keeping 64/128/256). Default: 1×1 projections to the attention widths,

@@ -9,6 +9,7 @@
  * - `embed/s{i}/conv{j}` (3×3 stride-2 convs down to the token grid; one 1×1 conv if none)
  * - `fusion/{clsToken, posEmbed, block{j}/{norm1, attn, norm2, mlp}, norm, se?}`
  * - `head/{fc{j}, bn{j}, out}`; `rb/anchors` `[C, K, D]`; `rb/{attention, out}`
+ * - `finetune/dense3/conv{j}/…` when `model.finetune` is on (lib/model/finetune.ts)
  *
  * @module
  */
@@ -17,6 +18,8 @@ import type { Tensor2D, Tensor3D, Tensor4D } from "../tensor.ts";
 import type { GrefelInputs, GrefelOutputs, ParamTree } from "./types.ts";
 import {
   anchorsOn,
+  FINETUNE_GEOMETRY,
+  landmarkStreamShape,
   type ModelConfig,
   rbOn,
   rbTrainingSwitches,
@@ -46,6 +49,7 @@ import {
   windowReverse,
 } from "./layers.ts";
 import { buildParams, leaf, normalSampler, Plan, streamRng, sub } from "./params.ts";
+import { finetuneForward, planFinetune } from "./finetune.ts";
 import {
   anchorDistances,
   attentiveCorrection,
@@ -62,6 +66,7 @@ export const GROUPS = [
   "head",
   "rb.anchors",
   "rb.attentive",
+  "finetune",
 ] as const;
 
 /** Declares every parameter and multiply-accumulate of the trainable model for `cfg`. */
@@ -70,6 +75,7 @@ export function planGrefel(cfg: ModelConfig): Plan {
   const geo = scaleGeometry(cfg);
   const d = cfg.embedDim;
   const ts = tokenSide(cfg);
+  planFinetune(plan, cfg);
   for (let i = 0; i < 3; i++) {
     const g = geo[i];
     const p = `cross/s${i}`;
@@ -81,8 +87,8 @@ export function planGrefel(cfg: ModelConfig): Plan {
       planConv(
         plan,
         `${p}/lmConv`,
-        cfg.landmarkShape[i][0],
-        cfg.landmarkShape[i][1],
+        landmarkStreamShape(cfg, i)[0],
+        landmarkStreamShape(cfg, i)[1],
         lc.channels,
         lc.kernel,
         lc.stride,
@@ -227,9 +233,10 @@ export function grefelEmbedding(
     const p = sub(cross, `s${i}`);
     const lc = cfg.landmarkConv[i];
     const ic = cfg.imageConv[i];
-    const xl = lc
-      ? conv2dMatmul(sub(p, "lmConv"), inputs.landmark[i], lc.stride)
+    const lm = FINETUNE_GEOMETRY[cfg.finetune]?.scale === i
+      ? finetuneForward(params, inputs.landmark[i], cfg) // the fine-tuned extractor block
       : inputs.landmark[i];
+    const xl = lc ? conv2dMatmul(sub(p, "lmConv"), lm, lc.stride) : lm;
     const xi = ic ? conv2dMatmul(sub(p, "imgConv"), inputs.image[i], ic.stride) : inputs.image[i];
     const zl = windowPartition(layerNorm(sub(p, "lmNorm"), xl), g.window); // [B·nW, M, c_lm]
     const zi = windowPartition(layerNorm(sub(p, "imgNorm"), xi), g.window); // [B·nW, M, c_img]

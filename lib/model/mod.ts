@@ -7,9 +7,12 @@ export type { GrefelInputs, GrefelLosses, GrefelOutputs, ParamTree } from "./typ
 export {
   anchorsOn,
   type CrossAttentionConfig,
+  FINETUNE_BLOCKS,
+  type FinetuneBlock,
   type FusionConfig,
   type HeadConfig,
   type InputConvConfig,
+  landmarkStreamShape,
   type LossConfig,
   type ModelConfig,
   parseModelConfig,
@@ -35,6 +38,12 @@ export {
   readParams,
   trainableVariables,
 } from "./params.ts";
+export {
+  FINETUNE_ROOT,
+  finetuneForward,
+  loadFinetuneWeights,
+  pretrainedFinetuneWeights,
+} from "./finetune.ts";
 export { recalibrateHeadBatchNorm, type RecalibrationReport } from "./recalibrate.ts";
 export { anchorLoss, centerLoss, classLoss, grefelLoss, smoothLabels } from "./losses.ts";
 export {

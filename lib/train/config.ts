@@ -276,6 +276,7 @@ export const RUN_ID_EXCLUDED: readonly string[] = [
  */
 export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.head.order": "dropout-bn",
+  "model.finetune": "none",
   "model.rb.training": "paper",
   "model.rb.auxWeight": 1.0,
   "model.rb.trustRampEpochs": 10,

@@ -16,6 +16,7 @@ export const MODEL_FNS: ModelFns = {
   assignParams: M.assignParams,
   disposeParams: M.disposeParams,
   anchorsOn: M.anchorsOn,
+  loadPretrained: M.loadFinetuneWeights,
   grefelEmbedding: M.grefelEmbedding,
   grefelFromEmbedding: M.grefelFromEmbedding,
   workerModule: { url: import.meta.url, name: "MODEL_FNS" },

@@ -15,7 +15,7 @@ import type { ModelConfig } from "../model/config.ts";
 import type { ParamTree } from "../model/types.ts";
 import type { ModelFns } from "./train.ts";
 import { gradGroupOf } from "./step.ts";
-import { decodeRecords } from "../data/cache.ts";
+import { decodeRecords, mapSide } from "../data/cache.ts";
 import {
   type EmbedMessage,
   type FromWorker,
@@ -108,7 +108,7 @@ function inputsOf(share: ShareInputs): Parameters<NonNullable<ModelFns["grefelEm
   const bufs = decodeRecords(share.records, L, rows, staging);
   if (tf.getBackend() === "wasm") staging = bufs;
   const t = bufs.map((b, m) => {
-    const g = L.grid[m % 3];
+    const g = mapSide(L.grid, m);
     return tf.tensor4d(b, [rows, g, g, L.channels[m]]);
   });
   return { landmark: [t[0], t[1], t[2]], image: [t[3], t[4], t[5]] };

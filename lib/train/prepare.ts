@@ -32,7 +32,12 @@ import { resolveConfig } from "../config.ts";
 import { withLabelNoise } from "../data/noise.ts";
 import { epochIndices } from "../data/sampler.ts";
 import type { DatasetSample, LoadedDataset } from "../data/types.ts";
-import { augmentPipeline, buildFeatureCache, type FeatureCache } from "../data/cache.ts";
+import {
+  augmentPipeline,
+  buildFeatureCache,
+  type CacheGrid,
+  type FeatureCache,
+} from "../data/cache.ts";
 import { loadExtractor } from "../extractors/registry.ts";
 import type { FeatureExtractor } from "../extractors/types.ts";
 import { canonicalJson, datasetFingerprint } from "../run/mod.ts";
@@ -413,7 +418,7 @@ async function buildCaches(
   config: GrefelConfig,
   plan: DataPlan,
   extractor: FeatureExtractor,
-  grid: [number, number, number],
+  grid: CacheGrid,
   opts: PrepareOptions,
 ): Promise<{ trainCache: FeatureCache; evalCache: FeatureCache; views: number }> {
   const d = config.data;
@@ -459,19 +464,14 @@ async function buildCaches(
 }
 
 /**
- * The grid the feature cache pools both streams to, one side per scale.
- * @throws Error when `model.landmarkShape` and `model.imageShape` differ in a side.
+ * The grid the feature cache pools the maps to: the model's input sides, one per scale when the
+ * two streams agree (the cache keys of every cache built before per-stream sides), else six.
  */
-function cacheGrid(config: GrefelConfig): [number, number, number] {
+function cacheGrid(config: GrefelConfig): CacheGrid {
   const m = config.model;
-  const grid = m.landmarkShape.map((s) => s[0]) as [number, number, number];
-  if (m.imageShape.some((s, i) => s[0] !== grid[i])) {
-    throw new Error(
-      `the feature cache pools both streams to one grid per scale, but model.landmarkShape sides ` +
-        `[${grid}] differ from model.imageShape sides [${m.imageShape.map((s) => s[0])}]`,
-    );
-  }
-  return grid;
+  const lm = m.landmarkShape.map((s) => s[0]) as [number, number, number];
+  const im = m.imageShape.map((s) => s[0]) as [number, number, number];
+  return lm.every((g, i) => g === im[i]) ? lm : [...lm, ...im];
 }
 
 /** @throws Error when the cached feature shapes are not the model's. */

@@ -91,6 +91,11 @@ export interface ModelFns {
   assignParams(params: ParamTree, named: Map<string, Float32Array>): void;
   /** Frees the weights. */
   disposeParams(params: ParamTree): void;
+  /**
+   * Copies pretrained weights into the parts of a fresh model that start from them (the
+   * fine-tuned extractor block, `model.finetune`); absent or a no-op when none do.
+   */
+  loadPretrained?(params: ParamTree, cfg: ModelConfig): Promise<void>;
   /** Sets anchors to class means of `embeddings` (+ noise); resolves to what it did. */
   initAnchorsFromEmbeddings(
     params: ParamTree,
@@ -774,6 +779,7 @@ async function restoreOrInit(
     );
     return { state: ckpt.state, status: "resumed" };
   }
+  await model.loadPretrained?.(params, config.model);
   const state: CheckpointState = {
     runId: runId(config),
     configHash: hash,

@@ -308,3 +308,31 @@ Deno.test("the test split is never evaluated with other weights than the best ep
     await assert.rejects(() => Deno.stat(join(r.dir, "metrics.json")), Deno.errors.NotFound);
   });
 });
+
+Deno.test("pretrained weights are loaded into a fresh run only; a resumed run keeps its own", async () => {
+  await withTmp(async (tmp) => {
+    const calls: string[] = [];
+    const model = {
+      ...TOY_MODEL,
+      loadPretrained: (_p: unknown, cfg: GrefelConfig["model"]) => {
+        calls.push(cfg.extractor);
+        return Promise.resolve();
+      },
+    };
+    const config = cfg(tmp);
+    await assert.rejects(() =>
+      trainRun(config, toyData(), {
+        ...quiet,
+        model,
+        hooks: {
+          onEpochEnd: (e) => {
+            if (e.epoch === 1) throw new Error("simulated crash");
+          },
+        },
+      }), /simulated crash/);
+    assert.equal(calls.length, 1, "loaded once at the fresh start");
+    const resumed = await trainRun(config, toyData(), { ...quiet, model });
+    assert.equal(resumed.status, "resumed");
+    assert.equal(calls.length, 1, "a resumed run reads its checkpoint, not the pretrained weights");
+  });
+});

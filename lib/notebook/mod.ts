@@ -14,6 +14,7 @@ export * from "./tables.ts";
 export * from "./paper_numbers.ts";
 export * from "./rb_study.ts";
 export * from "./ablation.ts";
+export * from "./extractor_study.ts";
 export type * from "../config_types.ts";
 export { DATASET_KINDS } from "../data/datasets.ts";
 export {

@@ -13,6 +13,12 @@
  * @module
  */
 
+import {
+  type PairedOptions,
+  type PairedStatisticDifference,
+  pairedStatisticDifference,
+} from "./paired.ts";
+
 /** Embeddings: `[N, D]` row-major typed array (give `dim`), or one array per sample. */
 export type Embeddings = Float32Array | Float64Array | number[][];
 
@@ -178,4 +184,68 @@ export function calinskiHarabasz(
   dim?: number,
 ): number {
   return clusterScores(embeddings, labels, dim).calinskiHarabasz;
+}
+
+/** One run's test embeddings for {@linkcode pairedClusterDifference}. */
+export interface RunEmbeddings {
+  /** `[N, dim]` row-major. */
+  data: Float32Array | Float64Array;
+  /** True class per row. */
+  labels: ArrayLike<number>;
+  /** Embedding width. */
+  dim: number;
+}
+
+/**
+ * Paired difference of a cluster score, arm A − arm B (e.g. with reliability balancing against
+ * without), over seeds and test images: {@linkcode pairedStatisticDifference}'s two-level
+ * bootstrap, where each replicate recomputes the score on the drawn images (repeats included) of
+ * the drawn seeds' two runs. Both arms must hold the same test images in the same order (checked
+ * by their labels). Lower Davies–Bouldin and higher Calinski–Harabasz mean better-separated
+ * classes, so "A separates better" is direction −1 for `daviesBouldin` and +1 for
+ * `calinskiHarabasz` in `verdict`. A resample repeats points, which shrinks within-class scatter
+ * the same way in both arms; the interval is of the paired difference, not of either score.
+ * @throws Error when the arms differ in seeds, images or labels.
+ */
+export function pairedClusterDifference(
+  a: readonly RunEmbeddings[],
+  b: readonly RunEmbeddings[],
+  score: "daviesBouldin" | "calinskiHarabasz",
+  opts: PairedOptions = {},
+): PairedStatisticDifference {
+  if (a.length === 0 || a.length !== b.length) {
+    throw new Error(`pairedClusterDifference: arms have ${a.length} and ${b.length} seeds`);
+  }
+  const n = a[0].labels.length;
+  for (const [arm, runs] of [["A", a], ["B", b]] as const) {
+    runs.forEach((r, k) => {
+      if (r.labels.length !== n || r.data.length !== n * r.dim) {
+        throw new Error(`pairedClusterDifference: arm ${arm} seed ${k} has another image count`);
+      }
+      for (let i = 0; i < n; i++) {
+        if (r.labels[i] !== a[0].labels[i]) {
+          throw new Error(
+            `pairedClusterDifference: arm ${arm} seed ${k} image ${i} has label ${r.labels[i]}, ` +
+              `not ${a[0].labels[i]}: not the same test images in the same order`,
+          );
+        }
+      }
+    });
+  }
+  const scoreOn = (r: RunEmbeddings, idx: Int32Array | null) => {
+    if (!idx) return clusterScores(r.data, r.labels, r.dim)[score];
+    const data = new Float64Array(idx.length * r.dim);
+    const labels = new Int32Array(idx.length);
+    idx.forEach((i, j) => {
+      data.set(r.data.subarray(i * r.dim, (i + 1) * r.dim), j * r.dim);
+      labels[j] = r.labels[i];
+    });
+    return clusterScores(data, labels, r.dim)[score];
+  };
+  return pairedStatisticDifference(
+    a.length,
+    n,
+    (arm, k, idx) => scoreOn(arm === "a" ? a[k] : b[k], idx),
+    opts,
+  );
 }

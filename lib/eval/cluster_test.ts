@@ -1,5 +1,11 @@
 import { assert, assertClose } from "../testing.ts";
-import { calinskiHarabasz, clusterScores, daviesBouldin } from "./cluster.ts";
+import {
+  calinskiHarabasz,
+  clusterScores,
+  daviesBouldin,
+  pairedClusterDifference,
+} from "./cluster.ts";
+import { verdict } from "./paired.ts";
 
 interface GoldenCluster {
   name: string;
@@ -65,4 +71,41 @@ Deno.test("cluster scores: 2000 × 768 in well under a second", () => {
   const r = clusterScores(x, labels, d);
   assert.ok(performance.now() - t < 2000);
   assert.ok(Number.isFinite(r.daviesBouldin) && r.calinskiHarabasz > 0);
+});
+
+Deno.test("paired cluster difference: tighter classes in arm A are resolved, identical arms are not", () => {
+  // Two seeds, 3 classes × 40 points in 4 dimensions; arm A's points lie closer to their class
+  // centres than arm B's (the same directions, half the spread).
+  let s = 11;
+  const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+  const n = 120, dim = 4;
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 3);
+  const run = (spread: number, noise: Float64Array) => {
+    const data = new Float64Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < dim; j++) {
+        data[i * dim + j] = (j === labels[i] ? 3 : 0) + spread * noise[i * dim + j];
+      }
+    }
+    return { data, labels, dim };
+  };
+  const noises = [0, 1].map(() => Float64Array.from({ length: n * dim }, rnd));
+  const a = noises.map((z) => run(1, z)), b = noises.map((z) => run(2, z));
+  const db = pairedClusterDifference(a, b, "daviesBouldin", { replicates: 200 });
+  assert.ok(db.difference < 0, `A has the lower Davies–Bouldin: ${db.difference}`);
+  assert.equal(verdict(db, -1), "holds");
+  const ch = pairedClusterDifference(a, b, "calinskiHarabasz", { replicates: 200 });
+  assert.equal(verdict(ch, 1), "holds");
+  const same = pairedClusterDifference(a, a, "daviesBouldin", { replicates: 50 });
+  assert.equal(same.difference, 0);
+  assert.deepEqual(same.interval, [0, 0]);
+  assert.throws(
+    () =>
+      pairedClusterDifference(
+        a,
+        [b[0], { ...b[1], labels: labels.map((l) => (l + 1) % 3) }],
+        "daviesBouldin",
+      ),
+    /not the same test images/,
+  );
 });

@@ -213,3 +213,83 @@ export function pairedMeanDifference(
     replicates: reps,
   };
 }
+
+/** Result of {@linkcode pairedStatisticDifference}. */
+export interface PairedStatisticDifference {
+  /** Seeds (runs per arm). */
+  seeds: number;
+  /** Paired items (test images). */
+  images: number;
+  /** Mean over seeds of stat_A − stat_B on all items. */
+  difference: number;
+  /** 95% two-level bootstrap interval of the difference. */
+  interval: [number, number];
+  /** Bootstrap standard error of the difference. */
+  standardError: number;
+  /** Smallest true difference detectable with 80% power at the 5% level: 2.8 · standard error. */
+  detectable: number;
+  /** Bootstrap replicates drawn. */
+  replicates: number;
+  /** Mean of each arm's statistic over seeds, on all items. */
+  value: { a: number; b: number };
+}
+
+/**
+ * {@linkcode pairedDifference}'s two-level bootstrap (seeds and test images resampled, the two arms
+ * of a seed kept together, the same images for every run) for any statistic of a run's items, not
+ * only accuracy: `statistic(arm, seed, items)` computes the statistic of run `seed` of `arm` on
+ * the items listed in `items` (repeats allowed), or on all of them when `items` is null. Used for
+ * set-level scores such as Davies–Bouldin of the test embeddings, which are not a mean over
+ * images. With `statistic` = accuracy it draws exactly {@linkcode pairedDifference}'s replicates
+ * (the same random stream in the same order), so the two agree. Deterministic for a given `seed`.
+ * @throws Error when there are no seeds or no items, or a statistic is not finite.
+ */
+export function pairedStatisticDifference(
+  seeds: number,
+  items: number,
+  statistic: (arm: "a" | "b", seed: number, items: Int32Array | null) => number,
+  opts: PairedOptions = {},
+): PairedStatisticDifference {
+  if (!(seeds >= 1) || !(items >= 1)) {
+    throw new Error(`pairedStatisticDifference: ${seeds} seeds and ${items} items (need ≥ 1 each)`);
+  }
+  const stat = (arm: "a" | "b", k: number, idx: Int32Array | null) => {
+    const v = statistic(arm, k, idx);
+    if (!Number.isFinite(v)) {
+      throw new Error(`pairedStatisticDifference: arm ${arm} seed ${k} gave ${v}`);
+    }
+    return v;
+  };
+  const reps = opts.replicates ?? 2000;
+  const mean = (f: (k: number) => number) => {
+    let t = 0;
+    for (let k = 0; k < seeds; k++) t += f(k);
+    return t / seeds;
+  };
+  const va = mean((k) => stat("a", k, null)), vb = mean((k) => stat("b", k, null));
+  const rand = mulberry32(opts.seed ?? 0);
+  const draws = new Float64Array(reps);
+  const idx = new Int32Array(items);
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < items; i++) idx[i] = Math.floor(rand() * items);
+    let total = 0;
+    for (let k = 0; k < seeds; k++) {
+      const s = seeds === 1 ? 0 : Math.floor(rand() * seeds);
+      total += stat("a", s, idx) - stat("b", s, idx);
+    }
+    draws[r] = total / seeds;
+  }
+  const m = draws.reduce((s, x) => s + x, 0) / reps;
+  const se = Math.sqrt(draws.reduce((t, x) => t + (x - m) ** 2, 0) / Math.max(1, reps - 1));
+  draws.sort();
+  return {
+    seeds,
+    images: items,
+    difference: va - vb,
+    interval: [quantile(draws, 0.025), quantile(draws, 0.975)],
+    standardError: se,
+    detectable: (1.96 + 0.84) * se,
+    replicates: reps,
+    value: { a: va, b: vb },
+  };
+}

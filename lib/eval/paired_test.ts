@@ -1,5 +1,11 @@
 import { assert } from "../testing.ts";
-import { formatDifference, pairedDifference, pairedMeanDifference, verdict } from "./paired.ts";
+import {
+  formatDifference,
+  pairedDifference,
+  pairedMeanDifference,
+  pairedStatisticDifference,
+  verdict,
+} from "./paired.ts";
 
 const ones = (n: number) => new Uint8Array(n).fill(1);
 const zeros = (n: number) => new Uint8Array(n);
@@ -77,4 +83,38 @@ Deno.test("paired mean difference: a shift with noise is resolved, noise alone i
   assert.throws(() => pairedMeanDifference([1, 2], [1]), /2 items against 1/);
   assert.throws(() => pairedMeanDifference([], []), /no items/);
   assert.throws(() => pairedMeanDifference([NaN], [0]), /not finite/);
+});
+
+Deno.test("paired statistic difference: with accuracy as the statistic it is pairedDifference exactly", () => {
+  const rand = (seed: number) => {
+    let s = seed >>> 0;
+    return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  };
+  const r = rand(5);
+  const runs = (p: number) =>
+    Array.from({ length: 3 }, () => Uint8Array.from({ length: 200 }, () => (r() < p ? 1 : 0)));
+  const a = runs(0.7), b = runs(0.6);
+  const want = pairedDifference(a, b, { replicates: 300, seed: 4 });
+  const acc = (x: Uint8Array, idx: Int32Array | null) => {
+    if (!idx) return x.reduce((t, v) => t + v, 0) / x.length;
+    let t = 0;
+    for (const i of idx) t += x[i];
+    return t / idx.length;
+  };
+  const got = pairedStatisticDifference(
+    3,
+    200,
+    (arm, k, idx) => acc(arm === "a" ? a[k] : b[k], idx),
+    { replicates: 300, seed: 4 },
+  );
+  assert.ok(Math.abs(got.difference - want.difference) < 1e-12);
+  assert.ok(
+    Math.abs(got.interval[0] - want.interval[0]) < 1e-12,
+    `${got.interval} ${want.interval}`,
+  );
+  assert.ok(Math.abs(got.interval[1] - want.interval[1]) < 1e-12);
+  assert.ok(Math.abs(got.standardError - want.standardError) < 1e-12);
+  assert.ok(Math.abs(got.value.a - want.accuracy.a) < 1e-12);
+  assert.throws(() => pairedStatisticDifference(0, 10, () => 0), /need ≥ 1/);
+  assert.throws(() => pairedStatisticDifference(1, 10, () => NaN), /arm a seed 0 gave NaN/);
 });

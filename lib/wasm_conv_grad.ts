@@ -10,7 +10,12 @@
  *   `patchesᵀ · dy` product `[KH·KW·CI, CO]` through the wasm `BatchMatMul` kernel (XNNPACK);
  *   the chunks' products are summed. The product's layout is the filter's `[KH, KW, CI, CO]`.
  * - `DepthwiseConv2dNativeBackpropInput`: a direct loop scattering each output position's
- *   dy · w into dx (the transpose of the convolution), in float64.
+ *   dy · w into dx (the transpose of the convolution); each dx value sums at most KH·KW·M
+ *   products, accumulated in float32.
+ * - With channel multiplier 1 (every depthwise convolution of the extractors), both depthwise
+ *   gradients run their inner loop over the CI adjacent channels as the GEMM module's SIMD
+ *   `macc` (lib/wasm_gemm_wat.ts), float32 sums; otherwise plain loops, the filter gradient
+ *   summed in float64.
  * - `DepthwiseConv2dNativeBackpropFilter`: a direct loop, dW[kh, kw, c, m] =
  *   Σ_{b, oh, ow} x[b, oh·sh + kh·dh − top, ow·sw + kw·dw − left, c] · dy[b, oh, ow, c·M + m]
  *   (depthwise filters are small; the loop is memory-bound).
@@ -23,6 +28,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { heapMacc, type WasmGemmBackend } from "./wasm_gemm.ts";
 
 /** The parts of tfjs-backend-wasm's backend these kernels use. */
 interface WasmBackendLike {
@@ -134,6 +140,37 @@ function conv2DBackpropFilter(
   return out;
 }
 
+/**
+ * Calls `f(xo, go, fo)` for every (batch, output position, filter tap) whose input position lies
+ * inside the image: the element offsets of that input position's channels (x or dx), of the
+ * output position's (dy) and of the tap's filter row, channel multiplier 1.
+ */
+function forEachTap(
+  info: tf.backend_util.Conv2DInfo,
+  f: (xo: number, go: number, fo: number) => void,
+): void {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI } = info;
+  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const go = ((b * OH + oh) * OW + ow) * CI;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * sh + kh * dh - top;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * sw + kw * dw - left;
+            if (iw < 0 || iw >= W) continue;
+            f(((b * H + ih) * W + iw) * CI, go, (kh * KW + kw) * CI);
+          }
+        }
+      }
+    }
+  }
+}
+
 /** `DepthwiseConv2dNativeBackpropFilter` for wasm (see the module doc). */
 function depthwiseBackpropFilter(
   x: tf.TensorInfo,
@@ -147,6 +184,16 @@ function depthwiseBackpropFilter(
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const top = info.padInfo.top, left = info.padInfo.left;
   const M = info.outChannels / CI, CO = info.outChannels;
+  if (M === 1) {
+    // Channel multiplier 1: each (position, tap) adds x's CI channels times dy's into the filter
+    // row, one SIMD multiply-accumulate of the GEMM module (float32 sums).
+    const out = backend.makeOutput(attrs.filterShape, "float32");
+    backend.typedArrayFromHeap(out).fill(0);
+    const { macc, offset } = heapMacc(backend as unknown as WasmGemmBackend);
+    const px = offset(x), pg = offset(dy), pf = offset(out);
+    forEachTap(info, (xo, go, fo) => macc(pf + 4 * fo, px + 4 * xo, pg + 4 * go, CI));
+    return out;
+  }
   const xs = backend.typedArrayFromHeap(x), g = backend.typedArrayFromHeap(dy);
   const acc = new Float64Array(KH * KW * CI * M);
   for (let b = 0; b < B; b++) {
@@ -161,11 +208,6 @@ function depthwiseBackpropFilter(
             if (iw < 0 || iw >= W) continue;
             const xo = ((b * H + ih) * W + iw) * CI;
             const fo = (kh * KW + kw) * CI * M;
-            if (M === 1) {
-              // The common case (channel multiplier 1): three contiguous runs of CI values.
-              for (let c = 0; c < CI; c++) acc[fo + c] += xs[xo + c] * g[go + c];
-              continue;
-            }
             for (let c = 0; c < CI; c++) {
               const xv = xs[xo + c];
               for (let m = 0; m < M; m++) acc[fo + c * M + m] += xv * g[go + c * M + m];
@@ -184,7 +226,7 @@ function depthwiseBackpropFilter(
  * `DepthwiseConv2dNativeBackpropInput` for wasm (see the module doc): the transpose of the
  * depthwise convolution, dx[b, ih, iw, c] = Σ_{oh, ow, kh, kw, m} dy[b, oh, ow, c·M + m] ·
  * w[kh, kw, c, m] over the (oh, ow, kh, kw) with ih = oh·sh + kh·dh − top and iw likewise,
- * accumulated in float64 by scattering each output position's contributions.
+ * accumulated by scattering each output position's contributions into dx.
  */
 function depthwiseBackpropInput(
   dy: tf.TensorInfo,
@@ -211,8 +253,17 @@ function depthwiseBackpropInput(
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const top = info.padInfo.top, left = info.padInfo.left;
   const M = info.outChannels / CI, CO = info.outChannels;
+  const out = backend.makeOutput(attrs.inputShape, "float32");
+  // Each dx value sums at most KH·KW·M products: float32 accumulation straight into the output.
+  const acc = backend.typedArrayFromHeap(out);
+  acc.fill(0);
+  if (M === 1) {
+    const { macc, offset } = heapMacc(backend as unknown as WasmGemmBackend);
+    const pd = offset(out), pg = offset(dy), pf = offset(filter);
+    forEachTap(info, (xo, go, fo) => macc(pd + 4 * xo, pg + 4 * go, pf + 4 * fo, CI));
+    return out;
+  }
   const g = backend.typedArrayFromHeap(dy), f = backend.typedArrayFromHeap(filter);
-  const acc = new Float64Array(B * H * W * CI);
   for (let b = 0; b < B; b++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
@@ -225,10 +276,6 @@ function depthwiseBackpropInput(
             if (iw < 0 || iw >= W) continue;
             const xo = ((b * H + ih) * W + iw) * CI;
             const fo = (kh * KW + kw) * CI * M;
-            if (M === 1) {
-              for (let c = 0; c < CI; c++) acc[xo + c] += g[go + c] * f[fo + c];
-              continue;
-            }
             for (let c = 0; c < CI; c++) {
               let s = 0;
               for (let m = 0; m < M; m++) s += g[go + c * M + m] * f[fo + c * M + m];
@@ -239,8 +286,6 @@ function depthwiseBackpropInput(
       }
     }
   }
-  const out = backend.makeOutput(attrs.inputShape, "float32");
-  backend.typedArrayFromHeap(out).set(Float32Array.from(acc));
   return out;
 }
 

@@ -75,6 +75,7 @@ interface Bound {
     n: number,
     ...constants: AdamConstants
   ) => void;
+  macc: (d: number, a: number, b: number, n: number) => void;
   scratch: number;
 }
 
@@ -95,6 +96,7 @@ function bound(backend: WasmGemmBackend): Bound {
       gemm: inst.exports.gemm as GemmFn,
       sumRows: inst.exports.sumRows as Bound["sumRows"],
       adam: inst.exports.adam as Bound["adam"],
+      macc: inst.exports.macc as Bound["macc"],
       scratch: backend.wasm._malloc(GEMM_SCRATCH_BYTES) >>> 0,
     };
     instances.set(memory, b);
@@ -281,4 +283,16 @@ export function adamUpdate(
   const [op, om, ov] = out.map((t) => offset(backend, t));
   bound(backend).adam(dp, dg, dm, dv, op, om, ov, n, ...constants);
   return out;
+}
+
+/**
+ * The heap's `macc(d, a, b, n)` kernel (d[i] += a[i]·b[i] over n float32 values at byte offsets
+ * d, a, b of the heap; lib/wasm_gemm_wat.ts `maccWat`) and the heap offset of a tensor's data,
+ * for kernels that loop over a tensor's rows themselves (lib/wasm_conv_grad.ts).
+ */
+export function heapMacc(backend: WasmGemmBackend): {
+  macc: (d: number, a: number, b: number, n: number) => void;
+  offset: (t: tf.TensorInfo) => number;
+} {
+  return { macc: bound(backend).macc, offset: (t) => offset(backend, t) };
 }

@@ -183,6 +183,34 @@ function rowBlocks(suffix: string): string {
 }
 
 /**
+ * `macc(d, a, b, n)`: d[i] += a[i] · b[i] for i < n (float32, separate multiply and add, four
+ * lanes at a time, then the tail one by one): the inner loop over channels of the depthwise
+ * convolution gradients (lib/wasm_conv_grad.ts), where the channel multiplier is 1 and each
+ * channel's values are adjacent in NHWC.
+ */
+export function maccWat(): string {
+  const step = (v: boolean) => {
+    const t = v ? "f32x4" : "f32", ld = v ? "v128.load align=4" : "f32.load";
+    const st = v ? "v128.store align=4" : "f32.store", w = v ? 16 : 4;
+    return `(${st} (local.get $d) (${t}.add (${ld} (local.get $d))
+          (${t}.mul (${ld} (local.get $a)) (${ld} (local.get $b)))))
+        (local.set $d (i32.add (local.get $d) (i32.const ${w})))
+        (local.set $a (i32.add (local.get $a) (i32.const ${w})))
+        (local.set $b (i32.add (local.get $b) (i32.const ${w})))
+        (local.set $n (i32.sub (local.get $n) (i32.const ${v ? 4 : 1})))`;
+  };
+  return `(func (export "macc") (param $d i32) (param $a i32) (param $b i32) (param $n i32)
+    (block $vdone (loop $vec
+      (br_if $vdone (i32.lt_s (local.get $n) (i32.const 4)))
+        ${step(true)}
+        (br $vec)))
+    (block $sdone (loop $scalar
+      (br_if $sdone (i32.le_s (local.get $n) (i32.const 0)))
+        ${step(false)}
+        (br $scalar))))`;
+}
+
+/**
  * The `adam` function. Per value, exactly the float32 operations of tfjs 4.22's
  * `AdamOptimizer.applyGradients` (`m' = m·β₁ + g·c₁`, `v' = v·β₂ + (g·g)·c₂`,
  * `p' = ((m'/d₁) / (√(v'/d₂) + ε))·(−lr) + p`, with c = 1 − β and d = 1 − β^t rounded to float32 by
@@ -330,6 +358,7 @@ export function gemmWat(): string {
       (local.set $K (i32.sub (local.get $K) (i32.const 1)))
       (br $rows))))
   ${adamWat()}
+  ${maccWat()}
 )
 `;
 }

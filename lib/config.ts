@@ -27,6 +27,14 @@ export const grefelConfigSchema = z.strictObject({
   data: dataConfigSchema.prefault({}),
   /** Optimiser, schedule, epochs and checkpointing. */
   train: trainConfigSchema.prefault({}),
+}).superRefine((cfg, ctx) => {
+  if (cfg.train.finetuneLrScale !== 1 && cfg.model.finetune === "none") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["train", "finetuneLrScale"],
+      message: `scales the fine-tuned block's learning rate, but model.finetune is "none"`,
+    });
+  }
 });
 
 /** A fully resolved configuration (validated by {@linkcode grefelConfigSchema}). */

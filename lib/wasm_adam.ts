@@ -12,6 +12,8 @@
  * (tested), and checkpoints (`getWeights` / `setWeights`) are tfjs' own.
  *
  * A weight whose data is not on the wasm heap takes tfjs' own operations for that step.
+ * `lrScale` multiplies the learning rate of chosen weights (every backend; with no scale set, on
+ * a backend other than wasm, the step is tfjs' own `applyGradients`).
  * `GREFEL_WASM_ADAM=0` in the environment, or {@linkcode setWasmAdam}(false), turns the kernel
  * off.
  *
@@ -65,22 +67,32 @@ export class WasmAdamOptimizer extends tf.AdamOptimizer {
    */
   lastStep: { fused: number; fallback: number } = { fused: 0, fallback: 0 };
 
+  /**
+   * Learning-rate multipliers by variable name (e.g. a fine-tuned pretrained block trained more
+   * gently than the rest); a variable not listed takes the optimizer's learning rate. Empty by
+   * default, which is exactly tfjs' Adam.
+   */
+  lrScale: Map<string, number> = new Map();
+
   /** One Adam step, as tfjs' `applyGradients`; see the module doc. */
   override applyGradients(variableGradients: Gradients): void {
-    if (!enabled || tf.getBackend() !== "wasm") {
+    const fuse = enabled && tf.getBackend() === "wasm";
+    if (!fuse && this.lrScale.size === 0) {
       this.lastStep = { fused: 0, fallback: -1 };
       return super.applyGradients(variableGradients);
     }
     const s = this as unknown as AdamState;
-    const backend = tf.backend() as unknown as WasmGemmBackend;
+    const backend = fuse ? tf.backend() as unknown as WasmGemmBackend : null;
     const names = Array.isArray(variableGradients)
       ? variableGradients.map((v) => v.name)
       : Object.keys(variableGradients);
     let fused = 0, fallback = 0;
     tf.tidy(() => {
       // tfjs: oneMinusAccBeta = 1 − accBeta, in float32; the other constants are float32 scalars.
-      const d1 = Math.fround(1 - s.accBeta1.dataSync()[0]);
-      const d2 = Math.fround(1 - s.accBeta2.dataSync()[0]);
+      // Read synchronously only on wasm (dataSync is not available on every backend).
+      const d1 = backend ? Math.fround(1 - s.accBeta1.dataSync()[0]) : NaN;
+      const d2 = backend ? Math.fround(1 - s.accBeta2.dataSync()[0]) : NaN;
+      const oneMinus1 = tf.sub(1, s.accBeta1), oneMinus2 = tf.sub(1, s.accBeta2);
       const f = Math.fround;
       const constants = [
         f(s.beta1),
@@ -108,7 +120,10 @@ export class WasmAdamOptimizer extends tf.AdamOptimizer {
         if (gradient == null) return;
         const m = s.accumulatedFirstMoment[i].variable;
         const v = s.accumulatedSecondMoment[i].variable;
-        const next = adamUpdate(backend, value, gradient, m, v, constants);
+        const scale = this.lrScale.get(name) ?? 1;
+        const lr = scale === 1 ? s.learningRate : s.learningRate * scale;
+        const c = scale === 1 ? constants : [...constants.slice(0, 7), f(-lr)] as typeof constants;
+        const next = backend ? adamUpdate(backend, value, gradient, m, v, c) : null;
         if (next) {
           // Fresh tensors, assigned as tfjs' Adam assigns its results (see adamUpdate).
           const [p1, m1, v1] = next.map((t) => tf.engine().makeTensorFromTensorInfo(t));
@@ -122,13 +137,11 @@ export class WasmAdamOptimizer extends tf.AdamOptimizer {
         // tfjs' own operations (tfjs-core 4.22 AdamOptimizer.applyGradients), for this weight.
         const m1 = tf.add(tf.mul(m, s.beta1), tf.mul(gradient, 1 - s.beta1));
         const v1 = tf.add(tf.mul(v, s.beta2), tf.mul(tf.square(gradient), 1 - s.beta2));
-        const mHat = tf.div(m1, tf.scalar(d1));
-        const vHat = tf.div(v1, tf.scalar(d2));
+        const mHat = tf.div(m1, oneMinus1);
+        const vHat = tf.div(v1, oneMinus2);
         m.assign(m1);
         v.assign(v1);
-        value.assign(
-          tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), s.epsilon)), -s.learningRate), value),
-        );
+        value.assign(tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), s.epsilon)), -lr), value));
       });
       s.accBeta1.assign(tf.mul(s.accBeta1, s.beta1));
       s.accBeta2.assign(tf.mul(s.accBeta2, s.beta2));

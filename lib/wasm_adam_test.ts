@@ -176,3 +176,38 @@ Deno.test("wasm adam: a step leaves no tensors behind and its state round-trips"
   opt.dispose();
   other.dispose();
 });
+
+Deno.test("lrScale: a scaled weight moves by the scale times the unscaled step; the others exactly as tfjs' Adam (wasm and cpu)", async () => {
+  for (const backend of ["wasm", "cpu"]) {
+    await selectBackend(backend);
+    const rand = mulberry32(9);
+    const a0 = values(37, rand, 1), b0 = values(21, rand, 1);
+    const ga = values(37, rand, 0.1), gb = values(21, rand, 0.1);
+    const run = async (scale: number | null) => {
+      const a = tf.variable(tf.tensor(a0), true, `a_${backend}_${scale}`);
+      const b = tf.variable(tf.tensor(b0), true, `b_${backend}_${scale}`);
+      const opt = createAdam(1e-2);
+      if (scale !== null) opt.lrScale.set(a.name, scale);
+      for (let step = 0; step < 3; step++) {
+        const g = { [a.name]: tf.tensor(ga), [b.name]: tf.tensor(gb) };
+        opt.applyGradients(g as unknown as Grads);
+        tf.dispose(Object.values(g));
+      }
+      const out = { a: (await a.data()) as Float32Array, b: await bits(b) };
+      tf.dispose([a, b]);
+      opt.dispose();
+      return out;
+    };
+    const plain = await run(null), scaled = await run(0.1), one = await run(1);
+    assert.equal(firstDiff(scaled.b, plain.b), -1, `${backend}: unscaled weight as tfjs' Adam`);
+    const u32 = (x: Float32Array) => new Uint32Array(x.slice().buffer);
+    assert.equal(firstDiff(u32(one.a), u32(plain.a)), -1, `${backend}: scale 1 is no scale`);
+    for (let i = 0; i < a0.length; i++) {
+      const dPlain = plain.a[i] - a0[i], dScaled = scaled.a[i] - a0[i];
+      assert.ok(
+        Math.abs(dScaled - 0.1 * dPlain) <= 1e-6 + 1e-3 * Math.abs(dPlain),
+        `${backend} element ${i}: ${dScaled} vs 0.1 × ${dPlain}`,
+      );
+    }
+  }
+});

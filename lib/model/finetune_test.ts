@@ -51,6 +51,16 @@ Deno.test("finetune: config geometry, validation and run ids", () => {
     runId(compact),
     runId({ ...compact, model: { ...compact.model, finetune: "landmark-dense3" } }),
   );
+  // The block's learning-rate scale needs a block; at its default 1 it leaves run ids as they were.
+  assert.throws(
+    () => presetConfig("compact", { train: { finetuneLrScale: 0.1 } }),
+    /train\.finetuneLrScale: scales the fine-tuned block's learning rate, but model\.finetune is "none"/,
+  );
+  const scaled = presetConfig("compact-ft", { train: { finetuneLrScale: 0.1 } });
+  assert.notEqual(runId(scaled), runId(cfg));
+  const noScale = structuredClone(cfg) as unknown as { train: Record<string, unknown> };
+  delete noScale.train.finetuneLrScale;
+  assert.equal(runId(cfg), runId(noScale as never));
   // The summary counts the block: dense3 has 238,464 weights (4 separable convs + biases).
   const s = summarizeModel(cfg.model);
   assert.equal(s.breakdown.finetune.params, 238464);

@@ -40,6 +40,11 @@ export const trainConfigSchema = z.strictObject({
   lr: z.number().positive().default(3e-4),
   /** Exponential decay per epoch: lr_e = lr · lrDecay^e, e counted from 0 (paper: γ = 0.995). */
   lrDecay: z.number().gt(0).max(1).default(0.995),
+  /**
+   * Learning-rate multiplier of the fine-tuned extractor block (`model.finetune`; its pretrained
+   * weights are often trained more gently than the fresh ones). 1: the same rate as the rest.
+   */
+  finetuneLrScale: z.number().positive().max(10).default(1),
   /** Adam β1. */
   beta1: z.number().min(0).lt(1).default(0.9),
   /** Adam β2. */
@@ -150,6 +155,12 @@ export interface TrainConfig {
    * (0, 1]. Default: `0.995`.
    */
   lrDecay: number;
+  /**
+   * Learning-rate multiplier of the fine-tuned extractor block (`model.finetune`; its pretrained
+   * weights are often trained more gently than the fresh ones); in (0, 10]. 1: the same rate as the
+   * rest. Default: `1`.
+   */
+  finetuneLrScale: number;
   /** Adam β1, in [0, 1). Default: `0.9`. */
   beta1: number;
   /** Adam β2, in [0, 1). Default: `0.999`. */
@@ -277,6 +288,7 @@ export const RUN_ID_EXCLUDED: readonly string[] = [
 export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.head.order": "dropout-bn",
   "model.finetune": "none",
+  "train.finetuneLrScale": 1,
   "model.rb.training": "paper",
   "model.rb.auxWeight": 1.0,
   "model.rb.trustRampEpochs": 10,

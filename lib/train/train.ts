@@ -16,6 +16,7 @@ import cliProgress from "cli-progress";
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import type { ModelConfig } from "../model/config.ts";
+import { FINETUNE_ROOT } from "../model/finetune.ts";
 import type { GrefelInputs, GrefelLosses, GrefelOutputs, ParamTree } from "../model/types.ts";
 import type { BackendInfo } from "../backend.ts";
 import type { RecordLayout } from "../data/cache.ts";
@@ -619,6 +620,11 @@ export async function trainRun(
   const params = model.initGrefel(config.model, deriveSeed(config.seed, SEED_PURPOSE.init));
   const tc = config.train;
   const opt = createAdam(tc.lr, tc.beta1, tc.beta2, tc.epsilon);
+  if (tc.finetuneLrScale !== 1) {
+    for (const [path, v] of model.flattenParams(params)) {
+      if (path.startsWith(`${FINETUNE_ROOT}/`)) opt.lrScale.set(v.name, tc.finetuneLrScale);
+    }
+  }
   const sampler = opts.sampler ?? balancedSampler(data.train.labels, data.classNames.length);
   let parallel: DataParallel | null = null;
   try {

@@ -12,6 +12,10 @@
  *   deno run -A bench/model_speed.ts --config compact --backend wasm --batch 64 --warmup 2 --serve
  *     [--workers 2]
  *
+ * With `--workers` > 1 the step is the trainer's data-parallel step (lib/train/parallel.ts); from
+ * features it is fed the batch as uint8 cache records, which the workers decode, as in a run
+ * backed by a feature cache.
+ *
  * `--serve`: a long-lived step server (bench/step_protocol.ts) for bench/ab_torch.ts. It builds
  * the model once, runs the warm-up iterations, prints `{"ready": {...}}`, then answers each stdin
  * line `{"steps": k}` with the wall and CPU seconds of k iterations; it exits when stdin closes.
@@ -261,7 +265,30 @@ export async function prepareModel(
       cfg,
       smoothing: cfg.loss.labelSmoothing,
     };
+    // From features, the batch goes to the workers as a cache-backed run sends it: the stored
+    // uint8 records, which each worker decodes for its share (lib/data/cache.ts).
+    const { encodeRecords, recordLayout } = await import("../lib/data/cache.ts");
+    const records = o.from === "features"
+      ? await (async () => {
+        const fixed = makeInputs();
+        const maps = [...fixed.landmark, ...fixed.image];
+        const sides = maps.map((m) => m.shape[1]);
+        const grid = (sides.slice(0, 3).every((g, i) => g === sides[i + 3])
+          ? sides.slice(0, 3)
+          : sides) as Parameters<typeof recordLayout>[2];
+        const layout = recordLayout(cfg.landmarkShape, cfg.imageShape, grid, "uint8");
+        const values = await Promise.all(maps.map(async (m) => (await m.data()) as Float32Array));
+        return { records: encodeRecords(values, layout, b), layout };
+      })()
+      : null;
     run = async () => {
+      if (records) {
+        await dp.step(state, { inputs: records, labels }, {
+          dropoutSeed: iteration++,
+          progress: 0,
+        });
+        return;
+      }
       const inputs = makeInputs();
       await dp.step(state, { inputs, labels }, { dropoutSeed: iteration++, progress: 0 });
       disposeInputs(inputs);

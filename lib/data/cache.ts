@@ -402,6 +402,43 @@ export function decodeRecords(
 }
 
 /**
+ * Encodes `rows` samples' pooled maps (six float32 buffers, row-major `[rows, g_i, g_i, C_i]`,
+ * landmark 1–3 then image 1–3, as {@linkcode decodeRecords} returns them) into records of
+ * `layout`: what the cache stores for them (benchmarks and tests feed such records to the
+ * data-parallel workers, as a cache-backed run does).
+ * @throws RangeError when a buffer does not hold `rows` samples of its map.
+ */
+export function encodeRecords(
+  maps: readonly Float32Array[],
+  layout: RecordLayout,
+  rows: number,
+): Uint8Array {
+  if (maps.length !== 6 || maps.some((m, i) => m.length !== rows * layout.sizes[i])) {
+    throw new RangeError(
+      `feature cache: expected six maps of ${rows} × [${layout.sizes}] values, got [${
+        maps.map((m) => m.length)
+      }]`,
+    );
+  }
+  const out = new Uint8Array(rows * layout.bytes);
+  for (let b = 0; b < rows; b++) {
+    for (let i = 0; i < 6; i++) {
+      const n = mapSide(layout.grid, i) ** 2;
+      encodeBlock(
+        maps[i],
+        b * layout.sizes[i],
+        n,
+        layout.channels[i],
+        layout.storage,
+        out,
+        b * layout.bytes + layout.offsets[i],
+      );
+    }
+  }
+  return out;
+}
+
+/**
  * Runs the extractor on a batch, pools every map to the grid and encodes the records.
  * Shared by the in-thread build and the worker threads (cache_worker.ts).
  */
@@ -421,22 +458,7 @@ export async function encodeBatch(
   });
   try {
     const vals = await Promise.all(pooled.map((p) => p.data() as Promise<Float32Array>));
-    const out = new Uint8Array(count * layout.bytes);
-    for (let b = 0; b < count; b++) {
-      for (let i = 0; i < 6; i++) {
-        const n = mapSide(layout.grid, i) ** 2;
-        encodeBlock(
-          vals[i],
-          b * layout.sizes[i],
-          n,
-          layout.channels[i],
-          layout.storage,
-          out,
-          b * layout.bytes + layout.offsets[i],
-        );
-      }
-    }
-    return out;
+    return encodeRecords(vals, layout, count);
   } finally {
     tf.dispose(pooled);
   }

@@ -12,6 +12,7 @@ import {
   type CacheGrid,
   CENTRE_VIEW,
   decodeRecords,
+  encodeRecords,
   featureCacheKey,
   type FeatureCacheOptions,
   mapSide,
@@ -599,4 +600,28 @@ Deno.test("per-stream grid sides: six sides pool each map to its own side; three
     ex.dispose();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("encodeRecords: records of given maps decode to them within the uint8 step; bad sizes are refused", () => {
+  const layout = recordLayout(
+    [[2, 3], [1, 2], [1, 4]],
+    [[2, 1], [1, 2], [1, 3]],
+    [2, 1, 1],
+    "uint8",
+  );
+  const rows = 3;
+  const maps = layout.sizes.map((n, m) =>
+    Float32Array.from({ length: rows * n }, (_, i) => Math.sin(1 + m * 7 + i * 1.3) * (m + 1))
+  );
+  const records = encodeRecords(maps, layout, rows);
+  assert.equal(records.length, rows * layout.bytes);
+  const back = decodeRecords(records, layout, rows);
+  back.forEach((d, m) => {
+    for (let i = 0; i < d.length; i++) {
+      // Half a quantisation step of a range ≤ 2(m + 1), plus float16 rounding of min and step.
+      assert.ok(Math.abs(d[i] - maps[m][i]) <= (2 * (m + 1)) / 255 + 1e-2, `map ${m} value ${i}`);
+    }
+  });
+  assert.throws(() => encodeRecords(maps.slice(1), layout, rows), /six maps/);
+  assert.throws(() => encodeRecords(maps, layout, rows + 1), /six maps/);
 });

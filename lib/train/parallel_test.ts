@@ -248,6 +248,23 @@ Deno.test("2-worker step = single-thread step: gradients, losses, statistics, no
   assert.equal(liveWorkers(), 0);
 });
 
+Deno.test("2-worker step = single-thread step with a fine-tuned extractor block in the backbone", async () => {
+  // The block (lib/model/finetune.ts) is part of the workers' backbone: its weights go to them and
+  // its gradients come back with the rest.
+  const cfg = micro({
+    finetune: "landmark-dense3",
+    landmarkShape: [[4, 4], [2, 4], [2, 128]],
+    head: { hidden: [8], dropout: 0 },
+  });
+  const dp = await DataParallel.start(MODEL_FNS, cfg, 2, 8);
+  try {
+    await compareSteps(dp, cfg, 8, 1);
+  } finally {
+    dp.close();
+  }
+  assert.equal(liveWorkers(), 0);
+});
+
 Deno.test("an error in a worker surfaces in the main thread and ends every worker", async () => {
   const cfg = micro();
   const data = randomFeatureData(cfg, cfg.classes, { train: 16, val: 4, test: 4 });

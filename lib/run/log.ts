@@ -11,8 +11,12 @@ import { writeFileAtomic } from "../run/atomic.ts";
 /** File name of the epoch log inside a run folder. */
 export const LOG_FILE = "log.jsonl";
 
-/** Parts of the model whose gradient norm is logged. */
-export const GRAD_GROUPS = ["head", "anchors", "attentive", "backbone"] as const;
+/**
+ * Parts of the model whose gradient norm is logged: the head, the anchors, the attentive
+ * correction, the backbone (everything before the embedding e), and the fine-tuned extractor
+ * block (`model.finetune`; logged only for models that have one).
+ */
+export const GRAD_GROUPS = ["head", "anchors", "attentive", "backbone", "finetune"] as const;
 
 /** One part of {@linkcode GRAD_GROUPS}. */
 export type GradGroup = typeof GRAD_GROUPS[number];
@@ -53,7 +57,7 @@ export interface EpochLog {
   /** The same on the validation split, in evaluation mode (null when not evaluated). */
   val?: BranchReport | null;
   /** Mean over the epoch's steps of the gradient norm reaching each part of the model. */
-  gradNorm?: Record<GradGroup, number>;
+  gradNorm?: Partial<Record<GradGroup, number>>;
   /**
    * The code that trained the epoch (lib/run/code_version.ts `codeLabel`: commit, `+dirty` for
    * uncommitted changes; null outside git). Absent in older runs.

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { assert } from "../testing.ts";
 import { presetConfig } from "../config.ts";
-import { loadCheckpoint } from "../run/mod.ts";
+import { loadCheckpoint, readLog } from "../run/mod.ts";
 import { pretrainedFinetuneWeights } from "../model/mod.ts";
 import { runTraining } from "./session.ts";
 
@@ -40,6 +40,11 @@ Deno.test({
         { figures: false, print: () => {} },
       );
       assert.equal(r.status, "trained");
+      // The log reports the gradient reaching the block as its own part.
+      for (const e of await readLog(r.dir)) {
+        const g = e.gradNorm?.finetune;
+        assert.ok(g !== undefined && Number.isFinite(g) && g > 0, `epoch ${e.epoch}: ${g}`);
+      }
       assert.ok(Number.isFinite(r.metrics.accuracy));
       const caches = [...Deno.readDirSync(join(tmp, "cache"))].map((e) => e.name);
       const train = caches.find((n) => n.startsWith("synthetic-train-") && !n.endsWith(".lock"));

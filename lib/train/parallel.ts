@@ -38,8 +38,8 @@ import type { RecordLayout } from "../data/cache.ts";
 import type { GrefelInputs, ParamTree } from "../model/types.ts";
 import type { ModelFns } from "./train.ts";
 import {
+  beforeEmbedding,
   finishStep,
-  gradGroupOf,
   type StepBatch,
   type StepKept,
   stepLoss,
@@ -269,7 +269,7 @@ export interface WorkerPhases {
 
 /** Backbone leaves of a weight tree, by path. */
 function backboneLeaves(model: ModelFns, params: ParamTree): Map<string, tf.Variable> {
-  return new Map([...model.flattenParams(params)].filter(([p]) => gradGroupOf(p) === "backbone"));
+  return new Map([...model.flattenParams(params)].filter(([p]) => beforeEmbedding(p)));
 }
 
 /**

@@ -14,7 +14,7 @@ import { selectBackend } from "../backend.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { ParamTree } from "../model/types.ts";
 import type { ModelFns } from "./train.ts";
-import { gradGroupOf } from "./step.ts";
+import { beforeEmbedding } from "./step.ts";
 import { decodeRecords, mapSide } from "../data/cache.ts";
 import {
   type EmbedMessage,
@@ -64,7 +64,7 @@ async function init(msg: InitMessage): Promise<void> {
   const backbone = new Map<string, tf.Variable>();
   const pathOf = new Map<string, string>();
   for (const [path, v] of model.flattenParams(params)) {
-    if (gradGroupOf(path) !== "backbone") continue;
+    if (!beforeEmbedding(path)) continue;
     backbone.set(path, v);
     if (v.trainable) pathOf.set(v.name, path);
   }

@@ -16,12 +16,25 @@ import { GRAD_GROUPS, type GradGroup } from "../run/log.ts";
 
 export { GRAD_GROUPS, type GradGroup };
 
-/** The part a weight path belongs to: the head, the anchors, the attentive correction, or the rest. */
+/**
+ * The part a weight path belongs to: the head, the anchors, the attentive correction, the
+ * fine-tuned extractor block (`finetune/…`), or the rest of the backbone.
+ */
 export function gradGroupOf(path: string): GradGroup {
   if (path.startsWith("head/")) return "head";
   if (path === "rb/anchors") return "anchors";
   if (path.startsWith("rb/")) return "attentive";
+  if (path.startsWith("finetune/")) return "finetune";
   return "backbone";
+}
+
+/**
+ * Whether a weight path is computed per sample before the embedding e (the backbone and a
+ * fine-tuned extractor block): what data-parallel workers hold and differentiate.
+ */
+export function beforeEmbedding(path: string): boolean {
+  const g = gradGroupOf(path);
+  return g === "backbone" || g === "finetune";
 }
 
 const GROUPS_BY_PARAMS = new WeakMap<ParamTree, Map<string, GradGroup>>();

@@ -829,7 +829,13 @@ function concat(parts: Float32Array[]): Float32Array {
 /** Running sums of one epoch's steps: loss terms, gradient norms and the batches' distributions. */
 class EpochAccumulator {
   readonly sums = { total: 0, cls: 0, anchor: 0, center: 0, aux: 0 };
-  readonly grad: Record<GradGroup, number> = { head: 0, anchors: 0, attentive: 0, backbone: 0 };
+  readonly grad: Record<GradGroup, number> = {
+    head: 0,
+    anchors: 0,
+    attentive: 0,
+    backbone: 0,
+    finetune: 0,
+  };
   readonly parts: Record<Branch, Float32Array[]> = {
     primary: [],
     geometric: [],
@@ -956,7 +962,15 @@ async function trainEpoch(
     trainAccuracy: acc.correct / Math.max(1, acc.seen),
     steps,
     train: acc.report(config.model.rb.entropyEpsilon),
-    gradNorm: acc.grad,
+    // The fine-tuned block's norm only for models that have one (older logs lack the key).
+    gradNorm: config.model.finetune === "none"
+      ? {
+        head: acc.grad.head,
+        anchors: acc.grad.anchors,
+        attentive: acc.grad.attentive,
+        backbone: acc.grad.backbone,
+      }
+      : acc.grad,
     code: codeLabel(),
   };
 }

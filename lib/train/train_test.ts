@@ -82,6 +82,8 @@ Deno.test("a run writes its directory; lr decays per epoch; no tensor growth; re
     assert.deepEqual(log.map((e) => e.epoch), [1, 2, 3]);
     log.forEach((e, i) => assert.ok(Math.abs(e.lr - learningRateAt(config.train, i)) < 1e-12));
     for (const e of log) {
+      // A model without a fine-tuned block logs the four parts it has, as before.
+      assert.deepEqual(Object.keys(e.gradNorm ?? {}), ["head", "anchors", "attentive", "backbone"]);
       for (
         const k of ["loss", "cls", "anchor", "center", "trainAccuracy", "valAccuracy"] as const
       ) {

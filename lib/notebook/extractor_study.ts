@@ -141,6 +141,7 @@ export function finetuneRows(
     const d: PairedDifference | null = shared ? pairedAgainst(runs, p.tuned, p.frozen) : null;
     return {
       head: p.head,
+      "fine-tuned cell": p.tuned.replace(/,head=.*$/, ""),
       "frozen: test L_final (seeds)": acc(p.frozen),
       "fine-tuned: test L_final (seeds)": acc(p.tuned),
       "fine-tuned − frozen (95% CI)": d

@@ -79,6 +79,7 @@ Deno.test("fine-tuning pairs: each head's tuned cell against its frozen one; row
     [run(variants[0], 0, 0.76), run(variants[0], 1, 0.78), run(variants[1], 0, null)],
     pairs.slice(0, 1),
   );
+  assert.equal(rows[0]["fine-tuned cell"], "finetune=landmark-dense3");
   assert.equal(rows[0]["frozen: test L_final (seeds)"], "77.00 ± 1.41% (2)");
   assert.equal(rows[0]["fine-tuned: test L_final (seeds)"], "—");
   assert.equal(rows[0]["fine-tuned − frozen (95% CI)"], "no seed finished in both arms yet");

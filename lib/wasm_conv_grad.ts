@@ -62,17 +62,19 @@ type ConvAttrs = {
   dilations?: [number, number] | number;
 };
 
+/** The convolution's geometry from its input shape and filter shape (NHWC only). */
 function convInfo(
-  x: tf.TensorInfo,
+  inShape: readonly number[],
   attrs: ConvAttrs,
   depthwise: boolean,
+  filterShape: readonly number[] = attrs.filterShape,
 ): tf.backend_util.Conv2DInfo {
   if (attrs.dataFormat && attrs.dataFormat !== "NHWC") {
-    throw new Error(`wasm conv filter gradient: only NHWC is supported, got ${attrs.dataFormat}`);
+    throw new Error(`wasm conv gradient: only NHWC is supported, got ${attrs.dataFormat}`);
   }
   return tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
     attrs.strides,
     attrs.dilations ?? 1,
     attrs.pad,
@@ -89,7 +91,7 @@ function conv2DBackpropFilter(
   attrs: ConvAttrs,
   matMul: tf.KernelConfig,
 ): tf.TensorInfo {
-  const info = convInfo(x, attrs, false);
+  const info = convInfo(x.shape, attrs, false);
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI, outChannels: CO } = info;
   const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
@@ -142,8 +144,8 @@ function conv2DBackpropFilter(
 
 /**
  * Calls `f(xo, go, fo)` for every (batch, output position, filter tap) whose input position lies
- * inside the image: the element offsets of that input position's channels (x or dx), of the
- * output position's (dy) and of the tap's filter row, channel multiplier 1.
+ * inside the image: the element offsets of that input position's CI channels (x or dx), of the
+ * output position's CI·M channels (dy) and of the tap's CI·M filter values.
  */
 function forEachTap(
   info: tf.backend_util.Conv2DInfo,
@@ -152,18 +154,18 @@ function forEachTap(
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI } = info;
   const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const top = info.padInfo.top, left = info.padInfo.left, CO = info.outChannels;
   for (let b = 0; b < B; b++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
-        const go = ((b * OH + oh) * OW + ow) * CI;
+        const go = ((b * OH + oh) * OW + ow) * CO;
         for (let kh = 0; kh < KH; kh++) {
           const ih = oh * sh + kh * dh - top;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < KW; kw++) {
             const iw = ow * sw + kw * dw - left;
             if (iw < 0 || iw >= W) continue;
-            f(((b * H + ih) * W + iw) * CI, go, (kh * KW + kw) * CI);
+            f(((b * H + ih) * W + iw) * CI, go, (kh * KW + kw) * CO);
           }
         }
       }
@@ -178,12 +180,9 @@ function depthwiseBackpropFilter(
   backend: WasmBackendLike,
   attrs: ConvAttrs,
 ): tf.TensorInfo {
-  const info = convInfo(x, attrs, true);
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
-  const M = info.outChannels / CI, CO = info.outChannels;
+  const info = convInfo(x.shape, attrs, true);
+  const { inChannels: CI, filterHeight: KH, filterWidth: KW } = info;
+  const M = info.outChannels / CI;
   if (M === 1) {
     // Channel multiplier 1: each (position, tap) adds x's CI channels times dy's into the filter
     // row, one SIMD multiply-accumulate of the GEMM module (float32 sums).
@@ -196,27 +195,12 @@ function depthwiseBackpropFilter(
   }
   const xs = backend.typedArrayFromHeap(x), g = backend.typedArrayFromHeap(dy);
   const acc = new Float64Array(KH * KW * CI * M);
-  for (let b = 0; b < B; b++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        const go = ((b * OH + oh) * OW + ow) * CO;
-        for (let kh = 0; kh < KH; kh++) {
-          const ih = oh * sh + kh * dh - top;
-          if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = ow * sw + kw * dw - left;
-            if (iw < 0 || iw >= W) continue;
-            const xo = ((b * H + ih) * W + iw) * CI;
-            const fo = (kh * KW + kw) * CI * M;
-            for (let c = 0; c < CI; c++) {
-              const xv = xs[xo + c];
-              for (let m = 0; m < M; m++) acc[fo + c * M + m] += xv * g[go + c * M + m];
-            }
-          }
-        }
-      }
+  forEachTap(info, (xo, go, fo) => {
+    for (let c = 0; c < CI; c++) {
+      const xv = xs[xo + c];
+      for (let m = 0; m < M; m++) acc[fo + c * M + m] += xv * g[go + c * M + m];
     }
-  }
+  });
   const out = backend.makeOutput(attrs.filterShape, "float32");
   backend.typedArrayFromHeap(out).set(Float32Array.from(acc));
   return out;
@@ -234,25 +218,8 @@ function depthwiseBackpropInput(
   backend: WasmBackendLike,
   attrs: ConvAttrs & { inputShape: [number, number, number, number] },
 ): tf.TensorInfo {
-  if (attrs.dataFormat && attrs.dataFormat !== "NHWC") {
-    throw new Error(
-      `wasm depthwise input gradient: only NHWC is supported, got ${attrs.dataFormat}`,
-    );
-  }
-  const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-  );
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: CI } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
-  const M = info.outChannels / CI, CO = info.outChannels;
+  const info = convInfo(attrs.inputShape, attrs, true, filter.shape);
+  const CI = info.inChannels, M = info.outChannels / CI;
   const out = backend.makeOutput(attrs.inputShape, "float32");
   // Each dx value sums at most KH·KW·M products: float32 accumulation straight into the output.
   const acc = backend.typedArrayFromHeap(out);
@@ -264,28 +231,13 @@ function depthwiseBackpropInput(
     return out;
   }
   const g = backend.typedArrayFromHeap(dy), f = backend.typedArrayFromHeap(filter);
-  for (let b = 0; b < B; b++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        const go = ((b * OH + oh) * OW + ow) * CO;
-        for (let kh = 0; kh < KH; kh++) {
-          const ih = oh * sh + kh * dh - top;
-          if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = ow * sw + kw * dw - left;
-            if (iw < 0 || iw >= W) continue;
-            const xo = ((b * H + ih) * W + iw) * CI;
-            const fo = (kh * KW + kw) * CI * M;
-            for (let c = 0; c < CI; c++) {
-              let s = 0;
-              for (let m = 0; m < M; m++) s += g[go + c * M + m] * f[fo + c * M + m];
-              acc[xo + c] += s;
-            }
-          }
-        }
-      }
+  forEachTap(info, (xo, go, fo) => {
+    for (let c = 0; c < CI; c++) {
+      let s = 0;
+      for (let m = 0; m < M; m++) s += g[go + c * M + m] * f[fo + c * M + m];
+      acc[xo + c] += s;
     }
-  }
+  });
   return out;
 }
 

@@ -106,8 +106,12 @@ const CASES: Case[] = [
   },
 ];
 
-/** The filter gradient of Σ w ⊙ conv(x, f) on the current backend. */
-async function filterGrad(c: Case, seed: number): Promise<Float32Array> {
+/** The gradient of Σ w ⊙ conv(x, f) with respect to `wrt` (default the filter), on the current backend. */
+async function convGrad(
+  c: Case,
+  seed: number,
+  wrt: "filter" | "input" = "filter",
+): Promise<Float32Array> {
   const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
   const g = tf.tidy(() => {
     const x = tf.tensor4d(values(n(c.x), seed), c.x as [number, number, number, number]);
@@ -115,12 +119,14 @@ async function filterGrad(c: Case, seed: number): Promise<Float32Array> {
       values(n(c.filter), seed + 1),
       c.filter as [number, number, number, number],
     );
-    const conv = (ff: tf.Tensor4D) =>
+    const conv = (xx: tf.Tensor4D, ff: tf.Tensor4D) =>
       c.depthwise
-        ? tf.depthwiseConv2d(x, ff, c.strides, c.pad, "NHWC", c.dilations)
-        : tf.conv2d(x, ff, c.strides, c.pad, "NHWC", c.dilations);
-    const w = tf.tensor(values(n(conv(f).shape), seed + 2), conv(f).shape);
-    return tf.grad((ff: tf.Tensor) => tf.sum(tf.mul(conv(ff as tf.Tensor4D), w)))(f);
+        ? tf.depthwiseConv2d(xx, ff, c.strides, c.pad, "NHWC", c.dilations)
+        : tf.conv2d(xx, ff, c.strides, c.pad, "NHWC", c.dilations);
+    const w = tf.tensor(values(n(conv(x, f).shape), seed + 2), conv(x, f).shape);
+    return wrt === "filter"
+      ? tf.grad((ff: tf.Tensor) => tf.sum(tf.mul(conv(x, ff as tf.Tensor4D), w)))(f)
+      : tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(conv(xx as tf.Tensor4D, f), w)))(x);
   });
   const d = await g.data() as Float32Array;
   g.dispose();
@@ -130,14 +136,14 @@ async function filterGrad(c: Case, seed: number): Promise<Float32Array> {
 Deno.test("wasm conv2d / depthwise filter gradients equal the cpu backend's to 1e-5", async () => {
   const expected: Float32Array[] = [];
   await tf.setBackend("cpu");
-  for (const [i, c] of CASES.entries()) expected.push(await filterGrad(c, 10 * i + 1));
+  for (const [i, c] of CASES.entries()) expected.push(await convGrad(c, 10 * i + 1));
   await selectBackend("wasm");
   assert.ok(registerWasmConvFilterGradients());
   assert.ok(tf.getKernel("Conv2DBackpropFilter", "wasm"));
   assert.ok(tf.getKernel("DepthwiseConv2dNativeBackpropFilter", "wasm"));
   const before = tf.memory().numTensors;
   for (const [i, c] of CASES.entries()) {
-    const got = await filterGrad(c, 10 * i + 1);
+    const got = await convGrad(c, 10 * i + 1);
     await assertClose(got, expected[i], 1e-5, 1e-5, c.name);
   }
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
@@ -155,36 +161,17 @@ Deno.test("wasm conv filter gradient: an im2col built in several chunks gives th
     pad: "same",
   };
   await tf.setBackend("cpu");
-  const expected = await filterGrad(c, 7);
+  const expected = await convGrad(c, 7);
   await selectBackend("wasm");
   registerWasmConvFilterGradients();
   const prev = setConvGradChunkElements(360);
   try {
-    await assertClose(await filterGrad(c, 7), expected, 1e-5, 1e-5, "chunked");
+    await assertClose(await convGrad(c, 7), expected, 1e-5, 1e-5, "chunked");
   } finally {
     setConvGradChunkElements(prev);
   }
   assert.throws(() => setConvGradChunkElements(0), /chunk size 0/);
 });
-
-/** The input gradient of Σ w ⊙ depthwiseConv(x, f) on the current backend. */
-async function depthwiseInputGrad(c: Case, seed: number): Promise<Float32Array> {
-  const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
-  const g = tf.tidy(() => {
-    const x = tf.tensor4d(values(n(c.x), seed), c.x as [number, number, number, number]);
-    const f = tf.tensor4d(
-      values(n(c.filter), seed + 1),
-      c.filter as [number, number, number, number],
-    );
-    const conv = (xx: tf.Tensor4D) =>
-      tf.depthwiseConv2d(xx, f, c.strides, c.pad, "NHWC", c.dilations);
-    const w = tf.tensor(values(n(conv(x).shape), seed + 2), conv(x).shape);
-    return tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(conv(xx as tf.Tensor4D), w)))(x);
-  });
-  const d = await g.data() as Float32Array;
-  g.dispose();
-  return d;
-}
 
 Deno.test("wasm depthwise input gradient equals the cpu backend's to 1e-5", async () => {
   const cases: Case[] = [
@@ -202,13 +189,13 @@ Deno.test("wasm depthwise input gradient equals the cpu backend's to 1e-5", asyn
   ];
   const expected: Float32Array[] = [];
   await tf.setBackend("cpu");
-  for (const [i, c] of cases.entries()) expected.push(await depthwiseInputGrad(c, 10 * i + 3));
+  for (const [i, c] of cases.entries()) expected.push(await convGrad(c, 10 * i + 3, "input"));
   await selectBackend("wasm");
   assert.ok(registerWasmConvFilterGradients());
   assert.ok(tf.getKernel("DepthwiseConv2dNativeBackpropInput", "wasm"));
   const before = tf.memory().numTensors;
   for (const [i, c] of cases.entries()) {
-    const got = await depthwiseInputGrad(c, 10 * i + 3);
+    const got = await convGrad(c, 10 * i + 3, "input");
     await assertClose(got, expected[i], 1e-5, 1e-5, c.name);
   }
   assert.equal(tf.memory().numTensors, before, "tensors leaked");

@@ -214,25 +214,14 @@ export function pairedMeanDifference(
   };
 }
 
-/** Result of {@linkcode pairedStatisticDifference}. */
-export interface PairedStatisticDifference {
-  /** Seeds (runs per arm). */
-  seeds: number;
-  /** Paired items (test images). */
-  images: number;
-  /** Mean over seeds of stat_A − stat_B on all items. */
-  difference: number;
-  /** 95% two-level bootstrap interval of the difference. */
-  interval: [number, number];
-  /** Bootstrap standard error of the difference. */
-  standardError: number;
-  /** Smallest true difference detectable with 80% power at the 5% level: 2.8 · standard error. */
-  detectable: number;
-  /** Bootstrap replicates drawn. */
-  replicates: number;
+/**
+ * Result of {@linkcode pairedStatisticDifference}: {@linkcode PairedDifference}'s fields for any
+ * statistic, with each arm's mean statistic over seeds (on all items) in place of its accuracy.
+ */
+export type PairedStatisticDifference = Omit<PairedDifference, "accuracy"> & {
   /** Mean of each arm's statistic over seeds, on all items. */
   value: { a: number; b: number };
-}
+};
 
 /**
  * {@linkcode pairedDifference}'s two-level bootstrap (seeds and test images resampled, the two arms

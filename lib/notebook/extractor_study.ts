@@ -16,6 +16,7 @@ import { pairedAgainst, type StudyMetrics, type StudyRun } from "./rb_study.ts";
 import { findFinishedRun } from "./sweeps.ts";
 import { loadExperiment, variantConfig } from "../train/experiments.ts";
 import { readLog } from "../run/mod.ts";
+import { readJsonIfExists } from "../run/atomic.ts";
 
 /** One network's probe result as bench/extractor_study.ts writes it (the fields read here). */
 export interface ProbeNetworkResult {
@@ -57,14 +58,8 @@ export interface ProbeStudy {
  * @throws Error when the file exists but is not a probe study.
  */
 export async function readProbeStudy(path: string): Promise<ProbeStudy | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-  const d = JSON.parse(text);
+  const d = await readJsonIfExists<Partial<ProbeStudy>>(path);
+  if (d === null) return null;
   if (!Array.isArray(d.networks)) throw new Error(`${path}: no "networks" list`);
   return { config: d.config ?? {}, networks: d.networks, skipped: d.skipped ?? [] };
 }

@@ -41,6 +41,13 @@ export interface EpochLog {
   valAccuracy: number | null;
   /** Validation accuracy, primary prediction. */
   valPrimaryAccuracy: number | null;
+  /**
+   * With a weight average (`train.emaDecay`), the validation accuracy of the raw weights, final
+   * prediction (`valAccuracy` is then the averaged weights'). Absent otherwise.
+   */
+  valRawAccuracy?: number | null;
+  /** The same, primary prediction. */
+  valRawPrimaryAccuracy?: number | null;
   /** Steps in the epoch. */
   steps: number;
   /** Wall seconds of the epoch (training + validation). */

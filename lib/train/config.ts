@@ -45,6 +45,12 @@ export const trainConfigSchema = z.strictObject({
    * weights are often trained more gently than the fresh ones). 1: the same rate as the rest.
    */
   finetuneLrScale: z.number().positive().max(10).default(1),
+  /**
+   * Decay of the moving average of the weights that validation, `checkpoints/best` and the test
+   * split use (lib/train/ema.ts: `w̄ ← d·w̄ + (1 − d)·w` after every step, d ramped up as in
+   * TensorFlow's ExponentialMovingAverage). 0: no averaging (the paper).
+   */
+  emaDecay: z.number().min(0).lt(1).default(0),
   /** Adam β1. */
   beta1: z.number().min(0).lt(1).default(0.9),
   /** Adam β2. */
@@ -161,6 +167,12 @@ export interface TrainConfig {
    * rest. Default: `1`.
    */
   finetuneLrScale: number;
+  /**
+   * Decay of the moving average of the weights that validation, `checkpoints/best` and the test
+   * split use (lib/train/ema.ts: `w̄ ← d·w̄ + (1 − d)·w` after every step, d ramped up as in
+   * TensorFlow's ExponentialMovingAverage), in [0, 1). 0: no averaging (the paper). Default: `0`.
+   */
+  emaDecay: number;
   /** Adam β1, in [0, 1). Default: `0.9`. */
   beta1: number;
   /** Adam β2, in [0, 1). Default: `0.999`. */
@@ -289,6 +301,7 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.head.order": "dropout-bn",
   "model.finetune": "none",
   "train.finetuneLrScale": 1,
+  "train.emaDecay": 0,
   "model.rb.training": "paper",
   "model.rb.auxWeight": 1.0,
   "model.rb.trustRampEpochs": 10,

@@ -29,6 +29,7 @@ export {
   type WorkerPhases,
 } from "./parallel.ts";
 export * from "./early_stop.ts";
+export * from "./ema.ts";
 export * from "./train.ts";
 export * from "./run.ts";
 export * from "../run/mod.ts";

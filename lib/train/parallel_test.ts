@@ -12,7 +12,8 @@ import { decodeRecords, recordLayout } from "../data/cache.ts";
 import type { GrefelInputs } from "../model/types.ts";
 import { mulberry32 } from "./schedule.ts";
 import { runId } from "./run.ts";
-import { loadCheckpoint } from "../run/mod.ts";
+import { type EpochLog, loadCheckpoint } from "../run/mod.ts";
+import type { BranchReport } from "../eval/branches.ts";
 import { MICRO_MODEL } from "./testdata/resume_child.ts";
 import { FAILING_MODEL } from "./testdata/failing_model.ts";
 
@@ -381,6 +382,32 @@ Deno.test("a 2-worker run resumes exactly as it runs uninterrupted; workers end 
     // The first epoch of a 1-worker run matches up to float rounding.
     const single = await trainRun(runConfig(join(tmp, "c"), 1), data(), quiet);
     close(single.log[0].loss, full.log[0].loss, 1e-4, "epoch 1 loss, 1 vs 2 workers");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a 2-worker run with a weight average validates the averages on its workers", async () => {
+  const tmp = await Deno.makeTempDir();
+  const data = () => randomFeatureData(micro(), 4, { train: 24, val: 8, test: 8 });
+  const quiet = { model: MODEL_FNS, print: () => {} };
+  const config = (dir: string, workers: number) => {
+    const c = runConfig(join(tmp, dir), workers);
+    return { ...c, train: { ...c.train, emaDecay: 0.8 } };
+  };
+  try {
+    const two = await trainRun(config("a", 2), data(), quiet);
+    const one = await trainRun(config("b", 1), data(), quiet);
+    assert.equal(liveWorkers(), 0);
+    // The averaged and the raw weights are validated apart (they differ), and the workers embed
+    // with whichever the main thread holds: both agree with the single-thread run.
+    const conf = (e: EpochLog, k: "val") => e[k]!.distributionStd.final;
+    for (let i = 0; i < two.log.length; i++) {
+      close(conf(two.log[i], "val"), conf(one.log[i], "val"), 1e-4, `epoch ${i + 1} val std`);
+      assert.equal(two.log[i].valRawAccuracy, one.log[i].valRawAccuracy);
+    }
+    const std = (r: typeof one) => (r.metrics.rb as BranchReport).distributionStd.final;
+    close(std(two), std(one), 1e-4, "test split");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

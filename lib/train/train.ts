@@ -56,6 +56,7 @@ import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.
 import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
 import { DataParallel, type RecordInputs } from "./parallel.ts";
 import { codeLabel, codeVersion } from "../run/code_version.ts";
+import { WeightAverage } from "./ema.ts";
 
 /** Version of this library, recorded in every run's config.json. */
 export const GREFEL_VERSION = "0.1.0";
@@ -476,27 +477,47 @@ function splitPredictions(parts: Parts, dim: number): SplitPredictions {
   };
 }
 
-/** Reads model weights and Adam state as named arrays for a checkpoint. */
-async function snapshot(
-  model: ModelFns,
-  params: ParamTree,
-  opt: Optimizer,
-): Promise<{ weights: NamedArray[]; optimizer: NamedArray[] }> {
-  const weights: NamedArray[] = [];
-  const pathOf = new Map<string, string>();
-  for (const [path, v] of model.flattenParams(params)) {
-    pathOf.set(v.name, path);
+/** Prefix of the raw weights' names in a checkpoint's optimiser state (runs with an average). */
+const RAW_PREFIX = "raw/";
+
+/** Reads named variables as checkpoint arrays. @throws NonFiniteModelError for a non-finite value. */
+async function readNamed(
+  vars: ReadonlyMap<string, Variable>,
+  prefix = "",
+  what = "weight",
+): Promise<NamedArray[]> {
+  const out: NamedArray[] = [];
+  for (const [path, v] of vars) {
     const data = (await v.data()) as Float32Array;
     const bad = firstNonFinite(data);
     if (bad >= 0) {
       throw new NonFiniteModelError(
-        `weight ${path} holds ${data[bad]} at index ${bad}: not saved as a checkpoint (the last ` +
+        `${what} ${path} holds ${data[bad]} at index ${bad}: not saved as a checkpoint (the last ` +
           `good checkpoint is kept). Lower train.lr or check the loss weights.`,
       );
     }
-    weights.push({ name: path, shape: v.shape, dtype: "float32", data });
+    out.push({ name: prefix + path, shape: v.shape, dtype: "float32", data });
   }
-  const optimizer: NamedArray[] = [];
+  return out;
+}
+
+/**
+ * Reads model weights and Adam state as named arrays for a checkpoint. With a weight average the
+ * checkpoint's weights are the averages (the model that is evaluated) and the raw weights go with
+ * the optimiser state as `raw/<path>` (what resuming training needs).
+ */
+async function snapshot(
+  model: ModelFns,
+  params: ParamTree,
+  opt: Optimizer,
+  ema: WeightAverage | null = null,
+): Promise<{ weights: NamedArray[]; optimizer: NamedArray[] }> {
+  const vars = model.flattenParams(params);
+  const pathOf = new Map([...vars].map(([path, v]) => [v.name, path]));
+  const weights = ema
+    ? await readNamed(ema.averages(), "", "averaged weight")
+    : await readNamed(vars);
+  const optimizer: NamedArray[] = ema ? await readNamed(vars, RAW_PREFIX) : [];
   for (const w of await opt.getWeights()) {
     // Adam slots are named `<variable name>/m|v`; store them by the weight's path, which is
     // stable across processes (tfjs variable names carry a per-process suffix).
@@ -574,6 +595,21 @@ function modelShapes(model: ModelFns, params: ParamTree): Map<string, number[]> 
   return new Map([...model.flattenParams(params)].map(([k, v]) => [k, v.shape]));
 }
 
+/**
+ * Assigns the raw weights a checkpoint of a run with a weight average keeps in its optimiser state.
+ * @throws Error when the checkpoint has none (it was not written with an average).
+ */
+function restoreRawWeights(model: ModelFns, params: ParamTree, ckpt: Checkpoint, dir: string) {
+  const raw = new Map(
+    ckpt.optimizer.filter((s) => s.name.startsWith(RAW_PREFIX))
+      .map((s) => [s.name.slice(RAW_PREFIX.length), s.data as Float32Array]),
+  );
+  if (!raw.size) {
+    throw new Error(`${dir}: train.emaDecay is on but the checkpoint holds no raw weights`);
+  }
+  model.assignParams(params, raw);
+}
+
 async function restoreWeights(model: ModelFns, params: ParamTree, ckpt: Checkpoint) {
   model.assignParams(
     params,
@@ -627,25 +663,32 @@ export async function trainRun(
   }
   const sampler = opts.sampler ?? balancedSampler(data.train.labels, data.classNames.length);
   let parallel: DataParallel | null = null;
+  let ema: WeightAverage | null = null;
   try {
-    const { state, status } = await restoreOrInit(config, data, opts, dir, params, opt);
+    const restored = await restoreOrInit(config, data, opts, dir, params, opt);
+    const { state, status } = restored;
+    ema = restored.ema;
     if (tc.workers > 1 && !state.stopped) {
       parallel = await DataParallel.start(model, config.model, tc.workers, tc.batchSize);
     }
     const ctx: EpochContext = {
       ...{ model, params, opt, config, data, state, sampler, print, opts },
       parallel,
+      ema,
     };
     const lines = tc.progress === "lines" || (tc.progress === "auto" && !Deno.stderr.isTerminal());
     const t00 = performance.now(), startEpoch = state.epoch;
     for (let e = state.epoch; e < tc.epochs && !state.stopped; e++) {
       const t0 = performance.now();
       const trained = await trainEpoch(ctx, e);
-      const val = await validate(ctx, e + 1);
+      const { val, raw } = await validate(ctx, e + 1);
       const entry: EpochLog = {
         ...trained,
         valAccuracy: val?.accuracy.final ?? null,
         valPrimaryAccuracy: val?.accuracy.primary ?? null,
+        ...(raw
+          ? { valRawAccuracy: raw.accuracy.final, valRawPrimaryAccuracy: raw.accuracy.primary }
+          : {}),
         val,
         seconds: (performance.now() - t0) / 1000,
       };
@@ -667,6 +710,7 @@ export async function trainRun(
     return { dir, runId: id, status, epochs: state.epoch, log: state.log, metrics, test: pred };
   } finally {
     parallel?.close();
+    ema?.dispose();
     model.disposeParams(params);
     opt.dispose();
   }
@@ -765,9 +809,12 @@ async function restoreOrInit(
   dir: string,
   params: ParamTree,
   opt: Optimizer,
-): Promise<{ state: CheckpointState; status: TrainResult["status"] }> {
+): Promise<
+  { state: CheckpointState; status: TrainResult["status"]; ema: WeightAverage | null }
+> {
   const model = opts.model;
   const hash = configHash(config);
+  const decay = config.train.emaDecay;
   const lastDir = join(dir, "checkpoints", "last");
   const ckpt = await loadCheckpoint(lastDir);
   if (ckpt) {
@@ -777,13 +824,16 @@ async function restoreOrInit(
       modelShapes(model, params),
     );
     await restoreWeights(model, params, ckpt);
+    // With averaging, the checkpoint's weights are the averages and the raw ones are training state.
+    const ema = decay > 0 ? WeightAverage.start(model.flattenParams(params), decay) : null;
+    if (ema) restoreRawWeights(model, params, ckpt, lastDir);
     await restoreOptimizer(model, params, opt, ckpt.optimizer, lastDir);
     // The log on disk may hold epochs past the checkpoint: the checkpoint's log is the truth.
     await writeLog(dir, ckpt.state.log);
     (opts.print ?? console.error)(
       `resuming ${dir} from epoch ${ckpt.state.epoch}/${config.train.epochs}`,
     );
-    return { state: ckpt.state, status: "resumed" };
+    return { state: ckpt.state, status: "resumed", ema };
   }
   await model.loadPretrained?.(params, config.model);
   const state: CheckpointState = {
@@ -799,7 +849,8 @@ async function restoreOrInit(
     log: [],
   };
   await writeLog(dir, []);
-  return { state, status: "trained" };
+  const ema = decay > 0 ? WeightAverage.start(model.flattenParams(params), decay) : null;
+  return { state, status: "trained", ema };
 }
 
 /** What one run's epochs share. */
@@ -816,6 +867,8 @@ interface EpochContext {
   opts: TrainOptions;
   /** The workers of data-parallel steps (`train.workers` > 1); null: single-thread steps. */
   parallel: DataParallel | null;
+  /** The moving average of the weights (`train.emaDecay` > 0); null: none. */
+  ema: WeightAverage | null;
 }
 
 /** Concatenates equally typed parts. */
@@ -941,6 +994,7 @@ async function trainEpoch(
       bar?.stop();
       throw nonFiniteLoss(ctx, e, s, steps, r);
     }
+    ctx.ema?.update(state.step);
     state.step++;
     acc.add(r, labels);
     bar?.update(s + 1, {
@@ -1001,22 +1055,36 @@ function dirOf(ctx: EpochContext): string {
   return ctx.opts.dir ?? runDir(ctx.config);
 }
 
-/** Branch report on the validation split after `epoch`, or null when not evaluated this epoch. */
-async function validate(ctx: EpochContext, epoch: number): Promise<BranchReport | null> {
+/**
+ * Branch report on the validation split after `epoch` (null when not evaluated this epoch): of the
+ * averaged weights when there is an average, which then also reports the raw weights (`raw`).
+ */
+async function validate(
+  ctx: EpochContext,
+  epoch: number,
+): Promise<{ val: BranchReport | null; raw: BranchReport | null }> {
   const { data, config } = ctx;
   const tc = config.train;
-  if (!data.val || !(epoch % tc.evalEvery === 0 || epoch === tc.epochs)) return null;
-  const p = await predictSplit(
-    ctx.model,
-    ctx.params,
-    data.val,
-    config.model,
-    tc.batchSize,
-    undefined,
-    ctx.parallel,
-  );
-  assertFinitePredictions(p, data.classNames.length, `validation after epoch ${epoch}`);
-  return branchReport(data.val.labels, p, data.classNames.length, config.model.rb.entropyEpsilon);
+  if (!data.val || !(epoch % tc.evalEvery === 0 || epoch === tc.epochs)) {
+    return { val: null, raw: null };
+  }
+  const report = async (what: string) => {
+    const p = await predictSplit(
+      ctx.model,
+      ctx.params,
+      data.val!,
+      config.model,
+      tc.batchSize,
+      undefined,
+      ctx.parallel,
+    );
+    assertFinitePredictions(p, data.classNames.length, `validation after epoch ${epoch}${what}`);
+    const C = data.classNames.length;
+    return branchReport(data.val!.labels, p, C, config.model.rb.entropyEpsilon);
+  };
+  if (!ctx.ema) return { val: await report(""), raw: null };
+  const val = await ctx.ema.withAveraged(() => report(" (averaged weights)"));
+  return { val, raw: await report(" (raw weights)") };
 }
 
 /**
@@ -1061,7 +1129,9 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
     };
   }
   const writeLast = epoch % tc.checkpointEvery === 0 || !!state.stopped;
-  const snap = improved || writeLast ? await snapshot(ctx.model, ctx.params, ctx.opt) : null;
+  const snap = improved || writeLast
+    ? await snapshot(ctx.model, ctx.params, ctx.opt, ctx.ema)
+    : null;
   if (improved) {
     await saveCheckpoint(join(dir, "checkpoints", "best"), state, snap!.weights, snap!.optimizer);
   }
@@ -1098,6 +1168,8 @@ async function testRun(
   const { model, params, config, data, state, opts } = ctx;
   const tc = config.train;
   const C = data.classNames.length;
+  // Training is over: the averaged weights are the model (the best checkpoint's are averages too).
+  ctx.ema?.commit();
   if (tc.testWith === "best" && state.best && state.best.epoch !== state.epoch) {
     const bestDir = join(dir, "checkpoints", "best");
     const best = await loadCheckpoint(bestDir);

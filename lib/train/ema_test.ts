@@ -1,0 +1,131 @@
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { assert, assertClose } from "../testing.ts";
+import { type GrefelConfig, presetConfig } from "../config.ts";
+import { loadCheckpoint, readLog } from "../run/mod.ts";
+import { runDir, runId } from "./run.ts";
+import { emaDecayAt, WeightAverage } from "./ema.ts";
+import { trainRun } from "./train.ts";
+import { TOY_MODEL, toyData } from "./test_helpers.ts";
+
+await tf.setBackend("cpu");
+
+Deno.test("EMA decay ramps up as TensorFlow's num_updates rule and is validated", () => {
+  assertClose(emaDecayAt(0.999, 0), 0.1, 1e-12);
+  assertClose(emaDecayAt(0.999, 10), 11 / 20, 1e-12);
+  assert.equal(emaDecayAt(0.9, 1000), 0.9);
+  assert.throws(() => emaDecayAt(1, 0), RangeError);
+  assert.throws(() => emaDecayAt(0, 0), RangeError);
+  assert.throws(() => emaDecayAt(0.9, -1), RangeError);
+});
+
+Deno.test("WeightAverage: the hand-computed average; swapped in and back, also on throw; no leaks", async () => {
+  const before = tf.memory().numTensors;
+  const w = tf.tidy(() => tf.variable(tf.tensor1d([1, 2])));
+  const set = (x: number[]) => tf.tidy(() => void w.assign(tf.tensor1d(x)));
+  const avg = WeightAverage.start(new Map([["w", w]]), 0.5);
+  // Step 0: d = min(0.5, 1/10) = 0.1 → 0.1·[1,2] + 0.9·[3,6] = [2.8, 5.6].
+  set([3, 6]);
+  avg.update(0);
+  // Step 100: d = 0.5 → 0.5·[2.8,5.6] + 0.5·[5,0] = [3.9, 2.8].
+  set([5, 0]);
+  avg.update(100);
+  const seen = await avg.withAveraged(async () => Array.from(await w.data()));
+  assertClose(seen, [3.9, 2.8], 1e-6);
+  assert.deepEqual(Array.from(await w.data()), [5, 0], "raw weights restored");
+  await assert.rejects(() => avg.withAveraged(() => Promise.reject(new Error("boom"))), /boom/);
+  assert.deepEqual(Array.from(await w.data()), [5, 0], "raw weights restored after a throw");
+  await assert.rejects(() => avg.withAveraged(() => avg.withAveraged(() => 0)), /reentrant/);
+  avg.commit();
+  assertClose(Array.from(await w.data()), [3.9, 2.8], 1e-6);
+  avg.dispose();
+  w.dispose();
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});
+
+function cfg(resultsDir: string, emaDecay: number): GrefelConfig {
+  return presetConfig("tiny", {
+    model: { classes: 3 },
+    train: {
+      epochs: 3,
+      batchSize: 8,
+      progress: "off",
+      resultsDir,
+      lrDecay: 0.9,
+      lr: 0.01,
+      emaDecay,
+    },
+  });
+}
+
+const quiet = { model: TOY_MODEL, print: () => {} };
+
+Deno.test("train.emaDecay 0 keeps every recorded run id; any other value is part of it", () => {
+  assert.equal(
+    runId(cfg("x", 0)),
+    runId(presetConfig("tiny", {
+      model: { classes: 3 },
+      train: { epochs: 3, batchSize: 8, progress: "off", resultsDir: "x", lrDecay: 0.9, lr: 0.01 },
+    })),
+  );
+  assert.notEqual(runId(cfg("x", 0.9)), runId(cfg("x", 0)));
+});
+
+Deno.test("a run with a weight average validates, checkpoints and tests the averages, logs the raw weights, and resumes exactly", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const before = tf.memory().numTensors;
+    const full = await trainRun(cfg(join(tmp, "a"), 0.8), toyData(), quiet);
+    assert.equal(tf.memory().numTensors, before, "tensors leaked by trainRun");
+    const log = await readLog(full.dir);
+    for (const e of log) {
+      assert.ok(Number.isFinite(e.valRawAccuracy), `raw validation accuracy at epoch ${e.epoch}`);
+      assert.ok(Number.isFinite(e.valRawPrimaryAccuracy));
+    }
+    // The last checkpoint's weights are the averages; its optimiser state holds the raw ones,
+    // which differ from them after training.
+    const last = (await loadCheckpoint(join(full.dir, "checkpoints", "last")))!;
+    const raw = new Map(
+      last.optimizer.filter((o) => o.name.startsWith("raw/")).map((o) => [o.name.slice(4), o]),
+    );
+    assert.equal(raw.size, last.weights.length, "every weight's raw value is saved");
+    const moved = last.weights.some((w) => {
+      const r = raw.get(w.name)!.data;
+      return w.data.some((x, i) => Math.abs(x - r[i]) > 1e-6);
+    });
+    assert.ok(moved, "the averages equal the raw weights: nothing was averaged");
+    // Without an average, the same seed gives other raw-weight validations (same training path,
+    // so the logged raw accuracies of the averaged run equal its plain validation accuracies).
+    const plain = await trainRun(cfg(join(tmp, "p"), 0), toyData(), quiet);
+    const plainLog = await readLog(plain.dir);
+    assert.deepEqual(
+      log.map((e) => e.valRawAccuracy),
+      plainLog.map((e) => e.valAccuracy),
+      "averaging changed the training path",
+    );
+    assert.equal(plainLog[0].valRawAccuracy, undefined);
+
+    // Interrupted after epoch 2 and resumed: the same log, metrics and predictions.
+    const config = cfg(join(tmp, "b"), 0.8);
+    await assert.rejects(() =>
+      trainRun(config, toyData(), {
+        ...quiet,
+        hooks: {
+          onEpochEnd: (e) => {
+            if (e.epoch === 2) throw new Error("simulated crash");
+          },
+        },
+      }), /simulated crash/);
+    const resumed = await trainRun(config, toyData(), quiet);
+    assert.equal(resumed.status, "resumed");
+    const strip = (l: typeof full.log) => l.map(({ seconds: _s, code: _c, ...rest }) => rest);
+    assert.deepEqual(strip(resumed.log), strip(full.log));
+    assert.equal(resumed.metrics.accuracy, full.metrics.accuracy);
+    assert.equal(
+      await Deno.readTextFile(join(runDir(config), "predictions.csv")),
+      await Deno.readTextFile(join(full.dir, "predictions.csv")),
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -10,11 +10,12 @@
  */
 import { basename, join } from "node:path";
 import { NETWORKS } from "../extractors/provenance.ts";
-import { formatDifference, type PairedDifference, verdict } from "../eval/paired.ts";
-import { formatMeanStd, meanStd } from "./tables.ts";
-import { pairedAgainst, type StudyMetrics, type StudyRun } from "./rb_study.ts";
+import { controlPairs, pairedRows } from "./averaging.ts";
+import type { StudyMetrics, StudyRun } from "./rb_study.ts";
 import { findFinishedRun } from "./sweeps.ts";
-import { loadExperiment, variantConfig } from "../train/experiments.ts";
+import { loadExperiment } from "../train/experiments.ts";
+import { experimentConfig } from "./runs.ts";
+import { notebookProfile, type Profile } from "./profile.ts";
 import { readLog } from "../run/mod.ts";
 import { readJsonIfExists } from "../run/atomic.ts";
 
@@ -104,64 +105,48 @@ export interface FinetunePair {
 
 /** The pairs of `experiments/finetune.json` (variant names `finetune=…,head=…`). */
 export function finetunePairs(variants: readonly string[]): FinetunePair[] {
-  const heads = [...new Set(variants.map((v) => v.split(",head=")[1]).filter(Boolean))];
-  return heads.flatMap((head) => {
-    const frozen = `finetune=none,head=${head}`;
-    return variants
-      .filter((v) => v.endsWith(`,head=${head}`) && v !== frozen && variants.includes(frozen))
-      .map((tuned) => ({ head, tuned, frozen }));
-  });
+  return controlPairs(variants, "finetune", "none")
+    .map((p) => ({ head: p.group, tuned: p.treated, frozen: p.control }));
 }
 
 /**
  * One row per fine-tuning pair: test accuracy of L_final (mean ± std over finished seeds) of
  * both arms, and the paired difference tuned − frozen (same seeds, same test images) with its
- * verdict, or why there is none yet.
+ * verdict, or why there is none yet ({@linkcode pairedRows}).
  */
 export function finetuneRows(
   runs: readonly StudyRun[],
   pairs: readonly FinetunePair[],
 ): Record<string, string>[] {
-  return pairs.map((p) => {
-    const acc = (v: string) => {
-      const xs = runs.flatMap((r) => (r.variant === v && r.metrics ? [r.metrics.accuracy] : []));
-      return xs.length
-        ? `${formatMeanStd(meanStd(xs), { scale: 100, digits: 2 })}% (${xs.length})`
-        : "—";
-    };
-    const done = (v: string) =>
-      new Set(runs.flatMap((r) => (r.variant === v && r.metrics ? [r.seed] : [])));
-    const frozenSeeds = done(p.frozen);
-    const shared = [...done(p.tuned)].some((s) => frozenSeeds.has(s));
-    const d: PairedDifference | null = shared ? pairedAgainst(runs, p.tuned, p.frozen) : null;
-    return {
-      head: p.head,
-      "fine-tuned cell": p.tuned.replace(/,head=.*$/, ""),
-      "frozen: test L_final (seeds)": acc(p.frozen),
-      "fine-tuned: test L_final (seeds)": acc(p.tuned),
-      "fine-tuned − frozen (95% CI)": d
-        ? formatDifference(d, verdict(d))
-        : "no seed finished in both arms yet",
-    };
-  });
+  return pairedRows(
+    runs,
+    pairs.map((p) => ({ group: p.head, treated: p.tuned, control: p.frozen })),
+    { group: "head", treated: "fine-tuned", control: "frozen" },
+  );
 }
 
 /**
- * The finished runs of an experiment's variants × seeds 0 … `seeds` − 1, each found by its config
- * (its run id under the experiment's folder of `root`, or under another experiment's folder when
- * the same config finished there, e.g. a study cell), as {@linkcode StudyRun}s named by the
- * experiment's variant names. Runs not finished are left out.
+ * The finished runs of an experiment's variants × seeds 0 … `seeds` − 1 under a notebook profile
+ * (the profile's config of each variant, {@linkcode experimentConfig}; `quick` and `full` are the
+ * sweep's own configs), each found by its config (its run id under the experiment's folder of
+ * `root`, or under another experiment's folder when the same config finished there, e.g. a study
+ * cell), as {@linkcode StudyRun}s named by the experiment's variant names. Runs not finished are
+ * left out.
  */
 export async function readExperimentRuns(
   experiment: string,
   root: string,
   seeds = 5,
+  profile: Profile = notebookProfile(),
 ): Promise<StudyRun[]> {
   const exp = loadExperiment(experiment);
   const out: StudyRun[] = [];
   for (const variant of exp.variants.keys()) {
     for (let seed = 0; seed < seeds; seed++) {
-      const found = await findFinishedRun(variantConfig(exp, variant, { seed }), root);
+      const found = await findFinishedRun(
+        experimentConfig(experiment, variant, { seed, profile }),
+        root,
+      );
       if (!found) continue;
       out.push({
         dir: found.dir,

@@ -91,19 +91,21 @@ Deno.test("readExperimentRuns finds a variant's run by its config, also where an
   const { readExperimentRuns } = await import("./extractor_study.ts");
   const root = await Deno.makeTempDir();
   try {
-    assert.deepEqual(await readExperimentRuns("finetune", root, 2), []);
+    assert.deepEqual(await readExperimentRuns("finetune", root, 2, "quick"), []);
     const variant = "finetune=none,head=bn-dropout-0.5";
     const cfg = variantConfig(loadExperiment("finetune"), variant, { seed: 1 });
     const dir = join(root, "rb-dynamics", runId(cfg));
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(join(dir, "metrics.json"), JSON.stringify({ accuracy: 0.8 }));
     await Deno.writeTextFile(join(dir, "log.jsonl"), "");
-    const runs = await readExperimentRuns("finetune", root, 2);
+    const runs = await readExperimentRuns("finetune", root, 2, "quick");
     assert.equal(runs.length, 1);
     assert.equal(runs[0].variant, variant);
     assert.equal(runs[0].seed, 1);
     assert.equal(runs[0].dir, dir);
     assert.equal(runs[0].metrics?.accuracy, 0.8);
+    // The smoke profile's config of the same variant is another run.
+    assert.deepEqual(await readExperimentRuns("finetune", root, 2, "smoke"), []);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -15,6 +15,7 @@ export * from "./paper_numbers.ts";
 export * from "./rb_study.ts";
 export * from "./ablation.ts";
 export * from "./extractor_study.ts";
+export * from "./averaging.ts";
 export type * from "../config_types.ts";
 export { DATASET_KINDS } from "../data/datasets.ts";
 export {

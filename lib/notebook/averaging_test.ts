@@ -1,0 +1,87 @@
+import { assert, assertClose } from "../testing.ts";
+import type { EpochLog } from "../run/log.ts";
+import {
+  controlPairs,
+  meanSuccessiveChange,
+  noiseRows,
+  pairedRows,
+  validationNoise,
+} from "./averaging.ts";
+import type { StudyRun } from "./rb_study.ts";
+
+Deno.test("controlPairs: each treated value against its group's control; no partner, no pair", () => {
+  const variants = [
+    "ema=0,head=bn-dropout-0.5",
+    "ema=0.997,head=bn-dropout-0.5",
+    "ema=0.99,head=bn-dropout-0.5",
+    "ema=0.997,head=dropout-0", // no ema=0 partner
+    "finetune=none,head=bn-dropout-0.5", // another factor
+  ];
+  assert.deepEqual(controlPairs(variants, "ema", "0"), [
+    { group: "bn-dropout-0.5", treated: variants[1], control: variants[0] },
+    { group: "bn-dropout-0.5", treated: variants[2], control: variants[0] },
+  ]);
+  assert.deepEqual(controlPairs(variants, "lr", "1"), []);
+});
+
+const log = (vals: (number | null)[], raw?: number[]): EpochLog[] =>
+  vals.map((v, i) => ({
+    epoch: i + 1,
+    valAccuracy: v,
+    ...(raw ? { valRawAccuracy: raw[i] } : {}),
+  } as EpochLog));
+
+Deno.test("validation noise: the mean absolute epoch-to-epoch change after the burn-in", () => {
+  assert.equal(meanSuccessiveChange([0.5]), null);
+  assertClose(meanSuccessiveChange([0.5, 0.7, 0.6])!, 0.15, 1e-12);
+  // Epochs 1–2 are left out with afterEpoch 2; epoch 4 was not evaluated (null).
+  const l = log([0.1, 0.9, 0.70, null, 0.74, 0.66], [0.7, 0.7, 0.6, 0.6, 0.8, 0.6]);
+  assertClose(validationNoise(l, "valAccuracy", 2)!, (0.04 + 0.08) / 2, 1e-12);
+  assertClose(validationNoise(l, "valRawAccuracy", 2)!, (0 + 0.2 + 0.2) / 3, 1e-12);
+  assert.equal(validationNoise(log([0.5, 0.6]), "valAccuracy", 0), null, "too few epochs");
+  assertClose(validationNoise(l.slice(0, 3), "valRawAccuracy", 0)!, 0.05, 1e-12);
+});
+
+Deno.test("noise rows and paired rows: stopping, selection gap, noise, and pairs not yet finished", () => {
+  const run = (variant: string, seed: number, accuracy: number | null): StudyRun => ({
+    dir: "/nonexistent",
+    runId: `${variant}-${seed}`,
+    variant,
+    seed,
+    log: log([0.5, 0.6, 0.7, 0.66, 0.72], [0.5, 0.6, 0.7, 0.6, 0.8]),
+    metrics: accuracy === null ? null : {
+      accuracy,
+      primaryAccuracy: accuracy,
+      best: { metric: "valAccuracy", value: 0.72, epoch: 5 },
+      stopped: { reason: "early-stop", epoch: 5, bestEpoch: 5, patience: 2 },
+      epochs: 5,
+    } as StudyRun["metrics"],
+  });
+  const rows = noiseRows([run("ema=0.997,head=h", 0, 0.7), run("ema=0,head=h", 0, null)], 1);
+  assert.equal(rows.length, 1, "unfinished runs are left out");
+  assert.equal(rows[0].stopped, "early-stop@5 (best 5)");
+  assert.equal(rows[0]["val − test (points)"], "2.00");
+  assert.equal(
+    rows[0]["|Δ val| per epoch after 1 (points)"],
+    ((0.1 + 0.04 + 0.06) / 3 * 100).toFixed(2),
+  );
+  assert.equal(
+    rows[0]["|Δ val| of the raw weights (points)"],
+    ((0.1 + 0.1 + 0.2) / 3 * 100).toFixed(2),
+  );
+  const pairs = controlPairs(["ema=0,head=h", "ema=0.997,head=h"], "ema", "0");
+  const table = pairedRows([run("ema=0.997,head=h", 0, 0.7), run("ema=0,head=h", 1, 0.6)], pairs, {
+    group: "head",
+    treated: "averaged",
+    control: "single weights",
+  });
+  assert.deepEqual(Object.keys(table[0]), [
+    "head",
+    "averaged cell",
+    "single weights: test L_final (seeds)",
+    "averaged: test L_final (seeds)",
+    "averaged − single weights (95% CI)",
+  ]);
+  assert.equal(table[0]["averaged cell"], "ema=0.997");
+  assert.equal(table[0]["averaged − single weights (95% CI)"], "no seed finished in both arms yet");
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Commits each finished run of an experiment as it finishes (config.json, log.jsonl, metrics.json,
-# predictions.csv; checkpoints and embeddings stay out), so a sweep that outlives the session loses
+# predictions.csv and, for runs with a weight average, predictions-raw.csv; checkpoints and
+# embeddings stay out), so a sweep that outlives the session loses
 # nothing it computed. Runs until killed; checks every INTERVAL seconds (default 60).
 #
 #   bash scripts/commit_runs.sh EXPERIMENT[,EXPERIMENT...] [INTERVAL]
@@ -22,7 +23,7 @@ while true; do
       continue
     fi
     files=()
-    for f in config.json log.jsonl metrics.json predictions.csv; do
+    for f in config.json log.jsonl metrics.json predictions.csv predictions-raw.csv; do
       [ -f "$d/$f" ] && files+=("$d/$f")
     done
     variant=$(python3 -c "import json,sys; c=json.load(open('$d/config.json')); print(c.get('variant', ''), 'seed', c.get('seed'))" 2>/dev/null)

@@ -48,6 +48,11 @@ export interface CheckpointState {
   best: { metric: string; value: number; epoch: number } | null;
   /** Evaluations since the best one (early stopping). */
   sinceBest: number;
+  /**
+   * With a weight average (`train.emaDecay`): the best validation epoch of the raw weights, whose
+   * raw weights are `checkpoints/best-raw` (absent otherwise and in older checkpoints).
+   */
+  bestRaw?: { metric: string; value: number; epoch: number } | null;
   /** How anchors were initialised. */
   anchorInit: Record<string, unknown> | null;
   /** Epoch log up to `epoch` (rewritten into log.jsonl on resume). */

@@ -91,8 +91,9 @@ export function writePredictions(
   split: SplitRows,
   pred: PredictionColumns,
   classNames: readonly string[],
+  file = "predictions.csv",
 ): Promise<void> {
-  return writeFileAtomic(join(dir, "predictions.csv"), predictionsCsv(split, pred, classNames));
+  return writeFileAtomic(join(dir, file), predictionsCsv(split, pred, classNames));
 }
 
 /** Writes `embeddings.csv` of the run folder `dir` atomically ({@linkcode embeddingsCsv}). */
@@ -140,11 +141,12 @@ function num(path: string, row: number, col: string, v: string): number {
 }
 
 /**
- * Reads `<dir>/predictions.csv` (id, label, primary, final, primary_<class>…, final_<class>…).
+ * Reads `<dir>/predictions.csv`, or another predictions file of the run such as
+ * `predictions-raw.csv` (id, label, primary, final, primary_<class>…, final_<class>…).
  * @throws Error naming the file and line of a bad value.
  */
-export function readPredictions(dir: string): RunPredictions {
-  const path = join(dir, "predictions.csv");
+export function readPredictions(dir: string, file = "predictions.csv"): RunPredictions {
+  const path = join(dir, file);
   const [head, ...rows] = readCsv(path);
   const classNames = head.filter((h) => h.startsWith("primary_")).map((h) => h.slice(8));
   const c = classNames.length;

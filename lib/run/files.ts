@@ -124,6 +124,11 @@ export interface RunMetrics {
   evaluation: unknown;
   /** When the test split was scored (ISO time). */
   finishedAt: string;
+  /**
+   * With a weight average (`train.emaDecay`): the raw weights of their own best validation epoch on
+   * the same test split (predictions-raw.csv), the single-weight arm of the same training path.
+   */
+  raw?: { weights: string; accuracy: number; primaryAccuracy: number };
   /** Fields added later (`cluster` scores of the embeddings...). */
   [key: string]: unknown;
 }

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert, assertClose } from "../testing.ts";
 import { type GrefelConfig, presetConfig } from "../config.ts";
-import { loadCheckpoint, readLog } from "../run/mod.ts";
+import { loadCheckpoint, readLog, type RunMetrics } from "../run/mod.ts";
 import { runDir, runId } from "./run.ts";
 import { emaDecayAt, WeightAverage } from "./ema.ts";
 import { trainRun } from "./train.ts";
@@ -71,7 +71,7 @@ Deno.test("train.emaDecay 0 keeps every recorded run id; any other value is part
   assert.notEqual(runId(cfg("x", 0.9)), runId(cfg("x", 0)));
 });
 
-Deno.test("a run with a weight average validates, checkpoints and tests the averages, logs the raw weights, and resumes exactly", async () => {
+Deno.test("a run with a weight average validates, checkpoints and tests the averages, tests its raw weights' best epoch as the plain run, and resumes exactly", async () => {
   const tmp = await Deno.makeTempDir();
   try {
     const before = tf.memory().numTensors;
@@ -104,6 +104,20 @@ Deno.test("a run with a weight average validates, checkpoints and tests the aver
       "averaging changed the training path",
     );
     assert.equal(plainLog[0].valRawAccuracy, undefined);
+    // The raw arm (the raw weights of their own best validation epoch) is the plain run's model:
+    // the same epoch, the same test predictions, byte for byte.
+    const fm = full.metrics as RunMetrics, pm = plain.metrics as RunMetrics;
+    assert.equal(fm.raw?.weights, pm.weights.replace("best", "best raw"));
+    assert.equal(fm.raw?.accuracy, pm.accuracy);
+    assert.equal(
+      await Deno.readTextFile(join(full.dir, "predictions-raw.csv")),
+      await Deno.readTextFile(join(plain.dir, "predictions.csv")),
+    );
+    assert.equal(plain.metrics.raw, undefined);
+    await assert.rejects(
+      () => Deno.stat(join(plain.dir, "predictions-raw.csv")),
+      Deno.errors.NotFound,
+    );
 
     // Interrupted after epoch 2 and resumed: the same log, metrics and predictions.
     const config = cfg(join(tmp, "b"), 0.8);
@@ -121,10 +135,13 @@ Deno.test("a run with a weight average validates, checkpoints and tests the aver
     const strip = (l: typeof full.log) => l.map(({ seconds: _s, code: _c, ...rest }) => rest);
     assert.deepEqual(strip(resumed.log), strip(full.log));
     assert.equal(resumed.metrics.accuracy, full.metrics.accuracy);
-    assert.equal(
-      await Deno.readTextFile(join(runDir(config), "predictions.csv")),
-      await Deno.readTextFile(join(full.dir, "predictions.csv")),
-    );
+    for (const f of ["predictions.csv", "predictions-raw.csv"]) {
+      assert.equal(
+        await Deno.readTextFile(join(runDir(config), f)),
+        await Deno.readTextFile(join(full.dir, f)),
+        f,
+      );
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -1128,12 +1128,21 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
         : {}),
     };
   }
+  // The raw weights' own best epoch, the single-weight arm of the same training path.
+  const rawValue = metric === "valAccuracy" ? entry.valRawAccuracy : entry.valRawPrimaryAccuracy;
+  const improvedRaw = !!ctx.ema && typeof rawValue === "number" &&
+    (!state.bestRaw || rawValue > state.bestRaw.value + tc.earlyStop.minDelta);
+  if (improvedRaw) state.bestRaw = { metric, value: rawValue as number, epoch };
   const writeLast = epoch % tc.checkpointEvery === 0 || !!state.stopped;
   const snap = improved || writeLast
     ? await snapshot(ctx.model, ctx.params, ctx.opt, ctx.ema)
     : null;
   if (improved) {
     await saveCheckpoint(join(dir, "checkpoints", "best"), state, snap!.weights, snap!.optimizer);
+  }
+  if (improvedRaw) {
+    const raw = await snapshot(ctx.model, ctx.params, ctx.opt);
+    await saveCheckpoint(join(dir, "checkpoints", "best-raw"), state, raw.weights, []);
   }
   await writeLog(dir, state.log);
   if (writeLast) {
@@ -1206,6 +1215,7 @@ async function testRun(
       classNames: data.classNames,
     })
     : {};
+  const raw = ctx.ema ? await testRawArm(ctx, dir) : null;
   const metrics: RunMetrics = {
     runId: id,
     dataset: data.name,
@@ -1221,9 +1231,55 @@ async function testRun(
     rb: branchReport(data.test.labels, pred, C, config.model.rb.entropyEpsilon),
     evaluation: evaluated,
     finishedAt: new Date().toISOString(),
+    ...(raw ? { raw } : {}),
   };
   await writeMetrics(dir, metrics);
   return { metrics, pred };
+}
+
+/**
+ * The single-weight arm of a run with a weight average: the raw weights of their own best
+ * validation epoch (`checkpoints/best-raw`) on the test split, written to predictions-raw.csv.
+ * Leaves those weights in the model (call it last).
+ * @throws Error when the checkpoint is missing or holds another epoch than the state names.
+ */
+async function testRawArm(
+  ctx: EpochContext,
+  dir: string,
+): Promise<NonNullable<RunMetrics["raw"]> | null> {
+  const { model, params, config, data, state } = ctx;
+  if (!state.bestRaw) return null;
+  const rawDir = join(dir, "checkpoints", "best-raw");
+  const ckpt = await loadCheckpoint(rawDir);
+  if (!ckpt || ckpt.state.bestRaw?.epoch !== state.bestRaw.epoch) {
+    throw new Error(
+      `${rawDir} ${
+        ckpt ? `holds epoch ${ckpt.state.epoch}` : "is missing"
+      }, but the raw weights' ` +
+        `best validation epoch is ${state.bestRaw.epoch}: their test split is not evaluated with ` +
+        `other weights. Restore the checkpoint, or retrain with --force.`,
+    );
+  }
+  await restoreWeights(model, params, ckpt);
+  const C = data.classNames.length;
+  const pred = await predictSplit(
+    model,
+    params,
+    data.test,
+    config.model,
+    config.train.batchSize,
+    undefined,
+    ctx.parallel,
+  );
+  assertFinitePredictions(pred, C, `test split (${dir}, best raw weights)`);
+  await writePredictions(dir, data.test, pred, data.classNames, "predictions-raw.csv");
+  const acc = (d: Float32Array) =>
+    data.test.labels.length ? accuracy(data.test.labels, argmax(d, C)) : 0;
+  return {
+    weights: `best raw (epoch ${state.bestRaw.epoch})`,
+    accuracy: acc(pred.final),
+    primaryAccuracy: acc(pred.primary),
+  };
 }
 
 /**

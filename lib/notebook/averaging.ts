@@ -9,8 +9,14 @@
  *
  * @module
  */
-import { formatDifference, type PairedDifference, verdict } from "../eval/paired.ts";
+import {
+  formatDifference,
+  type PairedDifference,
+  pairedDifference,
+  verdict,
+} from "../eval/paired.ts";
 import type { EpochLog } from "../run/log.ts";
+import { readPredictions } from "../run/csv.ts";
 import { formatMeanStd, meanStd } from "./tables.ts";
 import { pairedAgainst, type StudyRun } from "./rb_study.ts";
 
@@ -146,6 +152,41 @@ export function noiseRows(runs: readonly StudyRun[], afterEpoch = 10): Record<st
       "|Δ val| of the raw weights (points)": pts(
         validationNoise(r.log, "valRawAccuracy", afterEpoch),
       ),
+    };
+  });
+}
+
+/** Per image of a predictions file: 1 where arg-max L_final is the label. */
+function correctFinal(dir: string, file: string): Uint8Array {
+  const p = readPredictions(dir, file);
+  return Uint8Array.from(p.final, (d, i) => (d.indexOf(Math.max(...d)) === p.labels[i] ? 1 : 0));
+}
+
+/**
+ * The within-run comparison of runs with a weight average: per variant, the averaged weights
+ * (predictions.csv) against the raw weights of their own best validation epoch
+ * (predictions-raw.csv, `metrics.raw`) on the same test images, paired over the variant's finished
+ * seeds (lib/eval/paired.ts). Both arms share the training path, so seed-to-seed differences in
+ * training cancel; what differs is which weights are validated, selected and tested. Runs without
+ * a raw arm are left out.
+ */
+export function withinRunRows(runs: readonly StudyRun[]): Record<string, string>[] {
+  const withRaw = runs.filter((r) => (r.metrics as { raw?: unknown } | null)?.raw);
+  const variants = [...new Set(withRaw.map((r) => r.variant))];
+  return variants.map((variant) => {
+    const rs = withRaw.filter((r) => r.variant === variant).sort((a, b) => a.seed - b.seed);
+    const acc = (xs: number[]) => `${formatMeanStd(meanStd(xs), { scale: 100, digits: 2 })}%`;
+    const raw = (r: StudyRun) => (r.metrics as unknown as { raw: { accuracy: number } }).raw;
+    const d = pairedDifference(
+      rs.map((r) => correctFinal(r.dir, "predictions.csv")),
+      rs.map((r) => correctFinal(r.dir, "predictions-raw.csv")),
+    );
+    return {
+      variant,
+      seeds: rs.map((r) => r.seed).join(", "),
+      "averaged: test L_final": acc(rs.map((r) => r.metrics!.accuracy)),
+      "raw weights, own best epoch: test L_final": acc(rs.map((r) => raw(r).accuracy)),
+      "averaged − raw (95% CI)": formatDifference(d, verdict(d)),
     };
   });
 }

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { assert, assertClose } from "../testing.ts";
 import type { EpochLog } from "../run/log.ts";
 import {
@@ -6,6 +7,7 @@ import {
   noiseRows,
   pairedRows,
   validationNoise,
+  withinRunRows,
 } from "./averaging.ts";
 import type { StudyRun } from "./rb_study.ts";
 
@@ -84,4 +86,43 @@ Deno.test("noise rows and paired rows: stopping, selection gap, noise, and pairs
   ]);
   assert.equal(table[0]["averaged cell"], "ema=0.997");
   assert.equal(table[0]["averaged − single weights (95% CI)"], "no seed finished in both arms yet");
+});
+
+Deno.test("withinRunRows: averaged against the same run's raw arm, paired on the same images", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // Two classes, four images with labels 0, 1, 0, 1; each file gives one L_final row per image.
+    const csv = (finals: number[][]) =>
+      "id,label,primary,final,primary_a,primary_b,final_a,final_b\n" +
+      finals.map((f, i) => `i${i},${i % 2},0,0,0.5,0.5,${f[0]},${f[1]}`).join("\n") + "\n";
+    const right = [[0.9, 0.1], [0.1, 0.9], [0.9, 0.1], [0.1, 0.9]];
+    const runs: StudyRun[] = [];
+    for (const seed of [0, 1]) {
+      const dir = join(root, `s${seed}`);
+      await Deno.mkdir(dir);
+      // Averaged: all four right; raw: the first image wrong (seed 0) or the first two (seed 1).
+      await Deno.writeTextFile(join(dir, "predictions.csv"), csv(right));
+      const raw = right.map((r, i) => (i <= seed ? [r[1], r[0]] : r));
+      await Deno.writeTextFile(join(dir, "predictions-raw.csv"), csv(raw));
+      runs.push({
+        dir,
+        runId: `r${seed}`,
+        variant: "ema=0.997,head=h",
+        seed,
+        log: [],
+        metrics: {
+          accuracy: 1,
+          raw: { accuracy: seed === 0 ? 0.75 : 0.5 },
+        } as unknown as StudyRun["metrics"],
+      });
+    }
+    const rows = withinRunRows([...runs, { ...runs[0], variant: "ema=0,head=h", metrics: null }]);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].seeds, "0, 1");
+    assert.equal(rows[0]["averaged: test L_final"], "100.00 ± 0.00%");
+    assert.equal(rows[0]["raw weights, own best epoch: test L_final"], "62.50 ± 17.68%");
+    assert.match(rows[0]["averaged − raw (95% CI)"], /^\+37\.50 points/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

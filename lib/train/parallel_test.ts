@@ -4,7 +4,7 @@ import { assert } from "../testing.ts";
 import { presetConfig } from "../config.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { MODEL_FNS } from "./model_fns.ts";
-import { randomFeatureData, TOY_MODEL } from "./test_helpers.ts";
+import { randomFeatureData, TOY_MODEL, trainUntilCrash } from "./test_helpers.ts";
 import { type StepResult, type StepState, trainStep } from "./step.ts";
 import { DataParallel, liveWorkers, shardRows } from "./parallel.ts";
 import { type FeatureSplit, predictSplit, trainRun } from "./train.ts";
@@ -357,15 +357,7 @@ Deno.test("a 2-worker run resumes exactly as it runs uninterrupted; workers end 
     assert.equal(liveWorkers(), 0);
     assert.equal(tf.memory().numTensors, before, "tensors leaked by a 2-worker run");
     const config = runConfig(join(tmp, "b"), 2);
-    await assert.rejects(() =>
-      trainRun(config, data(), {
-        ...quiet,
-        hooks: {
-          onEpochEnd: (e) => {
-            if (e.epoch === 2) throw new Error("simulated crash");
-          },
-        },
-      }), /simulated crash/);
+    await trainUntilCrash(config, data(), quiet, 2);
     assert.equal(liveWorkers(), 0, "workers outlived a failed run");
     const ck = await loadCheckpoint(
       join(tmp, "b", "default", runId(config), "checkpoints", "last"),

@@ -8,7 +8,15 @@
 import * as tf from "@tensorflow/tfjs";
 import type { ModelConfig } from "../model/config.ts";
 import type { GrefelInputs, GrefelOutputs, ParamTree } from "../model/types.ts";
-import type { FeatureSplit, ModelFns, TrainData } from "./train.ts";
+import {
+  type FeatureSplit,
+  type ModelFns,
+  type TrainData,
+  type TrainOptions,
+  trainRun,
+} from "./train.ts";
+import type { GrefelConfig } from "../config.ts";
+import { assert } from "../testing.ts";
 import { mulberry32 } from "./schedule.ts";
 import { datasetFingerprint } from "../run/hash.ts";
 
@@ -218,6 +226,27 @@ export function toyData(
     val,
     test,
   };
+}
+
+/**
+ * Trains `config` with a crash (a thrown error) at the end of epoch `epoch`, after its checkpoint
+ * is written, and checks that the run failed with it: what an interrupted run leaves behind.
+ */
+export async function trainUntilCrash(
+  config: GrefelConfig,
+  data: TrainData,
+  opts: TrainOptions,
+  epoch: number,
+): Promise<void> {
+  await assert.rejects(() =>
+    trainRun(config, data, {
+      ...opts,
+      hooks: {
+        onEpochEnd: (e) => {
+          if (e.epoch === epoch) throw new Error("simulated crash");
+        },
+      },
+    }), /simulated crash/);
 }
 
 export { randomFeatureData, randomFeatureSplit } from "./random_features.ts";

@@ -7,7 +7,7 @@ import { runDir } from "./run.ts";
 import { CheckpointMismatchError, loadCheckpoint, readLog } from "../run/mod.ts";
 import { deriveSeed, learningRateAt, SEED_PURPOSE } from "./schedule.ts";
 import { balancedSampler, NonFiniteLossError, trainRun } from "./train.ts";
-import { TOY_MODEL, toyData } from "./test_helpers.ts";
+import { TOY_MODEL, toyData, trainUntilCrash } from "./test_helpers.ts";
 
 await tf.setBackend("cpu");
 
@@ -116,15 +116,7 @@ Deno.test("resume after an interruption reproduces the uninterrupted run exactly
   await withTmp(async (tmp) => {
     const full = await trainRun(cfg(join(tmp, "a")), toyData(), quiet);
     const config = cfg(join(tmp, "b"));
-    await assert.rejects(() =>
-      trainRun(config, toyData(), {
-        ...quiet,
-        hooks: {
-          onEpochEnd: (e) => {
-            if (e.epoch === 2) throw new Error("simulated crash");
-          },
-        },
-      }), /simulated crash/);
+    await trainUntilCrash(config, toyData(), quiet, 2);
     assert.equal(
       (await loadCheckpoint(join(runDir(config), "checkpoints", "last")))!.state.epoch,
       2,
@@ -322,16 +314,7 @@ Deno.test("pretrained weights are loaded into a fresh run only; a resumed run ke
       },
     };
     const config = cfg(tmp);
-    await assert.rejects(() =>
-      trainRun(config, toyData(), {
-        ...quiet,
-        model,
-        hooks: {
-          onEpochEnd: (e) => {
-            if (e.epoch === 1) throw new Error("simulated crash");
-          },
-        },
-      }), /simulated crash/);
+    await trainUntilCrash(config, toyData(), { ...quiet, model }, 1);
     assert.equal(calls.length, 1, "loaded once at the fresh start");
     const resumed = await trainRun(config, toyData(), { ...quiet, model });
     assert.equal(resumed.status, "resumed");

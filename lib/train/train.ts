@@ -1141,8 +1141,8 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
     await saveCheckpoint(join(dir, "checkpoints", "best"), state, snap!.weights, snap!.optimizer);
   }
   if (improvedRaw) {
-    const raw = await snapshot(ctx.model, ctx.params, ctx.opt);
-    await saveCheckpoint(join(dir, "checkpoints", "best-raw"), state, raw.weights, []);
+    const raw = await readNamed(ctx.model.flattenParams(ctx.params));
+    await saveCheckpoint(join(dir, "checkpoints", "best-raw"), state, raw, []);
   }
   await writeLog(dir, state.log);
   if (writeLast) {

@@ -21,6 +21,10 @@ options:
   --recalibrate-bn N    first re-estimate the head's batch-norm statistics on N training
                         samples with dropout off (writes DIR/eval-<weights>-bnrecal.json,
                         no figures); measures dropout's variance shift in the primary head
+  --recalibrate-sampling balanced|natural
+                        how those samples are drawn: equally many per class, as the
+                        class-balanced epochs that trained the statistics (default), or
+                        with the training split's class prior (-bnrecal-natural.json)
   --data KIND           evaluate on another data set's test split instead (any kind; its
                         classes are mapped into the run's by name or synonym, e.g. FER2013's
                         happy → FER+'s happiness); writes DIR/eval-<weights>-on-<data>.json
@@ -44,6 +48,7 @@ export const evalCommand: Command = {
         backend: { type: "string" },
         "no-figures": { type: "boolean", default: false },
         "recalibrate-bn": { type: "string", default: "0" },
+        "recalibrate-sampling": { type: "string", default: "balanced" },
         data: { type: "string" },
         "data-root": { type: "string" },
         set: { type: "string", multiple: true },
@@ -73,6 +78,11 @@ export const evalCommand: Command = {
       );
       return 2;
     }
+    const sampling = values["recalibrate-sampling"];
+    if (sampling !== "balanced" && sampling !== "natural") {
+      console.error(`eval: --recalibrate-sampling must be balanced or natural, got "${sampling}"`);
+      return 2;
+    }
     let data: Record<string, unknown> | undefined;
     if (values.data || values["data-root"] || values.set?.length) {
       const sets = parseSets(values.set ?? []);
@@ -90,6 +100,7 @@ export const evalCommand: Command = {
       data,
       split: values.split,
       recalibrate,
+      recalibrateSampling: sampling,
       weights: values.weights,
       backend: values.backend,
       figures: !values["no-figures"],

@@ -58,7 +58,19 @@ Deno.test("eval: re-evaluation reproduces the run's test metrics; --recalibrate-
       { samples: 20, batches: 2 },
     );
     assert.equal(recal.evaluation.numSamples, metrics.evaluation.numSamples);
-    assert.match(r.err, /recalibrated the head's batch norms on 20 training samples/);
+    assert.match(r.err, /recalibrated the head's batch norms on 20 training samples \(balanced\)/);
+    assert.equal(recal.recalibration.sampling, "balanced");
+    const nat = await cli([
+      "eval",
+      ...["--run", dir, "--backend", "wasm", "--recalibrate-bn", "20"],
+      ...["--recalibrate-sampling", "natural"],
+    ]);
+    assert.equal(nat.code, 0, nat.err);
+    const natural = await readJson(join(dir, "eval-best-bnrecal-natural.json"));
+    assert.equal(natural.recalibration.sampling, "natural");
+    const badSampling = await cli(["eval", "--run", dir, "--recalibrate-sampling", "prior"]);
+    assert.equal(badSampling.code, 2);
+    assert.match(badSampling.err, /--recalibrate-sampling must be balanced or natural/);
 
     const bad = await cli(["eval", "--run", dir, "--recalibrate-bn", "2.5"]);
     assert.equal(bad.code, 2);

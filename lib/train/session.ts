@@ -37,6 +37,7 @@ import {
 import { acquireLock } from "../lock.ts";
 import {
   assertFinitePredictions,
+  balancedSampler,
   disposeInputs,
   type FeatureSplit,
   predictSplit,
@@ -252,7 +253,15 @@ async function writeSkipped(dir: string, report: DataReport): Promise<void> {
 }
 
 /** The head's batch norms re-estimated before an evaluation, and on what. */
-export type Recalibration = RecalibrationReport & { split: string; seed: number };
+/** How {@linkcode evaluateRun} draws the training samples of a batch-norm recalibration. */
+export type RecalibrationSampling = "balanced" | "natural";
+
+/** What a recalibration did, and on which samples. */
+export type Recalibration = RecalibrationReport & {
+  split: string;
+  seed: number;
+  sampling: RecalibrationSampling;
+};
 
 /** What {@linkcode evaluateRun} wrote to `path` (an `eval-*.json` file of the run). */
 export interface RunEvaluation {
@@ -300,9 +309,17 @@ export interface EvaluateRunOptions {
   /**
    * Before predicting, re-estimate the head's batch-norm statistics on this many training samples
    * (view 0, a seeded draw) with dropout off ({@linkcode recalibrateHeadBatchNorm}); the result
-   * goes to `eval-<weights>-bnrecal.json` and no figures are written. 0 or absent: off.
+   * goes to `eval-<weights>-bnrecal.json` (`-bnrecal-natural` with natural sampling) and no figures
+   * are written. 0 or absent: off.
    */
   recalibrate?: number;
+  /**
+   * How the recalibration samples are drawn: `balanced` (default), equally many of each class as
+   * the class-balanced epochs that estimated the running statistics in training; `natural`, a
+   * uniform draw with the training split's class prior (which moves the statistics towards the
+   * majority classes and so biases the head against them).
+   */
+  recalibrateSampling?: RecalibrationSampling;
   /**
    * Evaluate on another data set instead of the run's test split: a partial `data` section
    * (`dataset`, `root`, class mapping, face settings...) over the run's. Its classes are mapped
@@ -340,7 +357,14 @@ export async function evaluateRun(
   try {
     const data = prepared.data;
     const recalibration = opts.recalibrate && opts.recalibrate > 0
-      ? await recalibrate(params, config, data.train, opts.recalibrate, print)
+      ? await recalibrate(
+        params,
+        config,
+        data.train,
+        opts.recalibrate,
+        opts.recalibrateSampling ?? "balanced",
+        print,
+      )
       : null;
     const pred = await predictSplit(
       MODEL_FNS,
@@ -383,7 +407,10 @@ export async function evaluateRun(
       recalibration,
       evaluatedAt: new Date().toISOString(),
     };
-    const path = join(dir, `eval-${which}${recalibration ? "-bnrecal" : ""}.json`);
+    const recal = recalibration
+      ? `-bnrecal${recalibration.sampling === "natural" ? "-natural" : ""}`
+      : "";
+    const path = join(dir, `eval-${which}${recal}.json`);
     await writeJsonAtomic(path, out);
     return { path, figures, ...out };
   } finally {
@@ -421,9 +448,12 @@ async function recalibrate(
   config: GrefelConfig,
   train: FeatureSplit,
   samples: number,
+  sampling: RecalibrationSampling,
   print: (line: string) => void,
 ): Promise<Recalibration> {
-  const idx = seededSample(train.ids.length, samples, config.seed);
+  const idx = sampling === "natural"
+    ? seededSample(train.ids.length, samples, config.seed)
+    : balancedSample(train.labels, config.model.classes, samples, config.seed);
   const bs = config.train.batchSize;
   const held: { inputs: GrefelInputs | null } = { inputs: null }; // the last batch read
   try {
@@ -433,8 +463,8 @@ async function recalibrate(
       held.inputs = part.length ? await train.readBatch(part, 0) : null;
       return held.inputs;
     });
-    print(`recalibrated the head's batch norms on ${r.samples} training samples`);
-    return { ...r, split: "train", seed: config.seed };
+    print(`recalibrated the head's batch norms on ${r.samples} training samples (${sampling})`);
+    return { ...r, split: "train", seed: config.seed, sampling };
   } finally {
     if (held.inputs) disposeInputs(held.inputs);
   }
@@ -532,6 +562,23 @@ function otherDataConfig(
     },
     "evaluation data",
   );
+}
+
+/**
+ * `k` training indices with every class present in `labels` equally often (⌈k / classes⌉ each,
+ * cut to `k`; a class with fewer members repeats them, each once before any twice), in a seeded
+ * shuffled order: the class-balanced draw of {@linkcode balancedSampler}.
+ */
+export function balancedSample(
+  labels: Int32Array,
+  classes: number,
+  k: number,
+  seed: number,
+): number[] {
+  const present = new Set(labels).size;
+  const perClass = Math.ceil(k / Math.max(1, present));
+  const draw = balancedSampler(labels, classes, perClass);
+  return draw(0, deriveSeed(seed, SEED_PURPOSE.recalibrate)).slice(0, k);
 }
 
 /** `k` distinct indices of `0..n-1` (all when k ≥ n), a seeded partial Fisher–Yates shuffle. */

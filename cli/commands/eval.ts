@@ -25,6 +25,10 @@ options:
                         how those samples are drawn: equally many per class, as the
                         class-balanced epochs that trained the statistics (default), or
                         with the training split's class prior (-bnrecal-natural.json)
+  --tta flip            test-time flip: also predict every validation and test image
+                        mirrored left to right (cached apart) and score the mean of the two
+                        views' distributions; writes DIR/eval-<weights>-tta.json (each view's
+                        accuracy on validation and test) and DIR/predictions-tta.csv
   --data KIND           evaluate on another data set's test split instead (any kind; its
                         classes are mapped into the run's by name or synonym, e.g. FER2013's
                         happy → FER+'s happiness); writes DIR/eval-<weights>-on-<data>.json
@@ -49,6 +53,7 @@ export const evalCommand: Command = {
         "no-figures": { type: "boolean", default: false },
         "recalibrate-bn": { type: "string", default: "0" },
         "recalibrate-sampling": { type: "string", default: "balanced" },
+        tta: { type: "string", default: "none" },
         data: { type: "string" },
         "data-root": { type: "string" },
         set: { type: "string", multiple: true },
@@ -83,6 +88,10 @@ export const evalCommand: Command = {
       console.error(`eval: --recalibrate-sampling must be balanced or natural, got "${sampling}"`);
       return 2;
     }
+    if (values.tta !== "none" && values.tta !== "flip") {
+      console.error(`eval: --tta must be none or flip, got "${values.tta}"`);
+      return 2;
+    }
     let data: Record<string, unknown> | undefined;
     if (values.data || values["data-root"] || values.set?.length) {
       const sets = parseSets(values.set ?? []);
@@ -101,6 +110,7 @@ export const evalCommand: Command = {
       split: values.split,
       recalibrate,
       recalibrateSampling: sampling,
+      tta: values.tta === "flip",
       weights: values.weights,
       backend: values.backend,
       figures: !values["no-figures"],
@@ -115,14 +125,27 @@ export const evalCommand: Command = {
       `run ${r.runId}, ${r.weights} weights (epoch ${r.epoch}), ${e.numSamples} test samples${on}`,
     );
     for (
-      const [name, p] of [["primary (no RB)", e.primary], ["final (RB)", e.final]] as const
+      const [name, p] of [["primary head (arg-max l)", e.primary], [
+        "final (L_final)",
+        e.final,
+      ]] as const
     ) {
       console.log(
-        `  ${name.padEnd(16)} accuracy ${p.accuracy.toFixed(4)}  macro-F1 ${
+        `  ${name.padEnd(24)} accuracy ${p.accuracy.toFixed(4)}  macro-F1 ${
           p.macroF1.toFixed(4)
         }  ` +
           `balanced ${p.balancedAccuracy.toFixed(4)}  ECE ${p.ece.toFixed(4)}`,
       );
+    }
+    if (r.tta) {
+      const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+      for (const [split, t] of [["valid", r.tta.valid], ["test", r.tta.test]] as const) {
+        if (!t) continue;
+        console.log(
+          `  flip TTA, ${split}: L_final centre ${pct(t.centre.final)}, mirrored ` +
+            `${pct(t.mirrored.final)}, averaged ${pct(t.averaged.final)}`,
+        );
+      }
     }
     if (r.cluster) {
       console.log(

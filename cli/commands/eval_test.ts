@@ -72,6 +72,23 @@ Deno.test("eval: re-evaluation reproduces the run's test metrics; --recalibrate-
     assert.equal(badSampling.code, 2);
     assert.match(badSampling.err, /--recalibrate-sampling must be balanced or natural/);
 
+    // Test-time flip: the centre view reproduces the run's test accuracy; the average is scored.
+    const f = await cli(["eval", "--run", dir, "--backend", "wasm", "--tta", "flip"]);
+    assert.equal(f.code, 0, f.err);
+    const tta = await readJson(join(dir, "eval-best-tta.json"));
+    assert.equal(tta.tta.test.centre.final, metrics.accuracy);
+    assert.equal(tta.evaluation.final.accuracy, tta.tta.test.averaged.final);
+    assert.ok(tta.tta.valid, "validation scored too");
+    for (const v of ["centre", "mirrored", "averaged"]) {
+      assert.ok(tta.tta.valid[v].final >= 0 && tta.tta.valid[v].final <= 1, v);
+    }
+    const rows = (await Deno.readTextFile(join(dir, "predictions-tta.csv"))).trim().split("\n");
+    assert.equal(rows.length, 1 + metrics.evaluation.numSamples);
+    assert.match(f.out, /flip TTA, test: L_final centre/);
+    const badTta = await cli(["eval", "--run", dir, "--tta", "mirror"]);
+    assert.equal(badTta.code, 2);
+    assert.match(badTta.err, /--tta must be none or flip/);
+
     const bad = await cli(["eval", "--run", dir, "--recalibrate-bn", "2.5"]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--recalibrate-bn must be a whole number of samples, got "2.5"/);

@@ -140,6 +140,31 @@ export function augmentPipeline(p: AugmentParams): ViewPipeline {
   };
 }
 
+/**
+ * `p` with every view mirrored left to right (the test-time flip of `grefel eval --tta flip`): the
+ * same render, then each row of the `size × size` RGB image reversed. Its key is `p`'s plus
+ * `|mirror-x`, so its cache never collides with the unmirrored one.
+ */
+export function mirroredPipeline(p: ViewPipeline): ViewPipeline {
+  return {
+    key: `${p.key}|mirror-x`,
+    augments: p.augments,
+    render(image, size, view, seed) {
+      const rgb = p.render(image, size, view, seed);
+      const out = new Float32Array(rgb.length);
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          const from = (y * size + x) * 3, to = (y * size + size - 1 - x) * 3;
+          out[to] = rgb[from];
+          out[to + 1] = rgb[from + 1];
+          out[to + 2] = rgb[from + 2];
+        }
+      }
+      return out;
+    },
+  };
+}
+
 /** Options of {@linkcode buildFeatureCache}. */
 export interface FeatureCacheOptions {
   /** Parent directory of caches (default `results/cache`). */

@@ -16,6 +16,7 @@ import {
   featureCacheKey,
   type FeatureCacheOptions,
   mapSide,
+  mirroredPipeline,
   poolMatrix,
   recordLayout,
   resizeToRgb,
@@ -132,6 +133,32 @@ Deno.test("poolMatrix rows average their bins; adaptivePool matches avgPool and 
     await assertClose(p, [2, 3, 5, 6], 1e-5);
     tf.dispose([x, a, b, y, p]);
   });
+});
+
+Deno.test("mirroredPipeline reverses each row of every view and keys its cache apart", () => {
+  // A 3×2 RGB image whose pixel (x, y) holds 10·x + y in every channel.
+  const data = new Uint8Array(3 * 2 * 3);
+  for (let y = 0; y < 2; y++) {
+    for (let x = 0; x < 3; x++) data.fill(10 * x + y, (y * 3 + x) * 3, (y * 3 + x + 1) * 3);
+  }
+  const image: RawImage = { width: 3, height: 2, channels: 3, data };
+  const m = mirroredPipeline(CENTRE_VIEW);
+  assert.notEqual(m.key, CENTRE_VIEW.key);
+  assert.equal(m.augments, CENTRE_VIEW.augments);
+  const plain = CENTRE_VIEW.render(image, 4, 0, 0), flipped = m.render(image, 4, 0, 0);
+  for (let y = 0; y < 4; y++) {
+    for (let x = 0; x < 4; x++) {
+      for (let k = 0; k < 3; k++) {
+        assert.equal(flipped[(y * 4 + x) * 3 + k], plain[(y * 4 + 3 - x) * 3 + k]);
+      }
+    }
+  }
+  assert.notDeepEqual(flipped, plain, "an asymmetric image changes");
+  assert.deepEqual(
+    mirroredPipeline(m).render(image, 4, 0, 0),
+    plain,
+    "mirroring twice is identity",
+  );
 });
 
 Deno.test("resizeToRgb replicates gray, keeps a constant image constant, has the right size", () => {

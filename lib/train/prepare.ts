@@ -37,6 +37,7 @@ import {
   buildFeatureCache,
   type CacheGrid,
   type FeatureCache,
+  mirroredPipeline,
 } from "../data/cache.ts";
 import { loadExtractor } from "../extractors/registry.ts";
 import type { FeatureExtractor } from "../extractors/types.ts";
@@ -461,6 +462,59 @@ async function buildCaches(
     pipeline: { ...pipeline, augments: false },
   });
   return { trainCache, evalCache, views };
+}
+
+/** What {@linkcode prepareMirroredEval} returns. */
+export interface MirroredEvalData {
+  /** The validation split's mirrored features, in the order of the run's (null without one). */
+  val: FeatureSplit | null;
+  /** The test split's mirrored features, in the order of the run's. */
+  test: FeatureSplit;
+}
+
+/**
+ * The validation and test splits of `config` with every image mirrored left to right (test-time
+ * flip augmentation): the run's own evaluation images, pre-processing and extractor, cached
+ * apart (`<name>-eval-mirror`, key `…|mirror-x`), in the order of {@linkcode prepareData}'s `val`
+ * and `test`, so that sample i of each is the mirror of sample i of the run's split.
+ */
+export async function prepareMirroredEval(
+  config: GrefelConfig,
+  opts: PrepareOptions = {},
+): Promise<MirroredEvalData> {
+  const plan = await planData(config, opts);
+  config = plan.config;
+  const { val, test } = plan;
+  const extractor = opts.extractor ?? await loadExtractor(config.model.extractor);
+  try {
+    const base = augmentPipeline(augmentParams(config.data, extractor.inputSize));
+    const pipeline = plan.report.faces
+      ? { ...base, key: `${base.key}|${plan.report.faces}` }
+      : base;
+    const samples = [...val, ...test];
+    const cache = await buildFeatureCache(
+      { ...plan.dataset, name: `${plan.dataset.name}-eval-mirror`, samples },
+      extractor,
+      {
+        dir: opts.cacheDir ?? join(config.train.resultsDir, "cache"),
+        grid: cacheGrid(config),
+        pipeline: { ...mirroredPipeline(pipeline), augments: false },
+        views: 1,
+        source: opts.dataset ? undefined : await cacheSource(config.data, samples),
+        seed: config.seed,
+        progress: opts.progress,
+        workers: opts.extractor ? 0 : config.train.cacheWorkers,
+      },
+    );
+    checkCacheShapes(config, extractor, cache);
+    const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+    return {
+      val: val.length ? cacheSplit(cache, all(val.length)) : null,
+      test: cacheSplit(cache, all(test.length).map((i) => i + val.length)),
+    };
+  } finally {
+    if (!opts.extractor) extractor.dispose();
+  }
 }
 
 /**

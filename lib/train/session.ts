@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { type BackendInfo, selectBackend } from "../backend.ts";
-import { evaluatePredictions } from "../eval/metrics.ts";
+import { accuracy, argmax, evaluatePredictions } from "../eval/metrics.ts";
 import { revalidate } from "./experiments.ts";
 import { MODEL_FNS } from "./model_fns.ts";
 import {
@@ -16,6 +16,7 @@ import {
   prepareData,
   type PreparedData,
   prepareEvalSplit,
+  prepareMirroredEval,
   reconcileClasses,
 } from "./prepare.ts";
 import { checkBatchFits, explainOutOfMemory } from "./memory.ts";
@@ -33,6 +34,7 @@ import {
   type RunRecord,
   writeJsonAtomic,
   writeMetrics,
+  writePredictions,
 } from "../run/mod.ts";
 import { acquireLock } from "../lock.ts";
 import {
@@ -41,6 +43,7 @@ import {
   disposeInputs,
   type FeatureSplit,
   predictSplit,
+  type SplitPredictions,
   type TrainResult,
   trainRun,
 } from "./train.ts";
@@ -294,6 +297,28 @@ export interface RunEvaluation {
   };
   /** With `data`: what the loader saw of the other data set (skipped items capped at 200). */
   data?: DataReport;
+  /** With `tta`: accuracies of each view and of their average, on validation and test. */
+  tta?: TtaReport;
+}
+
+/** Accuracies of one split under test-time flip augmentation (fractions in [0, 1]). */
+export interface TtaSplitAccuracy {
+  /** The run's own (centre) view: L_final, primary head. */
+  centre: { final: number; primary: number };
+  /** The mirrored view alone. */
+  mirrored: { final: number; primary: number };
+  /** The mean of the two views' distributions (what `evaluation` scores on test). */
+  averaged: { final: number; primary: number };
+}
+
+/** What `grefel eval --tta flip` measured. */
+export interface TtaReport {
+  /** The views averaged. */
+  views: ["centre", "mirror-x"];
+  /** On the validation split (null without one): where the choice of the option is made. */
+  valid: TtaSplitAccuracy | null;
+  /** On the test split. */
+  test: TtaSplitAccuracy;
 }
 
 /** Options of {@linkcode evaluateRun}. */
@@ -330,6 +355,37 @@ export interface EvaluateRunOptions {
   data?: Record<string, unknown>;
   /** With `data`: the split to score (default its `data.testSplit`). */
   split?: string;
+  /**
+   * Test-time flip augmentation: also predict every validation and test image mirrored left to
+   * right (its own feature cache, {@linkcode prepareMirroredEval}) and score the mean of the two
+   * views' distributions. Writes `eval-<weights>[-bnrecal]-tta.json` (its `evaluation` is the
+   * averaged test prediction; `tta` has every view's accuracy on validation and test) and
+   * `predictions-tta.csv`; no figures. An evaluation option, reported beside the plain number.
+   */
+  tta?: boolean;
+}
+
+/** Accuracy of the arg-max of `d` (`[N, C]` row-major) against `labels`; 0 for no images. */
+function accuracyOf(d: Float32Array, labels: Int32Array, classes: number): number {
+  return labels.length ? accuracy(labels, argmax(d, classes)) : 0;
+}
+
+/** The mean of two predictions of the same images, distribution by distribution. */
+export function averagePredictions(a: SplitPredictions, b: SplitPredictions): SplitPredictions {
+  const mean = (x: Float32Array | null, y: Float32Array | null, what: string) => {
+    if (x === null || y === null) return null;
+    if (x.length !== y.length) throw new Error(`averagePredictions: ${what} lengths differ`);
+    return Float32Array.from(x, (v, i) => (v + y[i]) / 2);
+  };
+  return {
+    embedding: mean(a.embedding, b.embedding, "embedding")!,
+    dim: a.dim,
+    primary: mean(a.primary, b.primary, "primary")!,
+    geometric: mean(a.geometric, b.geometric, "geometric"),
+    attentive: mean(a.attentive, b.attentive, "attentive"),
+    correction: mean(a.correction, b.correction, "correction"),
+    final: mean(a.final, b.final, "final")!,
+  };
 }
 
 /**
@@ -378,15 +434,52 @@ export async function evaluateRun(
       data.classNames.length,
       `${join(dir, "checkpoints", which)} (epoch ${ckpt.state.epoch}) on the test split`,
     );
+    const C = data.classNames.length;
+    const predict = async (split: FeatureSplit, what: string) => {
+      const p = await predictSplit(MODEL_FNS, params, split, config.model, config.train.batchSize);
+      assertFinitePredictions(p, C, `${join(dir, "checkpoints", which)} on ${what}`);
+      return p;
+    };
+    let scored = pred;
+    let tta: TtaReport | undefined;
+    if (opts.tta) {
+      const mirror = await prepareMirroredEval(config, {
+        progress: config.train.progress !== "off",
+        print,
+      });
+      const splitTta = async (
+        plain: SplitPredictions,
+        own: FeatureSplit,
+        mirrored: FeatureSplit,
+      ) => {
+        if (mirrored.ids.join("\n") !== own.ids.join("\n")) {
+          throw new Error(`${dir}: the mirrored cache's images are not the run's, in its order`);
+        }
+        const m = await predict(mirrored, "mirrored images");
+        const avg = averagePredictions(plain, m);
+        const acc = (p: SplitPredictions) => ({
+          final: accuracyOf(p.final, own.labels, C),
+          primary: accuracyOf(p.primary, own.labels, C),
+        });
+        return { avg, report: { centre: acc(plain), mirrored: acc(m), averaged: acc(avg) } };
+      };
+      const t = await splitTta(pred, data.test, mirror.test);
+      const v = data.val && mirror.val
+        ? await splitTta(await predict(data.val, "the validation split"), data.val, mirror.val)
+        : null;
+      tta = { views: ["centre", "mirror-x"], valid: v?.report ?? null, test: t.report };
+      scored = t.avg;
+      await writePredictions(dir, data.test, scored, data.classNames, "predictions-tta.csv");
+    }
     const evaluation = evaluatePredictions({
       labels: data.test.labels,
-      primary: pred.primary,
-      final: pred.final,
+      primary: scored.primary,
+      final: scored.final,
       classNames: data.classNames,
     });
     let figures: string[] = [];
     let cluster = null;
-    if (opts.figures !== false && !recalibration) {
+    if (opts.figures !== false && !recalibration && !tta) {
       const rep = await writeRunReport(dir, {
         classNames: data.classNames,
         labels: data.test.labels,
@@ -406,11 +499,12 @@ export async function evaluateRun(
       cluster,
       recalibration,
       evaluatedAt: new Date().toISOString(),
+      ...(tta ? { tta } : {}),
     };
     const recal = recalibration
       ? `-bnrecal${recalibration.sampling === "natural" ? "-natural" : ""}`
       : "";
-    const path = join(dir, `eval-${which}${recal}.json`);
+    const path = join(dir, `eval-${which}${recal}${tta ? "-tta" : ""}.json`);
     await writeJsonAtomic(path, out);
     return { path, figures, ...out };
   } finally {

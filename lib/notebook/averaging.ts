@@ -17,6 +17,7 @@ import {
 } from "../eval/paired.ts";
 import type { EpochLog } from "../run/log.ts";
 import { readPredictions } from "../run/csv.ts";
+import { join } from "node:path";
 import { formatMeanStd, meanStd } from "./tables.ts";
 import { pairedAgainst, type StudyRun } from "./rb_study.ts";
 
@@ -162,31 +163,101 @@ function correctFinal(dir: string, file: string): Uint8Array {
   return Uint8Array.from(p.final, (d, i) => (d.indexOf(Math.max(...d)) === p.labels[i] ? 1 : 0));
 }
 
+/** One arm of a within-run comparison: a predictions file of the run and what it holds. */
+export interface RunArm {
+  /** File in the run folder (`predictions.csv`, `predictions-raw.csv`, `predictions-tta.csv`). */
+  file: string;
+  /** What the arm is, for the column names. */
+  label: string;
+}
+
+/** Whether `path` is a file. */
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The within-run comparison of runs with a weight average: per variant, the averaged weights
- * (predictions.csv) against the raw weights of their own best validation epoch
- * (predictions-raw.csv, `metrics.raw`) on the same test images, paired over the variant's finished
- * seeds (lib/eval/paired.ts). Both arms share the training path, so seed-to-seed differences in
- * training cancel; what differs is which weights are validated, selected and tested. Runs without
- * a raw arm are left out.
+ * Two predictions files of the same runs against each other: per variant, over its finished runs
+ * that have both files, test accuracy of L_final of each arm (mean ± std over seeds) and the paired
+ * difference a − b on the same test images (two-level bootstrap of lib/eval/paired.ts). Both arms
+ * come from the same training, so its seed-to-seed spread cancels and the interval is about what
+ * differs between the files (the weights evaluated, the views averaged). Variants with no such run
+ * are left out.
  */
-export function withinRunRows(runs: readonly StudyRun[]): Record<string, string>[] {
-  const withRaw = runs.filter((r) => (r.metrics as { raw?: unknown } | null)?.raw);
-  const variants = [...new Set(withRaw.map((r) => r.variant))];
+export function withinRunPairs(
+  runs: readonly StudyRun[],
+  a: RunArm,
+  b: RunArm,
+): Record<string, string>[] {
+  const both = runs.filter((r) =>
+    r.metrics && isFile(join(r.dir, a.file)) && isFile(join(r.dir, b.file))
+  );
+  const variants = [...new Set(both.map((r) => r.variant))];
   return variants.map((variant) => {
-    const rs = withRaw.filter((r) => r.variant === variant).sort((a, b) => a.seed - b.seed);
-    const acc = (xs: number[]) => `${formatMeanStd(meanStd(xs), { scale: 100, digits: 2 })}%`;
-    const raw = (r: StudyRun) => (r.metrics as unknown as { raw: { accuracy: number } }).raw;
-    const d = pairedDifference(
-      rs.map((r) => correctFinal(r.dir, "predictions.csv")),
-      rs.map((r) => correctFinal(r.dir, "predictions-raw.csv")),
-    );
+    const rs = both.filter((r) => r.variant === variant).sort((x, y) => x.seed - y.seed);
+    const ca = rs.map((r) => correctFinal(r.dir, a.file));
+    const cb = rs.map((r) => correctFinal(r.dir, b.file));
+    const acc = (cs: Uint8Array[]) =>
+      `${
+        formatMeanStd(meanStd(cs.map((c) => c.reduce((t, x) => t + x, 0) / c.length)), {
+          scale: 100,
+          digits: 2,
+        })
+      }%`;
+    const d = pairedDifference(ca, cb);
     return {
       variant,
       seeds: rs.map((r) => r.seed).join(", "),
-      "averaged: test L_final": acc(rs.map((r) => r.metrics!.accuracy)),
-      "raw weights, own best epoch: test L_final": acc(rs.map((r) => raw(r).accuracy)),
-      "averaged − raw (95% CI)": formatDifference(d, verdict(d)),
+      [`${a.label}: test L_final`]: acc(ca),
+      [`${b.label}: test L_final`]: acc(cb),
+      [`${a.label} − ${b.label} (95% CI)`]: formatDifference(d, verdict(d)),
     };
+  });
+}
+
+/**
+ * The within-run comparison of runs with a weight average: the averaged weights (predictions.csv)
+ * against the raw weights of their own best validation epoch (predictions-raw.csv, `metrics.raw`),
+ * {@linkcode withinRunPairs}. Both arms share the training path; what differs is which weights are
+ * validated, selected and tested.
+ */
+export function withinRunRows(runs: readonly StudyRun[]): Record<string, string>[] {
+  return withinRunPairs(
+    runs,
+    { file: "predictions.csv", label: "averaged" },
+    { file: "predictions-raw.csv", label: "raw weights, own best epoch" },
+  );
+}
+
+/**
+ * Test-time flip (`grefel eval --tta flip`) against the plain evaluation of the same runs and
+ * weights: {@linkcode withinRunPairs} of predictions-tta.csv against predictions.csv, with the
+ * validation accuracies of both (from `eval-best-tta.json`, mean over the seeds), where a choice
+ * of the option is made.
+ */
+export function ttaRows(runs: readonly StudyRun[]): Record<string, string>[] {
+  const rows = withinRunPairs(
+    runs,
+    { file: "predictions-tta.csv", label: "flip-averaged" },
+    { file: "predictions.csv", label: "centre view" },
+  );
+  return rows.map((row) => {
+    const seeds = new Set(row.seeds.split(", ").map(Number));
+    const valid = runs.filter((r) => r.variant === row.variant && seeds.has(r.seed))
+      .flatMap((r) => {
+        const path = join(r.dir, "eval-best-tta.json");
+        if (!isFile(path)) return [];
+        const t = JSON.parse(Deno.readTextFileSync(path)).tta?.valid;
+        return t ? [[t.centre.final, t.averaged.final] as [number, number]] : [];
+      });
+    const mean = (k: 0 | 1) =>
+      valid.length
+        ? `${(100 * valid.reduce((s, v) => s + v[k], 0) / valid.length).toFixed(2)}%`
+        : "—";
+    return { ...row, "valid: centre → flip-averaged": `${mean(0)} → ${mean(1)}` };
   });
 }

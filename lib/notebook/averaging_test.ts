@@ -6,6 +6,7 @@ import {
   meanSuccessiveChange,
   noiseRows,
   pairedRows,
+  ttaRows,
   validationNoise,
   withinRunRows,
 } from "./averaging.ts";
@@ -121,7 +122,17 @@ Deno.test("withinRunRows: averaged against the same run's raw arm, paired on the
     assert.equal(rows[0].seeds, "0, 1");
     assert.equal(rows[0]["averaged: test L_final"], "100.00 ± 0.00%");
     assert.equal(rows[0]["raw weights, own best epoch: test L_final"], "62.50 ± 17.68%");
-    assert.match(rows[0]["averaged − raw (95% CI)"], /^\+37\.50 points/);
+    assert.match(rows[0]["averaged − raw weights, own best epoch (95% CI)"], /^\+37\.50 points/);
+    // The same files as a flip comparison: predictions-tta.csv against predictions.csv.
+    for (const r of runs) {
+      await Deno.copyFile(join(r.dir, "predictions-raw.csv"), join(r.dir, "predictions.csv"));
+      await Deno.writeTextFile(join(r.dir, "predictions-tta.csv"), csv(right));
+      const tta = { valid: { centre: { final: 0.5 }, averaged: { final: 0.75 } } };
+      await Deno.writeTextFile(join(r.dir, "eval-best-tta.json"), JSON.stringify({ tta }));
+    }
+    const t = ttaRows(runs);
+    assert.match(t[0]["flip-averaged − centre view (95% CI)"], /^\+37\.50 points/);
+    assert.equal(t[0]["valid: centre → flip-averaged"], "50.00% → 75.00%");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

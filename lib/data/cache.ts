@@ -78,6 +78,12 @@ export interface ViewPipeline {
   readonly key: string;
   /** Whether views ≥ 1 differ from view 0 (an augmenting pipeline). */
   readonly augments: boolean;
+  /**
+   * Whether its views depend on the seed (default true). A pipeline whose views draw nothing
+   * random (the centre view and its mirror) says false, and its cache is keyed without the seed,
+   * so the runs of every seed share it.
+   */
+  readonly seeded?: boolean;
   /** `size × size` RGB, HWC, float32 in [0, 1]. */
   render(image: RawImage, size: number, view: number, seed: number): Float32Array;
 }
@@ -165,6 +171,24 @@ export function mirroredPipeline(p: ViewPipeline): ViewPipeline {
   };
 }
 
+/**
+ * `p`'s views with mirrored ones between them (`train.mirrorViews`: horizontal flipping for cached
+ * features): view 2j is `p`'s view j, view 2j + 1 is `p`'s view j rendered with the seed it is
+ * given and mirrored left to right. With `p`'s centre view only (augmentation off) the two views
+ * are an image and its exact mirror; with random views each odd view is a mirrored draw of its own.
+ * Seeded only where `p`'s own views are random.
+ */
+export function withMirrorViews(p: ViewPipeline): ViewPipeline {
+  const mirror = mirroredPipeline(p);
+  return {
+    key: `${p.key}|with-mirror-views`,
+    augments: true,
+    seeded: p.augments && p.seeded !== false,
+    render: (image, size, view, seed) =>
+      (view % 2 ? mirror : p).render(image, size, Math.floor(view / 2), seed),
+  };
+}
+
 /** Options of {@linkcode buildFeatureCache}. */
 export interface FeatureCacheOptions {
   /** Parent directory of caches (default `results/cache`). */
@@ -233,7 +257,7 @@ export function featureCacheKey(
     grid: opts.grid ?? [7, 7, 7],
     storage: opts.storage ?? "uint8",
     views,
-    seed: views > 1 ? opts.seed ?? 0 : 0,
+    seed: views > 1 && opts.pipeline?.seeded !== false ? opts.seed ?? 0 : 0,
     pipeline: (opts.pipeline ?? CENTRE_VIEW).key,
     shardSize: opts.shardSize ?? 512,
   };

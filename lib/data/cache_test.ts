@@ -21,6 +21,7 @@ import {
   recordLayout,
   resizeToRgb,
   type ViewPipeline,
+  withMirrorViews,
 } from "./cache.ts";
 
 /** A deterministic in-memory data set of `n` small gray images (no files). */
@@ -159,6 +160,32 @@ Deno.test("mirroredPipeline reverses each row of every view and keys its cache a
     plain,
     "mirroring twice is identity",
   );
+});
+
+Deno.test("withMirrorViews: even views are the base's, odd ones their mirrors; seedless over a centre view", () => {
+  const data = Uint8Array.from({ length: 3 * 2 * 3 }, (_, i) => (i * 37) % 256);
+  const image: RawImage = { width: 3, height: 2, channels: 3, data };
+  const both = withMirrorViews(CENTRE_VIEW);
+  assert.ok(both.augments, "its two views differ");
+  assert.equal(both.seeded, false, "nothing random: one cache for every seed");
+  assert.deepEqual(both.render(image, 4, 0, 1), CENTRE_VIEW.render(image, 4, 0, 9));
+  assert.deepEqual(
+    both.render(image, 4, 1, 2),
+    mirroredPipeline(CENTRE_VIEW).render(image, 4, 0, 7),
+  );
+  const ex = {
+    name: "x",
+    inputSize: 4,
+    landmarkShape: [[2, 1], [2, 1], [2, 1]],
+    imageShape: [[2, 1], [2, 1], [2, 1]],
+  };
+  const key = (seed: number, pipeline: ViewPipeline) =>
+    featureCacheKey(ex as unknown as FeatureExtractor, { views: 2, seed, pipeline }).key;
+  assert.equal(key(1, both), key(2, both));
+  const random = augmentPipeline(augmentParams(dataConfigSchema.parse({}), 4));
+  assert.equal(withMirrorViews(random).seeded, true);
+  assert.notEqual(key(1, withMirrorViews(random)), key(2, withMirrorViews(random)));
+  assert.notEqual(key(1, random), key(1, withMirrorViews(random)), "its own cache");
 });
 
 Deno.test("resizeToRgb replicates gray, keeps a constant image constant, has the right size", () => {

@@ -27,6 +27,7 @@ export function cacheKey(config: GrefelConfig, cacheDir?: string): string {
     seed: config.seed,
     valFraction: config.train.valFraction,
     featureViews: config.train.featureViews,
+    mirrorViews: config.train.mirrorViews,
     cacheDir: cacheDir ?? config.train.resultsDir,
   });
 }

@@ -98,6 +98,12 @@ export const trainConfigSchema = z.strictObject({
    */
   featureViews: z.number().int().min(1).default(1),
   /**
+   * The training split's cache also holds every view mirrored left to right, and each epoch draws
+   * one of the 2 × featureViews views per image (horizontal flipping, for cached features; with
+   * augmentation off: the centre crop or its mirror). The evaluation splits keep the centre view.
+   */
+  mirrorViews: z.boolean().default(false),
+  /**
    * Worker threads that run the extractor while building the feature cache (0: in the main
    * thread). Does not change results.
    */
@@ -227,6 +233,13 @@ export interface TrainConfig {
    */
   featureViews: number;
   /**
+   * The training split's cache also holds every view mirrored left to right, and each epoch draws
+   * one of the 2 × featureViews views per image (horizontal flipping, for cached features; with
+   * augmentation off: the centre crop or its mirror). The evaluation splits keep the centre view.
+   * Default: `false`.
+   */
+  mirrorViews: boolean;
+  /**
    * Worker threads that run the extractor while building the feature cache (0: in the main
    * thread). Does not change results. Integer ≥ 0. Default: `2`.
    */
@@ -302,6 +315,7 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.finetune": "none",
   "train.finetuneLrScale": 1,
   "train.emaDecay": 0,
+  "train.mirrorViews": false,
   "model.rb.training": "paper",
   "model.rb.auxWeight": 1.0,
   "model.rb.trustRampEpochs": 10,

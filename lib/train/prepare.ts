@@ -14,7 +14,8 @@
  * says what to set.
  *
  * The training split's cache holds `train.featureViews` views (view 0 the centre crop, the others
- * augmented with `data.augment`); the evaluation splits hold the centre view only.
+ * augmented with `data.augment`), twice as many with `train.mirrorViews` (each followed by a
+ * mirrored one); the evaluation splits hold the centre view only.
  *
  * @module
  */
@@ -38,6 +39,7 @@ import {
   type CacheGrid,
   type FeatureCache,
   mirroredPipeline,
+  withMirrorViews,
 } from "../data/cache.ts";
 import { loadExtractor } from "../extractors/registry.ts";
 import type { FeatureExtractor } from "../extractors/types.ts";
@@ -429,7 +431,9 @@ async function buildCaches(
   const base = augmentPipeline(augmentParams(config.data, extractor.inputSize));
   // Face crops are part of the pre-processing, so their settings are part of the cache key.
   const pipeline = report.faces ? { ...base, key: `${base.key}|${report.faces}` } : base;
-  const views = d.augment.enabled ? config.train.featureViews : 1;
+  const baseViews = d.augment.enabled ? config.train.featureViews : 1;
+  const mirror = config.train.mirrorViews;
+  const views = mirror ? 2 * baseViews : baseViews;
   const cacheDir = opts.cacheDir ?? join(config.train.resultsDir, "cache");
   const common = {
     dir: cacheDir,
@@ -453,7 +457,11 @@ async function buildCaches(
     ...common,
     source: await source(trainSamples),
     views,
-    pipeline: views > 1 ? pipeline : { ...pipeline, augments: false },
+    pipeline: mirror
+      ? withMirrorViews(baseViews > 1 ? pipeline : { ...pipeline, augments: false })
+      : views > 1
+      ? pipeline
+      : { ...pipeline, augments: false },
   });
   const evalCache = await buildFeatureCache(sub("eval", [...val, ...test]), extractor, {
     ...common,

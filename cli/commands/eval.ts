@@ -92,6 +92,12 @@ export const evalCommand: Command = {
       console.error(`eval: --tta must be none or flip, got "${values.tta}"`);
       return 2;
     }
+    if (values.tta === "flip" && (values.data || values["data-root"] || values.set?.length)) {
+      console.error(
+        "eval: --tta flip scores the run's own splits; it does not combine with --data",
+      );
+      return 2;
+    }
     let data: Record<string, unknown> | undefined;
     if (values.data || values["data-root"] || values.set?.length) {
       const sets = parseSets(values.set ?? []);

@@ -88,6 +88,9 @@ Deno.test("eval: re-evaluation reproduces the run's test metrics; --recalibrate-
     const badTta = await cli(["eval", "--run", dir, "--tta", "mirror"]);
     assert.equal(badTta.code, 2);
     assert.match(badTta.err, /--tta must be none or flip/);
+    const ttaOther = await cli(["eval", "--run", dir, "--tta", "flip", "--data", "synthetic"]);
+    assert.equal(ttaOther.code, 2);
+    assert.match(ttaOther.err, /does not combine with --data/);
 
     const bad = await cli(["eval", "--run", dir, "--recalibrate-bn", "2.5"]);
     assert.equal(bad.code, 2);

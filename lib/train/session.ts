@@ -407,6 +407,11 @@ export async function evaluateRun(
   const which = opts.weights ?? "best";
   const ckpt = await loadCheckpoint(join(dir, "checkpoints", which));
   if (!ckpt) throw new Error(`${dir} has no ${which} checkpoint (checkpoints/${which})`);
+  if (opts.data && opts.tta) {
+    throw new Error(
+      "test-time flip (tta) scores the run's own splits; it does not combine with data",
+    );
+  }
   if (opts.data) return await evaluateOnOtherData(dir, saved, config, ckpt, which, opts, print);
   const prepared = await prepareData(config, { progress: config.train.progress !== "off", print });
   const params = checkpointParams(ckpt, config, prepared.data.fingerprint);
@@ -659,9 +664,10 @@ function otherDataConfig(
 }
 
 /**
- * `k` training indices with every class present in `labels` equally often (⌈k / classes⌉ each,
- * cut to `k`; a class with fewer members repeats them, each once before any twice), in a seeded
- * shuffled order: the class-balanced draw of {@linkcode balancedSampler}.
+ * `k` training indices drawn class-balanced: ⌈k / classes present⌉ of each class (a class with
+ * fewer members repeats them, each once before any twice), shuffled (seeded) and cut to `k`, so
+ * the counts are equal when `k` divides evenly and differ by the cut otherwise: the draw of
+ * {@linkcode balancedSampler}.
  */
 export function balancedSample(
   labels: Int32Array,

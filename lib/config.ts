@@ -35,6 +35,14 @@ export const grefelConfigSchema = z.strictObject({
       message: `scales the fine-tuned block's learning rate, but model.finetune is "none"`,
     });
   }
+  if (cfg.train.earlyStop.watch === "raw" && cfg.train.emaDecay === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["train", "earlyStop", "watch"],
+      message:
+        `"raw" reads the raw weights' curve beside the averaged one, but train.emaDecay is 0`,
+    });
+  }
 });
 
 /** A fully resolved configuration (validated by {@linkcode grefelConfigSchema}). */

@@ -89,6 +89,11 @@ export interface StopInfo {
   window?: number;
   /** Epoch of the best moving mean, when `window` is above 1. */
   smoothedBestEpoch?: number;
+  /**
+   * `raw` when early stopping read the raw weights' curve of an averaged run
+   * (`train.earlyStop.watch`); absent when it read the selected weights' curve.
+   */
+  watched?: "raw";
 }
 
 /** Serialises epoch logs as JSON lines. */

@@ -78,7 +78,8 @@ export function stoppedAfter(log: readonly EpochLog[], config: GrefelConfig): St
   const tc = config.train;
   const epoch = log.at(-1)?.epoch ?? 0;
   const vals = validatedEpochs(log, tc.selectMetric);
-  const values = vals.map((v) => v.value);
+  const watched = validatedEpochs(log, tc.selectMetric, tc.earlyStop.watch);
+  const values = watched.map((v) => v.value);
   const early = shouldStopEarly(values, epoch, tc.earlyStop);
   if (!early && epoch !== tc.epochs) return null;
   let best: { epoch: number; value: number } | null = null;
@@ -90,8 +91,9 @@ export function stoppedAfter(log: readonly EpochLog[], config: GrefelConfig): St
     bestEpoch: vals.length ? best?.epoch ?? null : null,
     patience: tc.earlyStop.enabled ? tc.earlyStop.patience : null,
     ...(tc.earlyStop.window > 1 && es.best >= 0
-      ? { window: tc.earlyStop.window, smoothedBestEpoch: vals[es.best].epoch }
+      ? { window: tc.earlyStop.window, smoothedBestEpoch: watched[es.best].epoch }
       : {}),
+    ...(tc.earlyStop.watch === "raw" ? { watched: "raw" as const } : {}),
   };
 }
 
@@ -156,7 +158,8 @@ export async function adoptRun(
       runId: runId(config),
       configHash: configHash(config),
       sinceBest: earlyStopStatus(
-        validatedEpochs(s.log, config.train.selectMetric).map((v) => v.value),
+        validatedEpochs(s.log, config.train.selectMetric, config.train.earlyStop.watch)
+          .map((v) => v.value),
         config.train.earlyStop,
       ).since,
       stopped: stoppedAfter(s.log, config),

@@ -30,6 +30,13 @@ export const earlyStopSchema = z.strictObject({
    * patience. 1 compares single values. The best checkpoint is still the single best epoch.
    */
   window: z.number().int().min(1).default(1),
+  /**
+   * Which validation curve early stopping reads. `selected`: the weights that are validated,
+   * checkpointed and tested (the averages when `train.emaDecay` > 0). `raw`: the raw weights' own
+   * curve (needs `train.emaDecay` > 0); the raw training path of an averaged run is the plain run's,
+   * so the run then stops at the plain run's epoch and the two differ only in the weights selected.
+   */
+  watch: z.enum(["selected", "raw"]).default("selected"),
 });
 
 /** Schema of the `train` section; every field has a documented default. */
@@ -154,6 +161,14 @@ export interface EarlyStopConfig {
    * Integer ≥ 1. Default: `1`.
    */
   window: number;
+  /**
+   * Which validation curve early stopping reads. `selected`: the weights that are validated,
+   * checkpointed and tested (the averages when `train.emaDecay` > 0). `raw`: the raw weights' own
+   * curve (needs `train.emaDecay` > 0); the raw training path of an averaged run is the plain run's,
+   * so the run then stops at the plain run's epoch and the two differ only in the weights selected.
+   * Default: `"selected"`.
+   */
+  watch: "selected" | "raw";
 }
 
 /** The resolved `train` section (validated by {@linkcode trainConfigSchema}). */
@@ -321,6 +336,7 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.rb.trustRampEpochs": 10,
   "train.earlyStop.minEpochs": 0,
   "train.earlyStop.window": 1,
+  "train.earlyStop.watch": "selected",
   "train.workers": 1,
   // Data-section fields that only act on sets without their own splits, on folders, on class
   // mapping, on skipped files or on face cropping; none changes a FER+ or synthetic run.

@@ -64,14 +64,27 @@ export function shouldStopEarly(
 
 /**
  * The selection metric's value (`valAccuracy` or `valPrimaryAccuracy`) after each validated epoch
- * of `log`, with its epoch, in order: the history early stopping and the best epoch are read from.
+ * of `log`, with its epoch, in order: the history the best epoch is read from, and early stopping's
+ * with `watch` `"selected"`. With `watch` `"raw"`, the raw weights' values of an averaged run
+ * (`valRawAccuracy`, `valRawPrimaryAccuracy`), the history early stopping then reads.
+ * @throws RangeError when `watch` is `"raw"` and a validated epoch has no raw value.
  */
 export function validatedEpochs(
   log: readonly EpochLog[],
   metric: string,
+  watch: EarlyStopConfig["watch"] = "selected",
 ): { epoch: number; value: number }[] {
   return log.flatMap((e) => {
     const v = metric === "valAccuracy" ? e.valAccuracy : e.valPrimaryAccuracy;
-    return v === null || v === undefined ? [] : [{ epoch: e.epoch, value: v }];
+    if (v === null || v === undefined) return [];
+    if (watch === "selected") return [{ epoch: e.epoch, value: v }];
+    const raw = metric === "valAccuracy" ? e.valRawAccuracy : e.valRawPrimaryAccuracy;
+    if (typeof raw !== "number") {
+      throw new RangeError(
+        `epoch ${e.epoch} has no raw validation value to stop on (earlyStop.watch "raw" needs ` +
+          `train.emaDecay > 0)`,
+      );
+    }
+    return [{ epoch: e.epoch, value: raw }];
   });
 }

@@ -2,10 +2,11 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert, assertClose } from "../testing.ts";
 import { type GrefelConfig, presetConfig } from "../config.ts";
-import { loadCheckpoint, readLog, type RunMetrics } from "../run/mod.ts";
+import { type EpochLog, loadCheckpoint, readLog, type RunMetrics } from "../run/mod.ts";
 import { runDir, runId } from "./run.ts";
 import { emaDecayAt, WeightAverage } from "./ema.ts";
 import { trainRun } from "./train.ts";
+import { validatedEpochs } from "./early_stop.ts";
 import { TOY_MODEL, toyData, trainUntilCrash } from "./test_helpers.ts";
 
 await tf.setBackend("cpu");
@@ -137,4 +138,67 @@ Deno.test("a run with a weight average validates, checkpoints and tests the aver
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test('earlyStop.watch "raw": an averaged run stops where the plain run stops, and says so', async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    // Eight classes and patience 1: the plain curve peaks later than the lagging average's.
+    const stopping = (resultsDir: string, emaDecay: number, watch: "selected" | "raw") =>
+      presetConfig("tiny", {
+        model: { classes: 8 },
+        train: {
+          epochs: 12,
+          batchSize: 8,
+          progress: "off",
+          resultsDir,
+          lrDecay: 0.9,
+          lr: 0.01,
+          emaDecay,
+          earlyStop: { enabled: true, patience: 1, watch },
+        },
+      });
+    const data = () => toyData(8, { train: 64, val: 64, test: 16 });
+    const plain = await trainRun(stopping(join(tmp, "p"), 0, "selected"), data(), quiet);
+    const pm = plain.metrics as RunMetrics;
+    assert.equal(pm.stopped?.reason, "early-stop", "the plain run must stop early for this test");
+    assert.equal(pm.stopped?.watched, undefined);
+    const raw = await trainRun(stopping(join(tmp, "r"), 0.9, "raw"), data(), quiet);
+    const rm = raw.metrics as RunMetrics;
+    assert.equal(rm.stopped?.reason, "early-stop");
+    assert.equal(
+      rm.stopped?.epoch,
+      pm.stopped?.epoch,
+      "stopped at another epoch than the plain run",
+    );
+    assert.equal(rm.stopped?.watched, "raw");
+    assert.equal(rm.raw?.accuracy, pm.accuracy, "the raw arm is the plain run's model");
+    // Watching the averaged curve stops this run elsewhere, so the option is what decides.
+    const sel = await trainRun(stopping(join(tmp, "s"), 0.9, "selected"), data(), quiet);
+    assert.notEqual((sel.metrics as RunMetrics).stopped?.epoch, pm.stopped?.epoch);
+    assert.notEqual(runId(stopping("x", 0.8, "raw")), runId(stopping("x", 0.8, "selected")));
+    assert.equal(
+      runId(stopping("x", 0.8, "selected")),
+      runId((() => {
+        const c = stopping("x", 0.8, "selected");
+        const { watch: _w, ...rest } = c.train.earlyStop;
+        return { ...c, train: { ...c.train, earlyStop: rest as typeof c.train.earlyStop } };
+      })()),
+      "the default watch is part of no recorded run id",
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test('earlyStop.watch "raw" without an average is rejected, and a log without raw values names the epoch', () => {
+  assert.throws(
+    () => presetConfig("tiny", { train: { earlyStop: { enabled: true, watch: "raw" } } }),
+    /train\.earlyStop\.watch.*emaDecay is 0/s,
+  );
+  const e = { epoch: 3, valAccuracy: 0.5, valPrimaryAccuracy: 0.4 } as EpochLog;
+  assert.deepEqual(validatedEpochs([e], "valAccuracy"), [{ epoch: 3, value: 0.5 }]);
+  assert.throws(() => validatedEpochs([e], "valAccuracy", "raw"), /epoch 3 has no raw/);
+  const r = { ...e, valRawAccuracy: 0.45, valRawPrimaryAccuracy: 0.35 };
+  assert.deepEqual(validatedEpochs([r], "valPrimaryAccuracy", "raw"), [{ epoch: 3, value: 0.35 }]);
 });

@@ -1108,8 +1108,9 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
     improved = !state.best || value > state.best.value + tc.earlyStop.minDelta;
   }
   if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
-  // Early stopping reads the whole validation history (a moving mean when window > 1).
-  const validated = validatedEpochs(state.log, metric);
+  // Early stopping reads the whole validation history (a moving mean when window > 1): the
+  // selected weights' or, with `watch` "raw", the raw weights' of an averaged run.
+  const validated = validatedEpochs(state.log, metric, tc.earlyStop.watch);
   const values = validated.map((v) => v.value);
   const es = earlyStopStatus(values, tc.earlyStop);
   if (data.val) state.sinceBest = es.since;
@@ -1126,6 +1127,7 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
           smoothedBestEpoch: validated[es.best].epoch,
         }
         : {}),
+      ...(tc.earlyStop.watch === "raw" ? { watched: "raw" as const } : {}),
     };
   }
   // The raw weights' own best epoch, the single-weight arm of the same training path.

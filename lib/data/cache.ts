@@ -78,12 +78,6 @@ export interface ViewPipeline {
   readonly key: string;
   /** Whether views ≥ 1 differ from view 0 (an augmenting pipeline). */
   readonly augments: boolean;
-  /**
-   * Whether its views depend on the seed (default true). A pipeline whose views draw nothing
-   * random (the centre view and its mirror) says false, and its cache is keyed without the seed,
-   * so the runs of every seed share it.
-   */
-  readonly seeded?: boolean;
   /** `size × size` RGB, HWC, float32 in [0, 1]. */
   render(image: RawImage, size: number, view: number, seed: number): Float32Array;
 }
@@ -171,24 +165,6 @@ export function mirroredPipeline(p: ViewPipeline): ViewPipeline {
   };
 }
 
-/**
- * `p`'s views with mirrored ones between them (`train.mirrorViews`: horizontal flipping for cached
- * features): view 2j is `p`'s view j, view 2j + 1 is `p`'s view j rendered with the seed it is
- * given and mirrored left to right. With `p`'s centre view only (augmentation off) the two views
- * are an image and its exact mirror; with random views each odd view is a mirrored draw of its own.
- * Seeded only where `p`'s own views are random.
- */
-export function withMirrorViews(p: ViewPipeline): ViewPipeline {
-  const mirror = mirroredPipeline(p);
-  return {
-    key: `${p.key}|with-mirror-views`,
-    augments: true,
-    seeded: p.augments && p.seeded !== false,
-    render: (image, size, view, seed) =>
-      (view % 2 ? mirror : p).render(image, size, Math.floor(view / 2), seed),
-  };
-}
-
 /** Options of {@linkcode buildFeatureCache}. */
 export interface FeatureCacheOptions {
   /** Parent directory of caches (default `results/cache`). */
@@ -257,7 +233,7 @@ export function featureCacheKey(
     grid: opts.grid ?? [7, 7, 7],
     storage: opts.storage ?? "uint8",
     views,
-    seed: views > 1 && opts.pipeline?.seeded !== false ? opts.seed ?? 0 : 0,
+    seed: views > 1 ? opts.seed ?? 0 : 0,
     pipeline: (opts.pipeline ?? CENTRE_VIEW).key,
     shardSize: opts.shardSize ?? 512,
   };
@@ -576,11 +552,129 @@ export interface ShardEntry {
   stat?: string;
 }
 
+/** Model inputs `[B, g_i, g_i, C_i]` over decoded maps (landmark 1–3, image 1–3; not copied). */
+function inputsFromBuffers(bufs: Float32Array[], L: RecordLayout, B: number): GrefelInputs {
+  const t = bufs.map((buf, m) => {
+    const g = mapSide(L.grid, m);
+    return tf.tensor4d(buf, [B, g, g, L.channels[m]]);
+  });
+  return { landmark: [t[0], t[1], t[2]], image: [t[3], t[4], t[5]] } as FeatureMaps;
+}
+
+/**
+ * What a split reads its samples' views from: a {@linkcode FeatureCache}, or caches of the same
+ * samples whose views interleave ({@linkcode InterleavedViews}).
+ */
+export interface ViewSource {
+  /** Record layout. */
+  readonly layout: RecordLayout;
+  /** Views per sample. */
+  readonly views: number;
+  /** Sample ids, in order. */
+  readonly ids: readonly string[];
+  /** Hard labels, in order. */
+  readonly labels: Int32Array;
+  /** Group ids, when the data set has them. */
+  readonly groups: readonly (string | undefined)[];
+  /** Decodes records to model inputs; `view` is one view for all or one per index. */
+  readBatch(indices: number[], view?: number | number[]): GrefelInputs;
+  /** The stored records of `indices`, undecoded, in index order. */
+  readRecords(indices: number[], view?: number | number[]): Uint8Array;
+}
+
+/**
+ * Caches of the same samples read as one whose views interleave: view v is view ⌊v / n⌋ of cache
+ * v mod n. `train.mirrorViews` reads a run's own training cache and its mirror
+ * ({@linkcode mirroredPipeline}, the same views and draws) this way, so each view is followed by
+ * its exact mirror and the centre views are the cache that runs without mirrored views read: a
+ * mirrored run extracts only its mirrors.
+ */
+export class InterleavedViews implements ViewSource {
+  /** Record layout (every part's). */
+  readonly layout: RecordLayout;
+  /** Views per sample: the parts' views summed. */
+  readonly views: number;
+  /** Sample ids, in order (every part's). */
+  readonly ids: readonly string[];
+  /** Hard labels, in order. */
+  readonly labels: Int32Array;
+  /** Group ids, when the data set has them. */
+  readonly groups: readonly (string | undefined)[];
+
+  /** The caches, in view order: view v of the whole is view ⌊v / n⌋ of part v mod n. */
+  readonly parts: readonly FeatureCache[];
+
+  /**
+   * Reads `parts` as one.
+   * @throws Error naming the part that differs when the parts do not hold the same samples in the
+   *   same order, with the same record layout and the same number of views.
+   */
+  constructor(parts: readonly FeatureCache[]) {
+    this.parts = parts;
+    if (parts.length < 1) throw new Error("interleaved views need at least one cache");
+    const [first] = parts;
+    for (const p of parts.slice(1)) {
+      const same = p.ids.length === first.ids.length && p.ids.every((id, i) => id === first.ids[i]);
+      if (!same) throw new Error(`cache ${p.dir} holds other samples than ${first.dir}`);
+      if (canonicalJson(p.layout) !== canonicalJson(first.layout)) {
+        throw new Error(`cache ${p.dir} has another record layout than ${first.dir}`);
+      }
+      if (p.views !== first.views) {
+        throw new Error(`cache ${p.dir} has ${p.views} views, ${first.dir} ${first.views}`);
+      }
+    }
+    this.layout = first.layout;
+    this.views = first.views * parts.length;
+    this.ids = first.ids;
+    this.labels = first.labels;
+    this.groups = first.groups;
+  }
+
+  /**
+   * The stored records of `indices`, undecoded, in index order (`B × layout.bytes` bytes).
+   * @throws RangeError for an index or view out of range.
+   */
+  readRecords(indices: number[], view: number | number[] = 0): Uint8Array {
+    const n = this.parts.length, bytes = this.layout.bytes;
+    const out = new Uint8Array(indices.length * bytes);
+    const slots: number[][] = this.parts.map(() => []);
+    indices.forEach((_, b) => {
+      const v = Array.isArray(view) ? view[b] : view;
+      if (!Number.isInteger(v) || v < 0 || v >= this.views) {
+        throw new RangeError(`feature cache: view ${v} out of range [0, ${this.views})`);
+      }
+      slots[v % n].push(b);
+    });
+    slots.forEach((bs, c) => {
+      if (!bs.length) return;
+      const part = this.parts[c].readRecords(
+        bs.map((b) => indices[b]),
+        bs.map((b) => Math.floor((Array.isArray(view) ? view[b] : view) / n)),
+      );
+      bs.forEach((b, k) => out.set(part.subarray(k * bytes, (k + 1) * bytes), b * bytes));
+    });
+    return out;
+  }
+
+  /**
+   * Decodes records to float32 model inputs `[B, g_i, g_i, C_i]`. The caller disposes them.
+   * @throws RangeError for an index or view out of range.
+   */
+  readBatch(indices: number[], view: number | number[] = 0): GrefelInputs {
+    const B = indices.length;
+    return inputsFromBuffers(
+      decodeRecords(this.readRecords(indices, view), this.layout, B),
+      this.layout,
+      B,
+    );
+  }
+}
+
 /**
  * A built feature cache, read from its shard files on demand. Indices are positions in
  * `dataset.samples` at build time.
  */
-export class FeatureCache {
+export class FeatureCache implements ViewSource {
   /** Directory of the cache. */
   readonly dir: string;
   /** The cache key. */
@@ -668,14 +762,7 @@ export class FeatureCache {
       decodeRecord(rec, 0, L, bufs, b);
       return rec;
     });
-    const t = bufs.map((buf, m) => {
-      const g = mapSide(L.grid, m);
-      return tf.tensor4d(buf, [B, g, g, L.channels[m]]);
-    });
-    return {
-      landmark: [t[0], t[1], t[2]],
-      image: [t[3], t[4], t[5]],
-    } as FeatureMaps;
+    return inputsFromBuffers(bufs, L, B);
   }
 
   /**

@@ -15,13 +15,13 @@ import {
   encodeRecords,
   featureCacheKey,
   type FeatureCacheOptions,
+  InterleavedViews,
   mapSide,
   mirroredPipeline,
   poolMatrix,
   recordLayout,
   resizeToRgb,
   type ViewPipeline,
-  withMirrorViews,
 } from "./cache.ts";
 
 /** A deterministic in-memory data set of `n` small gray images (no files). */
@@ -160,32 +160,6 @@ Deno.test("mirroredPipeline reverses each row of every view and keys its cache a
     plain,
     "mirroring twice is identity",
   );
-});
-
-Deno.test("withMirrorViews: even views are the base's, odd ones their mirrors; seedless over a centre view", () => {
-  const data = Uint8Array.from({ length: 3 * 2 * 3 }, (_, i) => (i * 37) % 256);
-  const image: RawImage = { width: 3, height: 2, channels: 3, data };
-  const both = withMirrorViews(CENTRE_VIEW);
-  assert.ok(both.augments, "its two views differ");
-  assert.equal(both.seeded, false, "nothing random: one cache for every seed");
-  assert.deepEqual(both.render(image, 4, 0, 1), CENTRE_VIEW.render(image, 4, 0, 9));
-  assert.deepEqual(
-    both.render(image, 4, 1, 2),
-    mirroredPipeline(CENTRE_VIEW).render(image, 4, 0, 7),
-  );
-  const ex = {
-    name: "x",
-    inputSize: 4,
-    landmarkShape: [[2, 1], [2, 1], [2, 1]],
-    imageShape: [[2, 1], [2, 1], [2, 1]],
-  };
-  const key = (seed: number, pipeline: ViewPipeline) =>
-    featureCacheKey(ex as unknown as FeatureExtractor, { views: 2, seed, pipeline }).key;
-  assert.equal(key(1, both), key(2, both));
-  const random = augmentPipeline(augmentParams(dataConfigSchema.parse({}), 4));
-  assert.equal(withMirrorViews(random).seeded, true);
-  assert.notEqual(key(1, withMirrorViews(random)), key(2, withMirrorViews(random)));
-  assert.notEqual(key(1, random), key(1, withMirrorViews(random)), "its own cache");
 });
 
 Deno.test("resizeToRgb replicates gray, keeps a constant image constant, has the right size", () => {
@@ -423,6 +397,67 @@ Deno.test("augmented views: deterministic, distinct from the centre view, picked
     ex.dispose();
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(dir2, { recursive: true });
+  }
+});
+
+Deno.test("InterleavedViews: a cache and its mirror read as one, each view followed by its exact mirror", async () => {
+  await selectBackend("wasm");
+  const dir = await tmpDir();
+  const ds = fakeDataset(6);
+  const ex = fakeExtractor();
+  try {
+    // One view (no augmentation) and two (augmented, seeded): the mirror doubles either.
+    for (
+      const [base, views] of [[{ ...FLIP_PIPELINE, augments: false }, 1], [
+        FLIP_PIPELINE,
+        2,
+      ]] as const
+    ) {
+      const o = (pipeline: ViewPipeline) => opts(dir, { views, pipeline, seed: 4 });
+      const centre = await buildFeatureCache(ds, ex, o(base));
+      const mirror = await buildFeatureCache(ds, ex, o(mirroredPipeline(base)));
+      assert.notEqual(mirror.dir, centre.dir, "the mirror is its own cache");
+      const union = new InterleavedViews([centre, mirror]);
+      assert.equal(union.views, 2 * views);
+      assert.deepEqual(union.ids, centre.ids);
+      const all = ds.samples.map((_, i) => i);
+      for (let v = 0; v < union.views; v++) {
+        const part = v % 2 ? mirror : centre;
+        assert.deepEqual(union.readRecords(all, v), part.readRecords(all, v >> 1), `view ${v}`);
+      }
+      const idx = [5, 0, 3, 3, 1], perIndex = idx.map((_, b) => (b * 3) % union.views);
+      const a = union.readBatch(idx, perIndex);
+      for (const [b, i] of idx.entries()) {
+        const v = perIndex[b], part = v % 2 ? mirror : centre;
+        const one = part.readBatch([i], v >> 1);
+        for (let m = 0; m < 3; m++) {
+          const row = tf.slice(a.image[m], b, 1);
+          await assertClose(row, one.image[m], 0, 0, `row ${b} map ${m}`);
+          row.dispose();
+        }
+        // The odd view is the even view's own draw, mirrored: its finest maps are the reversed
+        // columns of the centre cache's (to the uint8 storage's rounding).
+        const even = centre.readBatch([i], v >> 1), odd = mirror.readBatch([i], v >> 1);
+        const flipped = tf.tidy(() => tf.reverse(even.landmark[0], 2));
+        await assertClose(odd.landmark[0], flipped, 0.05);
+        [one, even, odd].forEach(disposeMaps);
+        flipped.dispose();
+      }
+      disposeMaps(a);
+      assert.throws(() => union.readRecords([0], union.views), /view \d+ out of range/);
+      assert.throws(
+        () => union.readRecords([ds.samples.length], 0),
+        /sample index \d+ out of range/,
+      );
+    }
+    const other = await buildFeatureCache(fakeDataset(5), ex, opts(dir));
+    const six = await buildFeatureCache(ds, ex, opts(dir));
+    assert.throws(() => new InterleavedViews([six, other]), /holds other samples/);
+    const two = await buildFeatureCache(ds, ex, opts(dir, { views: 2, pipeline: FLIP_PIPELINE }));
+    assert.throws(() => new InterleavedViews([six, two]), /has 2 views/);
+  } finally {
+    ex.dispose();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

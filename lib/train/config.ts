@@ -105,9 +105,11 @@ export const trainConfigSchema = z.strictObject({
    */
   featureViews: z.number().int().min(1).default(1),
   /**
-   * The training split's cache also holds every view mirrored left to right, and each epoch draws
-   * one of the 2 × featureViews views per image (horizontal flipping, for cached features; with
-   * augmentation off: the centre crop or its mirror). The evaluation splits keep the centre view.
+   * A second training cache holds every view of the training split's cache mirrored left to right
+   * (the same draws), and each epoch draws one of the 2 × featureViews views per image (horizontal
+   * flipping, for cached features; with augmentation off: the centre crop or its mirror). The
+   * first cache is the one runs without mirrored views read. The evaluation splits keep the centre
+   * view.
    */
   mirrorViews: z.boolean().default(false),
   /**
@@ -248,10 +250,11 @@ export interface TrainConfig {
    */
   featureViews: number;
   /**
-   * The training split's cache also holds every view mirrored left to right, and each epoch draws
-   * one of the 2 × featureViews views per image (horizontal flipping, for cached features; with
-   * augmentation off: the centre crop or its mirror). The evaluation splits keep the centre view.
-   * Default: `false`.
+   * A second training cache holds every view of the training split's cache mirrored left to right
+   * (the same draws), and each epoch draws one of the 2 × featureViews views per image (horizontal
+   * flipping, for cached features; with augmentation off: the centre crop or its mirror). The
+   * first cache is the one runs without mirrored views read. The evaluation splits keep the centre
+   * view. Default: `false`.
    */
   mirrorViews: boolean;
   /**

@@ -12,14 +12,14 @@ Deno.test("train.mirrorViews false keeps every recorded run id; true is part of 
 
 Deno.test({
   name:
-    "a run with mirror views trains on a 2-view cache (centre and mirror) that every seed shares",
+    "a run with mirror views reads the plain runs' training cache and a mirror cache, which every seed shares",
   // Extracts 48 synthetic training images twice (centre and mirror) and the evaluation images once.
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
     const tmp = await Deno.makeTempDir({ prefix: "grefel_mirror_views_" });
     try {
-      const config = (seed: number) =>
+      const config = (seed: number, mirrorViews = true) =>
         presetConfig("tiny", {
           seed,
           data: {
@@ -35,7 +35,7 @@ Deno.test({
             cacheWorkers: 0,
             progress: "off",
             resultsDir: tmp,
-            mirrorViews: true,
+            mirrorViews,
           },
         });
       const r = await runTraining(config(0), { figures: false, print: () => {} });
@@ -44,19 +44,26 @@ Deno.test({
       const caches = () =>
         [...Deno.readDirSync(join(tmp, "cache"))].map((e) => e.name).filter((n) =>
           !n.endsWith(".lock")
-        );
+        ).sort();
+      const index = async (name: string) =>
+        JSON.parse(await Deno.readTextFile(join(tmp, "cache", name, "index.json")));
       const train = caches().filter((n) => n.startsWith("synthetic-train-"));
-      assert.equal(train.length, 1, `one training cache among ${caches()}`);
-      const index = JSON.parse(await Deno.readTextFile(join(tmp, "cache", train[0], "index.json")));
-      assert.equal(index.params.views, 2);
-      assert.match(index.params.pipeline, /\|with-mirror-views$/);
-      const evalCache = caches().find((n) => n.startsWith("synthetic-eval-"))!;
-      const evalIndex = JSON.parse(
-        await Deno.readTextFile(join(tmp, "cache", evalCache, "index.json")),
+      assert.equal(train.length, 2, `a centre and a mirror training cache among ${caches()}`);
+      const mirror = train.find((n) => n.startsWith("synthetic-train-mirror-"))!;
+      const centre = train.find((n) => n !== mirror)!;
+      assert.equal((await index(centre)).params.views, 1);
+      assert.equal((await index(mirror)).params.views, 1);
+      assert.match((await index(mirror)).params.pipeline, /\|mirror-x$/);
+      assert.equal(
+        (await index(centre)).params.pipeline + "|mirror-x",
+        (await index(mirror)).params.pipeline,
       );
-      assert.equal(evalIndex.params.views, 1, "evaluation keeps the centre view");
-      // Another seed reads the same training cache (nothing in it depends on the seed).
+      const evalCache = caches().find((n) => n.startsWith("synthetic-eval-"))!;
+      assert.equal((await index(evalCache)).params.views, 1, "evaluation keeps the centre view");
+      // Another seed reads the same two caches (nothing in them depends on the seed), and a run
+      // without mirror views reads the centre one: no new training cache.
       await runTraining(config(1), { figures: false, print: () => {} });
+      await runTraining(config(0, false), { figures: false, print: () => {} });
       assert.deepEqual(caches().filter((n) => n.startsWith("synthetic-train-")), train);
     } finally {
       await Deno.remove(tmp, { recursive: true });

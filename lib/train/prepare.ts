@@ -14,8 +14,9 @@
  * says what to set.
  *
  * The training split's cache holds `train.featureViews` views (view 0 the centre crop, the others
- * augmented with `data.augment`), twice as many with `train.mirrorViews` (each followed by a
- * mirrored one); the evaluation splits hold the centre view only.
+ * augmented with `data.augment`); with `train.mirrorViews` a second cache holds their mirrors and
+ * the split reads both, each view followed by its mirror. The evaluation splits hold the centre
+ * view only.
  *
  * @module
  */
@@ -38,8 +39,9 @@ import {
   buildFeatureCache,
   type CacheGrid,
   type FeatureCache,
+  InterleavedViews,
   mirroredPipeline,
-  withMirrorViews,
+  type ViewSource,
 } from "../data/cache.ts";
 import { loadExtractor } from "../extractors/registry.ts";
 import type { FeatureExtractor } from "../extractors/types.ts";
@@ -78,7 +80,7 @@ export function holdOutValidation(
   return out;
 }
 
-function cacheSplit(cache: FeatureCache, positions: number[]): FeatureSplit {
+function cacheSplit(cache: ViewSource, positions: number[]): FeatureSplit {
   return {
     ids: positions.map((p) => cache.ids[p]),
     labels: Int32Array.from(positions, (p) => cache.labels[p]),
@@ -379,7 +381,7 @@ export async function prepareData(
   const grid = cacheGrid(config);
   const extractor = opts.extractor ?? await loadExtractor(m.extractor);
   try {
-    const { trainCache, evalCache, views } = await buildCaches(
+    const { trainCache, mirrorCache, train, evalCache, views } = await buildCaches(
       config,
       plan,
       extractor,
@@ -392,7 +394,7 @@ export async function prepareData(
       name: ds.name,
       classNames: ds.classNames,
       fingerprint: plan.fingerprint,
-      train: cacheSplit(trainCache, all(trainSamples.length)),
+      train: cacheSplit(train, all(trainSamples.length)),
       val: val.length ? cacheSplit(evalCache, all(val.length)) : null,
       test: cacheSplit(evalCache, all(test.length).map((i) => i + val.length)),
       info: {
@@ -404,7 +406,12 @@ export async function prepareData(
           : {}),
         labelNoise: { rate: d.labelNoise, flipped: noisyFlipped },
         extractor: { name: extractor.name, version: extractor.version ?? 0 },
-        featureCache: { train: trainCache.dir, eval: evalCache.dir, views },
+        featureCache: {
+          train: trainCache.dir,
+          ...(mirrorCache ? { trainMirror: mirrorCache.dir } : {}),
+          eval: evalCache.dir,
+          views,
+        },
       },
     };
     const items = trainSamples.map((s) => ({ label: s.label, group: s.group }));
@@ -423,7 +430,13 @@ async function buildCaches(
   extractor: FeatureExtractor,
   grid: CacheGrid,
   opts: PrepareOptions,
-): Promise<{ trainCache: FeatureCache; evalCache: FeatureCache; views: number }> {
+): Promise<{
+  trainCache: FeatureCache;
+  mirrorCache: FeatureCache | null;
+  train: ViewSource;
+  evalCache: FeatureCache;
+  views: number;
+}> {
   const d = config.data;
   const ds = plan.dataset;
   const { val, test, report } = plan;
@@ -453,23 +466,33 @@ async function buildCaches(
   });
   // Injected data sets (tests) are keyed by their name, as they always were.
   const source = (s: DatasetSample[]) => opts.dataset ? undefined : cacheSource(d, s);
+  // With mirrored views, the centre views are the cache a run without them reads, and a second
+  // cache holds their mirrors; read together they interleave as `withMirrorViews` orders them.
+  const centre = baseViews > 1 ? pipeline : { ...pipeline, augments: false };
+  const trainSource = await source(trainSamples);
   const trainCache = await buildFeatureCache(sub(d.trainSplit, trainSamples), extractor, {
     ...common,
-    source: await source(trainSamples),
-    views,
-    pipeline: mirror
-      ? withMirrorViews(baseViews > 1 ? pipeline : { ...pipeline, augments: false })
-      : views > 1
-      ? pipeline
-      : { ...pipeline, augments: false },
+    source: trainSource,
+    views: baseViews,
+    pipeline: centre,
   });
+  const mirrorCache = mirror
+    ? await buildFeatureCache(sub(`${d.trainSplit}-mirror`, trainSamples), extractor, {
+      ...common,
+      source: trainSource,
+      views: baseViews,
+      pipeline: mirroredPipeline(centre),
+    })
+    : null;
   const evalCache = await buildFeatureCache(sub("eval", [...val, ...test]), extractor, {
     ...common,
     source: await source([...val, ...test]),
     views: 1,
     pipeline: { ...pipeline, augments: false },
   });
-  return { trainCache, evalCache, views };
+  const train = mirrorCache ? new InterleavedViews([trainCache, mirrorCache]) : trainCache;
+  if (train.views !== views) throw new Error(`training views: ${train.views}, expected ${views}`);
+  return { trainCache, mirrorCache, train, evalCache, views };
 }
 
 /** What {@linkcode prepareMirroredEval} returns. */

@@ -16,10 +16,9 @@ import {
   verdict,
 } from "../eval/paired.ts";
 import type { EpochLog } from "../run/log.ts";
-import { readPredictions } from "../run/csv.ts";
 import { join } from "node:path";
 import { formatMeanStd, meanStd } from "./tables.ts";
-import { pairedAgainst, type StudyRun } from "./rb_study.ts";
+import { correctnessOf, pairedAgainst, type StudyRun } from "./rb_study.ts";
 
 /** Two variants that differ in one factor: a treated value against the control value. */
 export interface ControlPair {
@@ -157,12 +156,6 @@ export function noiseRows(runs: readonly StudyRun[], afterEpoch = 10): Record<st
   });
 }
 
-/** Per image of a predictions file: 1 where arg-max L_final is the label. */
-function correctFinal(dir: string, file: string): Uint8Array {
-  const p = readPredictions(dir, file);
-  return Uint8Array.from(p.final, (d, i) => (d.indexOf(Math.max(...d)) === p.labels[i] ? 1 : 0));
-}
-
 /** One arm of a within-run comparison: a predictions file of the run and what it holds. */
 export interface RunArm {
   /** File in the run folder (`predictions.csv`, `predictions-raw.csv`, `predictions-tta.csv`). */
@@ -199,8 +192,8 @@ export function withinRunPairs(
   const variants = [...new Set(both.map((r) => r.variant))];
   return variants.map((variant) => {
     const rs = both.filter((r) => r.variant === variant).sort((x, y) => x.seed - y.seed);
-    const ca = rs.map((r) => correctFinal(r.dir, a.file));
-    const cb = rs.map((r) => correctFinal(r.dir, b.file));
+    const ca = rs.map((r) => correctnessOf(r.dir, "final", a.file));
+    const cb = rs.map((r) => correctnessOf(r.dir, "final", b.file));
     const acc = (cs: Uint8Array[]) =>
       `${
         formatMeanStd(meanStd(cs.map((c) => c.reduce((t, x) => t + x, 0) / c.length)), {

@@ -301,6 +301,20 @@ export function chooseDefault(
   return ok.reduce((a, b) => (b.valFinal.mean > a.valFinal.mean ? b : a));
 }
 
+/**
+ * Per test image, 1 where the arg-max of `which` (L_final or the primary head) in the run's
+ * predictions file `file` is the label, else 0.
+ */
+export function correctnessOf(
+  dir: string,
+  which: "final" | "primary" = "final",
+  file = "predictions.csv",
+): Uint8Array {
+  const p = readPredictions(dir, file);
+  const rows = which === "final" ? p.final : p.primary;
+  return Uint8Array.from(rows, (d, i) => (d.indexOf(Math.max(...d)) === p.labels[i] ? 1 : 0));
+}
+
 /** Per-seed correctness of a variant's finished runs on the test split, keyed by seed. */
 export function correctnessBySeed(
   runs: readonly StudyRun[],
@@ -310,12 +324,7 @@ export function correctnessBySeed(
   const out = new Map<number, Uint8Array>();
   for (const r of runs) {
     if (r.variant !== variant || !r.metrics) continue;
-    const p = readPredictions(r.dir);
-    const rows = which === "final" ? p.final : p.primary;
-    out.set(
-      r.seed,
-      Uint8Array.from(rows, (d, i) => (d.indexOf(Math.max(...d)) === p.labels[i] ? 1 : 0)),
-    );
+    out.set(r.seed, correctnessOf(r.dir, which));
   }
   return out;
 }

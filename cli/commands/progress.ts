@@ -1,6 +1,7 @@
 /**
- * `deno task grefel progress [--readme] [--results DIR] [--profile NAME]`: how far the converged
- * ablations have come, per paper table (lib/notebook/ablation.ts `ABLATIONS`): cells complete /
+ * `deno task grefel progress [--readme] [--results DIR] [--profile NAME]`: how far the
+ * reliability-balancing study's required grid and the converged ablations have come, per paper
+ * table (lib/notebook/ablation.ts `ABLATIONS`): cells complete /
  * total, runs done / required, and each claim's current verdict with its paired difference. With
  * `--readme`, the same Markdown replaces the section of README.md between
  * {@linkcode PROGRESS_START} and {@linkcode PROGRESS_END}. Reads run folders only; trains nothing.
@@ -11,6 +12,12 @@ import { join } from "node:path";
 import { cliPath, type Command, parseCommandArgs, UsageError } from "../command.ts";
 import { type AblationResult, ABLATIONS, readAblation } from "../../lib/notebook/ablation.ts";
 import { type Profile, PROFILES, REPO_ROOT, resultsDirFor } from "../../lib/notebook/profile.ts";
+import {
+  RB_STUDY_GRID,
+  readStudy,
+  type StudyProgress,
+  studyProgress,
+} from "../../lib/notebook/rb_study.ts";
 
 const HELP = `usage: deno task grefel progress [--readme] [--results DIR] [--profile NAME]
 
@@ -29,18 +36,40 @@ export const PROGRESS_START = "<!-- ablation-progress:start -->";
 /** The comment that closes README.md's progress section. */
 export const PROGRESS_END = "<!-- ablation-progress:end -->";
 
-/** The progress of `results` as Markdown: a table of tables, then the claims per table. */
-export function progressMarkdown(results: readonly AblationResult[], profile: Profile): string {
+/**
+ * The progress of `results` as Markdown: a table of tables (with the reliability-balancing study's
+ * required grid first when `study` is given), then the cells the study still misses, then the
+ * claims per table.
+ */
+export function progressMarkdown(
+  results: readonly AblationResult[],
+  profile: Profile,
+  study?: StudyProgress,
+): string {
   const lines = [
     `Converged ablations (profile \`${profile}\`; \`deno task grefel progress --readme\` rewrites this section):`,
     "",
     "| table | experiment | cells complete | runs done |",
     "|---|---|---|---|",
+    ...(study
+      ? [
+        `| RB study, required grid (training variant × head dropout {0, 0.5}) | \`rb-dynamics\` | ` +
+        `${study.cellsDone} / ${study.cellsTotal} | ${study.runsDone} / ${study.runsRequired} |`,
+      ]
+      : []),
     ...results.map((r) =>
       `| ${r.table.table} | \`${r.table.experiment}\` | ${r.cellsDone} / ${r.cellsTotal} | ` +
       `${r.runsDone} / ${r.runsRequired} |`
     ),
     "",
+    ...(study && study.missing.length
+      ? [
+        `RB study cells missing seeds (finished / ${RB_STUDY_GRID.seeds}; ${study.extraRuns} ` +
+        `finished runs of its other cells): ` +
+        study.missing.map((m) => `\`${m.variant}\` ${m.seeds}`).join(", ") + ".",
+        "",
+      ]
+      : []),
     "Claims (paired difference A − B, 95% interval, over the seeds both cells have):",
     "",
   ];
@@ -90,7 +119,8 @@ export const progressCommand: Command = {
     const root = values.results ? cliPath(values.results) : resultsDirFor(profile);
     const results: AblationResult[] = [];
     for (const t of ABLATIONS) results.push(await readAblation(t, { profile, root }));
-    const md = progressMarkdown(results, profile);
+    const study = studyProgress(await readStudy(join(root, "rb-dynamics")));
+    const md = progressMarkdown(results, profile, study);
     console.log(md);
     if (values.readme || values["readme-file"]) {
       const path = values["readme-file"]

@@ -45,6 +45,8 @@ Deno.test("progress: cells and runs per table, claim verdicts, README section re
     const r = await cli(["progress", "--results", root, "--readme-file", readme]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /\| Table 2 \| `table2-rb` \| 2 \/ 4 \| 10 \/ 16 \|/);
+    assert.match(r.out, /\| RB study, required grid .* \| `rb-dynamics` \| 0 \/ 8 \| 0 \/ 24 \|/);
+    assert.match(r.out, /RB study cells missing seeds .*`training=paper,head=dropout-0` 0/);
     assert.match(r.out, /\| Table 6 \| `table6-anchors` \| 0 \/ 7 \| 1 \/ 25 \|/);
     assert.match(
       r.out,

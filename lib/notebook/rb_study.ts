@@ -302,6 +302,57 @@ export function chooseDefault(
 }
 
 /**
+ * The study's required grid (`experiments/rb-dynamics.json`): every training variant × head dropout
+ * {0, 0.5 in the paper's order}, each cell at `seeds` seeds. The other cells of the experiment (the
+ * other head order, `aux-branches`, the combinations) are extra.
+ */
+export const RB_STUDY_GRID = {
+  trainings: ["paper", "trust-ramp", "aux-primary", "detach-confidence"],
+  heads: ["dropout-0", "dropout-bn-0.5"],
+  seeds: 3,
+} as const;
+
+/** How far the study's required grid has come ({@linkcode studyProgress}). */
+export interface StudyProgress {
+  /** Cells with every required seed finished. */
+  cellsDone: number;
+  /** Cells of the grid. */
+  cellsTotal: number;
+  /** Finished runs of the grid (seeds below the required count). */
+  runsDone: number;
+  /** Runs the grid needs. */
+  runsRequired: number;
+  /** Each unfinished cell with its finished seed count, in grid order. */
+  missing: { variant: string; seeds: number }[];
+  /** Finished runs of the experiment's other cells (any seed). */
+  extraRuns: number;
+}
+
+/** The progress of {@linkcode RB_STUDY_GRID} among `runs` (one experiment's, as readStudy reads). */
+export function studyProgress(
+  runs: readonly StudyRun[],
+  grid: { trainings: readonly string[]; heads: readonly string[]; seeds: number } = RB_STUDY_GRID,
+): StudyProgress {
+  const cells = grid.trainings.flatMap((t) => grid.heads.map((h) => `training=${t},head=${h}`));
+  const seedsOf = (v: string) =>
+    new Set(
+      runs.flatMap((r) => (r.variant === v && r.metrics && r.seed < grid.seeds ? [r.seed] : [])),
+    )
+      .size;
+  const missing = cells.flatMap((
+    v,
+  ) => (seedsOf(v) < grid.seeds ? [{ variant: v, seeds: seedsOf(v) }] : []));
+  return {
+    cellsDone: cells.length - missing.length,
+    cellsTotal: cells.length,
+    runsDone: cells.reduce((n, v) => n + seedsOf(v), 0),
+    runsRequired: cells.length * grid.seeds,
+    missing,
+    extraRuns: runs.filter((r) => r.metrics && !cells.includes(r.variant)).length,
+  };
+}
+
+/**
  * Per test image, 1 where the arg-max of `which` (L_final or the primary head) in the run's
  * predictions file `file` is the label, else 0.
  */

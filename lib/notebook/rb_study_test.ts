@@ -6,7 +6,10 @@ import {
   pairedAgainst,
   rbEffect,
   readStudy,
+  type StudyMetrics,
+  studyProgress,
   studyRows,
+  type StudyRun,
   type SyntheticResult,
   syntheticRows,
   testCriteria,
@@ -209,4 +212,33 @@ Deno.test("rb study: the criteria rule admits only RB that corrects a working he
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("studyProgress: finished seeds of the required grid, the cells still short, extras apart", () => {
+  const run = (variant: string, seed: number, finished = true): StudyRun => ({
+    dir: `x/${variant}/${seed}`,
+    runId: `${variant}-${seed}`,
+    variant,
+    seed,
+    log: [],
+    metrics: finished ? ({ accuracy: 0.5 } as StudyMetrics) : null,
+  });
+  const grid = { trainings: ["paper", "aux"], heads: ["d0"], seeds: 2 };
+  const p = studyProgress([
+    run("training=paper,head=d0", 0),
+    run("training=paper,head=d0", 1),
+    run("training=paper,head=d0", 2), // beyond the required seeds: not counted
+    run("training=aux,head=d0", 0),
+    run("training=aux,head=d0", 1, false), // still training
+    run("training=aux,head=bn", 0), // not a grid cell
+  ], grid);
+  assert.deepEqual(p, {
+    cellsDone: 1,
+    cellsTotal: 2,
+    runsDone: 3,
+    runsRequired: 4,
+    missing: [{ variant: "training=aux,head=d0", seeds: 1 }],
+    extraRuns: 1,
+  });
+  assert.equal(studyProgress([]).runsRequired, 24, "the study's grid: 4 variants × 2 heads × 3");
 });

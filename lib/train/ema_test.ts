@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert, assertClose } from "../testing.ts";
-import { type GrefelConfig, presetConfig } from "../config.ts";
+import { type GrefelConfig, type PartialConfig, presetConfig } from "../config.ts";
 import { type EpochLog, loadCheckpoint, readLog, type RunMetrics } from "../run/mod.ts";
 import { runDir, runId } from "./run.ts";
 import { emaDecayAt, WeightAverage } from "./ema.ts";
@@ -44,9 +44,14 @@ Deno.test("WeightAverage: the hand-computed average; swapped in and back, also o
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
 });
 
-function cfg(resultsDir: string, emaDecay: number): GrefelConfig {
+/** The toy run of these tests: 3 classes and 3 epochs unless `classes` / `train` say otherwise. */
+function cfg(
+  resultsDir: string,
+  emaDecay: number,
+  more: { classes?: number; train?: PartialConfig["train"] } = {},
+): GrefelConfig {
   return presetConfig("tiny", {
-    model: { classes: 3 },
+    model: { classes: more.classes ?? 3 },
     train: {
       epochs: 3,
       batchSize: 8,
@@ -55,6 +60,7 @@ function cfg(resultsDir: string, emaDecay: number): GrefelConfig {
       lrDecay: 0.9,
       lr: 0.01,
       emaDecay,
+      ...more.train,
     },
   });
 }
@@ -145,18 +151,9 @@ Deno.test('earlyStop.watch "raw": an averaged run stops where the plain run stop
   try {
     // Eight classes and patience 1: the plain curve peaks later than the lagging average's.
     const stopping = (resultsDir: string, emaDecay: number, watch: "selected" | "raw") =>
-      presetConfig("tiny", {
-        model: { classes: 8 },
-        train: {
-          epochs: 12,
-          batchSize: 8,
-          progress: "off",
-          resultsDir,
-          lrDecay: 0.9,
-          lr: 0.01,
-          emaDecay,
-          earlyStop: { enabled: true, patience: 1, watch },
-        },
+      cfg(resultsDir, emaDecay, {
+        classes: 8,
+        train: { epochs: 12, earlyStop: { enabled: true, patience: 1, watch } },
       });
     const data = () => toyData(8, { train: 64, val: 64, test: 16 });
     const plain = await trainRun(stopping(join(tmp, "p"), 0, "selected"), data(), quiet);

@@ -9,7 +9,13 @@
  */
 import { join } from "node:path";
 import type { BranchReport } from "../eval/branches.ts";
-import { type Correctness, type PairedDifference, pairedDifference } from "../eval/paired.ts";
+import {
+  type Correctness,
+  formatDifference,
+  type PairedDifference,
+  pairedDifference,
+  verdict,
+} from "../eval/paired.ts";
 import { type EpochLog, readLog, readMetrics, readRunRecord, type StopInfo } from "../run/mod.ts";
 import { formatMeanStd, type MeanStd, meanStd } from "./tables.ts";
 import { readPredictions } from "./sweeps.ts";
@@ -339,9 +345,9 @@ export function studyProgress(
       runs.flatMap((r) => (r.variant === v && r.metrics && r.seed < grid.seeds ? [r.seed] : [])),
     )
       .size;
-  const missing = cells.flatMap((
-    v,
-  ) => (seedsOf(v) < grid.seeds ? [{ variant: v, seeds: seedsOf(v) }] : []));
+  const missing = cells
+    .map((variant) => ({ variant, seeds: seedsOf(variant) }))
+    .filter((m) => m.seeds < grid.seeds);
   return {
     cellsDone: cells.length - missing.length,
     cellsTotal: cells.length,
@@ -378,6 +384,82 @@ export function correctnessBySeed(
     out.set(r.seed, correctnessOf(r.dir, which));
   }
   return out;
+}
+
+/** One class of {@linkcode rbByClass}: what reliability balancing did to its test images. */
+export interface ClassRbEffect {
+  /** Class name (predictions.csv's column order). */
+  className: string;
+  /** Test images of the class. */
+  images: number;
+  /** Accuracy of the primary head on them, mean over seeds. */
+  primary: number;
+  /** Accuracy of L_final on them, mean over seeds. */
+  final: number;
+  /** Images RB fixed (primary head wrong, L_final right), mean over seeds. */
+  fixed: number;
+  /** Images RB broke (primary head right, L_final wrong), mean over seeds. */
+  broken: number;
+  /** L_final − primary head on the class's images, paired over seeds and images. */
+  effect: PairedDifference;
+}
+
+/**
+ * Per true class, what reliability balancing did within `variant` on the test split: the primary
+ * head's and L_final's accuracy on the class's images, the fixes and breaks, and the paired
+ * difference (the two-level bootstrap of lib/eval/paired.ts over the finished seeds and the class's
+ * images). Empty when the variant has no finished run.
+ * @throws Error when the runs' test splits differ in labels or classes.
+ */
+export function rbByClass(runs: readonly StudyRun[], variant: string): ClassRbEffect[] {
+  const done = runs.filter((r) => r.variant === variant && r.metrics);
+  if (!done.length) return [];
+  const preds = done.map((r) => readPredictions(r.dir));
+  const [first] = preds;
+  for (const [k, p] of preds.entries()) {
+    if (
+      p.classNames.join() !== first.classNames.join() || p.labels.join() !== first.labels.join()
+    ) {
+      throw new Error(`rbByClass: ${done[k].dir} was tested on other images or classes`);
+    }
+  }
+  const right = (rows: number[][], labels: Int32Array) =>
+    Uint8Array.from(rows, (d, i) => (d.indexOf(Math.max(...d)) === labels[i] ? 1 : 0));
+  const primary = preds.map((p) => right(p.primary, p.labels));
+  const final = preds.map((p) => right(p.final, p.labels));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return first.classNames.flatMap((className, c) => {
+    const idx = [...first.labels.keys()].filter((i) => first.labels[i] === c);
+    if (!idx.length) return [];
+    const pick = (xs: Uint8Array[]) => xs.map((x) => Uint8Array.from(idx, (i) => x[i]));
+    const pc = pick(primary), fc = pick(final);
+    const count = (k: number, f: (p: number, q: number) => boolean) =>
+      pc[k].reduce((n, p, j) => n + (f(p, fc[k][j]) ? 1 : 0), 0);
+    return [{
+      className,
+      images: idx.length,
+      primary: mean(pc.map((x) => mean([...x]))),
+      final: mean(fc.map((x) => mean([...x]))),
+      fixed: mean(pc.map((_, k) => count(k, (p, q) => !p && !!q))),
+      broken: mean(pc.map((_, k) => count(k, (p, q) => !!p && !q))),
+      effect: pairedDifference(fc, pc),
+    }];
+  });
+}
+
+/** Display rows of {@linkcode rbByClass}. */
+export function rbByClassRows(
+  effects: readonly ClassRbEffect[],
+): Record<string, string | number>[] {
+  const pct = (x: number) => (100 * x).toFixed(2);
+  return effects.map((e) => ({
+    class: e.className,
+    "test images": e.images,
+    "primary head %": pct(e.primary),
+    "L_final %": pct(e.final),
+    "fixed / broken (mean per seed)": `${e.fixed.toFixed(1)} / ${e.broken.toFixed(1)}`,
+    "L_final − primary (95% CI)": formatDifference(e.effect, verdict(e.effect)),
+  }));
 }
 
 /**

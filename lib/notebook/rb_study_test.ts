@@ -4,6 +4,8 @@ import { branchReport } from "../eval/branches.ts";
 import {
   chooseDefault,
   pairedAgainst,
+  rbByClass,
+  rbByClassRows,
   rbEffect,
   readStudy,
   type StudyMetrics,
@@ -241,4 +243,46 @@ Deno.test("studyProgress: finished seeds of the required grid, the cells still s
     extraRuns: 1,
   });
   assert.equal(studyProgress([]).runsRequired, 24, "the study's grid: 4 variants × 2 heads × 3");
+});
+
+Deno.test("rbByClass: per true class, accuracies, fixes, breaks and the paired effect", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // Labels alternate a, b. Class a (images 0, 2, 4, 6): RB fixes two a-images in each seed.
+    // Class b (1, 3, 5, 7): RB breaks image 1 in seed 0 only.
+    await fakeRun(root, "r0", "v", 0, [1, 1, 0, 1, 0, 1, 1, 1], [1, 0, 1, 1, 1, 1, 1, 1], {
+      fixed: 0,
+      broken: 0,
+    });
+    await fakeRun(root, "r1", "v", 1, [1, 1, 0, 1, 0, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1], {
+      fixed: 0,
+      broken: 0,
+    });
+    await fakeRun(root, "x", "other", 0, [0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0], {
+      fixed: 0,
+      broken: 0,
+    });
+    const runs = await readStudy(root);
+    const [a, b] = rbByClass(runs, "v");
+    assert.equal(a.className, "a");
+    assert.equal(a.images, 4);
+    assert.equal(a.primary, 0.5); // 2 of 4 right in each seed
+    assert.equal(a.final, 1);
+    assert.equal(a.fixed, 2);
+    assert.equal(a.broken, 0);
+    assert.equal(a.effect.difference, 0.5);
+    assert.equal(a.effect.seeds, 2);
+    assert.equal(b.images, 4);
+    assert.equal(b.primary, 1);
+    assert.equal(b.final, 7 / 8); // 3 of 4 in seed 0, 4 of 4 in seed 1
+    assert.equal(b.fixed, 0);
+    assert.equal(b.broken, 0.5);
+    assert.equal(b.effect.difference, -1 / 8);
+    assert.deepEqual(rbByClass(runs, "missing"), []);
+    const rows = rbByClassRows([a, b]);
+    assert.equal(rows[0]["fixed / broken (mean per seed)"], "2.0 / 0.0");
+    assert.match(String(rows[0]["L_final − primary (95% CI)"]), /^\+50\.00 points/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

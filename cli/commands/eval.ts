@@ -29,6 +29,12 @@ options:
                         mirrored left to right (cached apart) and score the mean of the two
                         views' distributions; writes DIR/eval-<weights>-tta.json (each view's
                         accuracy on validation and test) and DIR/predictions-tta.csv
+  --prior train         class-prior correction: move the predicted distributions from the
+                        class prior of the run's training epochs (uniform for the paper's
+                        class-balanced epochs) to that of its training split, on validation
+                        and test (after --tta flip when given too); writes
+                        DIR/eval-<weights>[-tta]-prior.json (both priors, scores with and
+                        without) and DIR/predictions[-tta]-prior.csv
   --data KIND           evaluate on another data set's test split instead (any kind; its
                         classes are mapped into the run's by name or synonym, e.g. FER2013's
                         happy → FER+'s happiness); writes DIR/eval-<weights>-on-<data>.json
@@ -54,6 +60,7 @@ export const evalCommand: Command = {
         "recalibrate-bn": { type: "string", default: "0" },
         "recalibrate-sampling": { type: "string", default: "balanced" },
         tta: { type: "string", default: "none" },
+        prior: { type: "string", default: "none" },
         data: { type: "string" },
         "data-root": { type: "string" },
         set: { type: "string", multiple: true },
@@ -98,6 +105,16 @@ export const evalCommand: Command = {
       );
       return 2;
     }
+    if (values.prior !== "none" && values.prior !== "train") {
+      console.error(`eval: --prior must be none or train, got "${values.prior}"`);
+      return 2;
+    }
+    if (values.prior === "train" && (values.data || values["data-root"] || values.set?.length)) {
+      console.error(
+        "eval: --prior train scores the run's own splits; it does not combine with --data",
+      );
+      return 2;
+    }
     let data: Record<string, unknown> | undefined;
     if (values.data || values["data-root"] || values.set?.length) {
       const sets = parseSets(values.set ?? []);
@@ -117,6 +134,7 @@ export const evalCommand: Command = {
       recalibrate,
       recalibrateSampling: sampling,
       tta: values.tta === "flip",
+      ...(values.prior === "train" ? { prior: "train" as const } : {}),
       weights: values.weights,
       backend: values.backend,
       figures: !values["no-figures"],
@@ -150,6 +168,18 @@ export const evalCommand: Command = {
         console.log(
           `  flip TTA, ${split}: L_final centre ${pct(t.centre.final)}, mirrored ` +
             `${pct(t.mirrored.final)}, averaged ${pct(t.averaged.final)}`,
+        );
+      }
+    }
+    if (r.prior) {
+      const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+      for (const [split, t] of [["valid", r.prior.valid], ["test", r.prior.test]] as const) {
+        if (!t) continue;
+        console.log(
+          `  prior correction, ${split}: L_final ${pct(t.plain.final)} → ${
+            pct(t.corrected.final)
+          }` +
+            `, balanced ${pct(t.plain.finalBalanced)} → ${pct(t.corrected.finalBalanced)}`,
         );
       }
     }

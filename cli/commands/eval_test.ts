@@ -92,6 +92,62 @@ Deno.test("eval: re-evaluation reproduces the run's test metrics; --recalibrate-
     assert.equal(ttaOther.code, 2);
     assert.match(ttaOther.err, /does not combine with --data/);
 
+    // Class-prior correction: the plain scores are the run's; the corrected test prediction is
+    // the plain one moved from the sampler's prior to the training split's, row by row.
+    const pr = await cli(["eval", "--run", dir, "--backend", "wasm", "--prior", "train"]);
+    assert.equal(pr.code, 0, pr.err);
+    const prior = await readJson(join(dir, "eval-best-prior.json"));
+    assert.equal(prior.prior.target, "train");
+    assert.equal(prior.prior.test.plain.final, metrics.accuracy);
+    assert.equal(prior.prior.test.plain.primary, metrics.primaryAccuracy);
+    assert.equal(prior.evaluation.final.accuracy, prior.prior.test.corrected.final);
+    assert.ok(prior.prior.valid, "validation scored too");
+    for (const k of ["targetPrior", "samplerPrior"]) {
+      const sum = prior.prior[k].reduce((a: number, b: number) => a + b, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-9, `${k} sums to ${sum}`);
+    }
+    const csv = async (f: string) =>
+      (await Deno.readTextFile(join(dir, f))).trim().split("\n").map((l) => l.split(","));
+    const [head, ...plainRows] = await csv("predictions.csv");
+    const [, ...priorRows] = await csv("predictions-prior.csv");
+    assert.equal(priorRows.length, plainRows.length);
+    const cols = head.flatMap((h, i) => (h.startsWith("final_") ? [i] : []));
+    const { adjustPrior } = await import("../../lib/eval/prior.ts");
+    for (let i = 0; i < plainRows.length; i++) {
+      const moved = adjustPrior(
+        Float32Array.from(cols, (c) => Number(plainRows[i][c])),
+        cols.length,
+        prior.prior.samplerPrior,
+        prior.prior.targetPrior,
+      );
+      cols.forEach((c, k) =>
+        assert.ok(Math.abs(Number(priorRows[i][c]) - moved[k]) < 2e-5, `${i}`)
+      );
+    }
+    assert.match(pr.out, /prior correction, test: L_final/);
+    const both = await cli([
+      "eval",
+      "--run",
+      dir,
+      "--backend",
+      "wasm",
+      "--tta",
+      "flip",
+      "--prior",
+      "train",
+    ]);
+    assert.equal(both.code, 0, both.err);
+    const tp = await readJson(join(dir, "eval-best-tta-prior.json"));
+    assert.equal(
+      tp.prior.test.plain.final,
+      tta.tta.test.averaged.final,
+      "corrects the flip average",
+    );
+    assert.ok((await Deno.stat(join(dir, "predictions-tta-prior.csv"))).isFile);
+    const badPrior = await cli(["eval", "--run", dir, "--prior", "test"]);
+    assert.equal(badPrior.code, 2);
+    assert.match(badPrior.err, /--prior must be none or train/);
+
     const bad = await cli(["eval", "--run", dir, "--recalibrate-bn", "2.5"]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--recalibrate-bn must be a whole number of samples, got "2.5"/);

@@ -14,6 +14,7 @@ export * from "./tsne.ts";
 export * from "./branches.ts";
 export * from "./stats.ts";
 export * from "./paired.ts";
+export * from "./prior.ts";
 export { knnLabelAgreement, knnPreservation, trustworthiness } from "./neighbors.ts";
 
 /** Result of {@linkcode evaluateEmbeddings}. */

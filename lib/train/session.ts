@@ -7,7 +7,8 @@
 import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { type BackendInfo, selectBackend } from "../backend.ts";
-import { accuracy, argmax, evaluatePredictions } from "../eval/metrics.ts";
+import { accuracy, argmax, balancedAccuracy, evaluatePredictions } from "../eval/metrics.ts";
+import { adjustPrior, classPrior } from "../eval/prior.ts";
 import { revalidate } from "./experiments.ts";
 import { MODEL_FNS } from "./model_fns.ts";
 import {
@@ -299,6 +300,43 @@ export interface RunEvaluation {
   data?: DataReport;
   /** With `tta`: accuracies of each view and of their average, on validation and test. */
   tta?: TtaReport;
+  /** With `prior`: the priors used and the scores with and without the correction. */
+  prior?: PriorReport;
+}
+
+/** Scores of one split's predictions (fractions in [0, 1]). */
+export interface PriorScores {
+  /** Accuracy of L_final. */
+  final: number;
+  /** Accuracy of the primary head (arg-max l). */
+  primary: number;
+  /** Balanced accuracy (mean recall over the classes present) of L_final. */
+  finalBalanced: number;
+}
+
+/** One split with and without the class-prior correction. */
+export interface PriorSplitScores {
+  /** The predictions as the model gives them. */
+  plain: PriorScores;
+  /** After {@linkcode adjustPrior} from the sampler's prior to the training split's. */
+  corrected: PriorScores;
+}
+
+/** What `grefel eval --prior train` measured. */
+export interface PriorReport {
+  /** Where the target prior comes from: the training split's labels (never the test split's). */
+  target: "train";
+  /** π_t: class shares of the training split's labels. */
+  targetPrior: number[];
+  /**
+   * π_s: class shares of a training epoch as the run's sampler draws it (epoch 0, the run's
+   * seed): uniform for the class-balanced `refine` epochs, the training split's own for `shuffle`.
+   */
+  samplerPrior: number[];
+  /** On the validation split (null without one): where the choice of the option is made. */
+  valid: PriorSplitScores | null;
+  /** On the test split (after test-time flip when that was asked for too). */
+  test: PriorSplitScores;
 }
 
 /** Accuracies of one split under test-time flip augmentation (fractions in [0, 1]). */
@@ -363,6 +401,43 @@ export interface EvaluateRunOptions {
    * `predictions-tta.csv`; no figures. An evaluation option, reported beside the plain number.
    */
   tta?: boolean;
+  /**
+   * Class-prior correction (lib/eval/prior.ts): move the predicted distributions from the class
+   * prior of the run's training epochs to that of its training split (`"train"`), on validation
+   * and test. Writes `eval-<weights>[-bnrecal][-tta]-prior.json` (its `evaluation` is the
+   * corrected test prediction; `prior` has both priors and the scores with and without) and
+   * `predictions[-tta]-prior.csv`; no figures. An evaluation option, reported beside the plain
+   * number. Absent: off.
+   */
+  prior?: "train";
+}
+
+/** Accuracies and balanced accuracy of one split's predictions. */
+function priorScores(p: SplitPredictions, labels: Int32Array, classes: number): PriorScores {
+  return {
+    final: accuracyOf(p.final, labels, classes),
+    primary: accuracyOf(p.primary, labels, classes),
+    finalBalanced: labels.length
+      ? balancedAccuracy(labels, argmax(p.final, classes), { numClasses: classes })
+      : 0,
+  };
+}
+
+/**
+ * `p` with its primary and final distributions moved from prior `from` to prior `to`
+ * ({@linkcode adjustPrior}); the branch outputs and embeddings are kept as they are.
+ */
+export function priorCorrected(
+  p: SplitPredictions,
+  classes: number,
+  from: readonly number[],
+  to: readonly number[],
+): SplitPredictions {
+  return {
+    ...p,
+    primary: adjustPrior(p.primary, classes, from, to),
+    final: adjustPrior(p.final, classes, from, to),
+  };
 }
 
 /** Accuracy of the arg-max of `d` (`[N, C]` row-major) against `labels`; 0 for no images. */
@@ -412,6 +487,14 @@ export async function evaluateRun(
       "test-time flip (tta) scores the run's own splits; it does not combine with data",
     );
   }
+  if (opts.data && opts.prior) {
+    throw new Error(
+      "the class-prior correction (prior) scores the run's own splits; it does not combine with data",
+    );
+  }
+  if (opts.prior !== undefined && opts.prior !== "train") {
+    throw new Error(`prior must be "train", got "${opts.prior}"`);
+  }
   if (opts.data) return await evaluateOnOtherData(dir, saved, config, ckpt, which, opts, print);
   const prepared = await prepareData(config, { progress: config.train.progress !== "off", print });
   const params = checkpointParams(ckpt, config, prepared.data.fingerprint);
@@ -446,6 +529,7 @@ export async function evaluateRun(
       return p;
     };
     let scored = pred;
+    let valScored: SplitPredictions | null = null;
     let tta: TtaReport | undefined;
     if (opts.tta) {
       const mirror = await prepareMirroredEval(config, {
@@ -474,7 +558,42 @@ export async function evaluateRun(
         : null;
       tta = { views: ["centre", "mirror-x"], valid: v?.report ?? null, test: t.report };
       scored = t.avg;
+      valScored = v?.avg ?? null;
       await writePredictions(dir, data.test, scored, data.classNames, "predictions-tta.csv");
+    }
+    let prior: PriorReport | undefined;
+    if (opts.prior) {
+      const targetPrior = classPrior(data.train.labels, C);
+      const epoch = prepared.sampler(0, config.seed);
+      const samplerPrior = classPrior(epoch.map((i) => data.train.labels[i]), C);
+      if (!valScored && data.val) valScored = await predict(data.val, "the validation split");
+      const both = (p: SplitPredictions, labels: Int32Array) => {
+        const corrected = priorCorrected(p, C, samplerPrior, targetPrior);
+        return {
+          corrected,
+          scores: {
+            plain: priorScores(p, labels, C),
+            corrected: priorScores(corrected, labels, C),
+          },
+        };
+      };
+      const t = both(scored, data.test.labels);
+      const v = valScored && data.val ? both(valScored, data.val.labels) : null;
+      prior = {
+        target: "train",
+        targetPrior,
+        samplerPrior,
+        valid: v?.scores ?? null,
+        test: t.scores,
+      };
+      scored = t.corrected;
+      await writePredictions(
+        dir,
+        data.test,
+        scored,
+        data.classNames,
+        `predictions${tta ? "-tta" : ""}-prior.csv`,
+      );
     }
     const evaluation = evaluatePredictions({
       labels: data.test.labels,
@@ -484,7 +603,7 @@ export async function evaluateRun(
     });
     let figures: string[] = [];
     let cluster = null;
-    if (opts.figures !== false && !recalibration && !tta) {
+    if (opts.figures !== false && !recalibration && !tta && !prior) {
       const rep = await writeRunReport(dir, {
         classNames: data.classNames,
         labels: data.test.labels,
@@ -505,11 +624,15 @@ export async function evaluateRun(
       recalibration,
       evaluatedAt: new Date().toISOString(),
       ...(tta ? { tta } : {}),
+      ...(prior ? { prior } : {}),
     };
     const recal = recalibration
       ? `-bnrecal${recalibration.sampling === "natural" ? "-natural" : ""}`
       : "";
-    const path = join(dir, `eval-${which}${recal}${tta ? "-tta" : ""}.json`);
+    const path = join(
+      dir,
+      `eval-${which}${recal}${tta ? "-tta" : ""}${prior ? "-prior" : ""}.json`,
+    );
     await writeJsonAtomic(path, out);
     return { path, figures, ...out };
   } finally {

@@ -16,6 +16,9 @@ import {
   verdict,
 } from "../eval/paired.ts";
 import type { EpochLog } from "../run/log.ts";
+import { readPredictions } from "../run/csv.ts";
+import { adjustPrior } from "../eval/prior.ts";
+import { argmax, balancedAccuracy } from "../eval/metrics.ts";
 import { join } from "node:path";
 import { formatMeanStd, meanStd } from "./tables.ts";
 import { correctnessOf, pairedAgainst, type StudyRun } from "./rb_study.ts";
@@ -252,5 +255,86 @@ export function ttaRows(runs: readonly StudyRun[]): Record<string, string>[] {
         ? `${(100 * valid.reduce((s, v) => s + v[k], 0) / valid.length).toFixed(2)}%`
         : "—";
     return { ...row, "valid: centre → flip-averaged": `${mean(0)} → ${mean(1)}` };
+  });
+}
+
+/** The two priors of a class-prior correction (the `prior` section of `eval-best-prior.json`). */
+export interface CorrectionPriors {
+  /** π_s: the class prior of the training epochs (what the model learnt under). */
+  samplerPrior: readonly number[];
+  /** π_t: the class prior the predictions are moved to (the training split's). */
+  targetPrior: readonly number[];
+}
+
+/**
+ * The class-prior correction (lib/eval/prior.ts, `grefel eval --prior train`) against the plain
+ * prediction of the same runs and weights. It is computed from each finished run's
+ * predictions.csv with `priors`, which are the same for every run of one data set and sampler, so
+ * runs whose checkpoints are gone are scored too. Per variant: test accuracy of L_final both ways
+ * (mean ± std over seeds), the paired difference corrected − plain (same images, two-level
+ * bootstrap), balanced accuracy both ways (mean over seeds), and the validation accuracy both ways
+ * where runs have an `eval-best-prior.json` (mean over those runs; where the option is chosen).
+ */
+export function priorRows(
+  runs: readonly StudyRun[],
+  priors: CorrectionPriors,
+): Record<string, string>[] {
+  const done = runs.filter((r) => r.metrics && isFile(join(r.dir, "predictions.csv")));
+  const variants = [...new Set(done.map((r) => r.variant))];
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  return variants.map((variant) => {
+    const rs = done.filter((r) => r.variant === variant).sort((x, y) => x.seed - y.seed);
+    const scored = rs.map((r) => {
+      const p = readPredictions(r.dir);
+      const C = p.classNames.length;
+      const plain = Int32Array.from(p.final, (d) => d.indexOf(Math.max(...d)));
+      const moved = adjustPrior(
+        Float32Array.from(p.final.flat()),
+        C,
+        priors.samplerPrior,
+        priors.targetPrior,
+      );
+      const corrected = argmax(moved, C);
+      const right = (pred: Int32Array) =>
+        Uint8Array.from(pred, (k, i) => (k === p.labels[i] ? 1 : 0));
+      return {
+        plain: right(plain),
+        corrected: right(corrected),
+        balanced: [
+          balancedAccuracy(p.labels, plain, { numClasses: C }),
+          balancedAccuracy(p.labels, corrected, { numClasses: C }),
+        ],
+      };
+    });
+    const acc = (cs: Uint8Array[]) =>
+      `${
+        formatMeanStd(meanStd(cs.map((c) => c.reduce((t, x) => t + x, 0) / c.length)), {
+          scale: 100,
+          digits: 2,
+        })
+      }%`;
+    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const valid = rs.flatMap((r) => {
+      const path = join(r.dir, "eval-best-prior.json");
+      if (!isFile(path)) return [];
+      const v = JSON.parse(Deno.readTextFileSync(path)).prior?.valid;
+      return v ? [[v.plain.final, v.corrected.final] as [number, number]] : [];
+    });
+    const d = pairedDifference(scored.map((s) => s.corrected), scored.map((s) => s.plain));
+    return {
+      variant,
+      seeds: rs.map((r) => r.seed).join(", "),
+      "plain: test L_final": acc(scored.map((s) => s.plain)),
+      "prior-corrected: test L_final": acc(scored.map((s) => s.corrected)),
+      "corrected − plain (95% CI)": formatDifference(d, verdict(d)),
+      "test balanced accuracy: plain → corrected": `${
+        pct(mean(scored.map((s) => s.balanced[0])))
+      } → ${pct(mean(scored.map((s) => s.balanced[1])))}`,
+      "valid: plain → corrected": valid.length
+        ? `${pct(mean(valid.map((v) => v[0])))} → ${
+          pct(mean(valid.map((v) => v[1])))
+        } (${valid.length} run${valid.length > 1 ? "s" : ""})`
+        : "—",
+    };
   });
 }

@@ -6,6 +6,7 @@ import {
   meanSuccessiveChange,
   noiseRows,
   pairedRows,
+  priorRows,
   ttaRows,
   validationNoise,
   withinRunRows,
@@ -133,6 +134,45 @@ Deno.test("withinRunRows: averaged against the same run's raw arm, paired on the
     const t = ttaRows(runs);
     assert.match(t[0]["flip-averaged − centre view (95% CI)"], /^\+37\.50 points/);
     assert.equal(t[0]["valid: centre → flip-averaged"], "50.00% → 75.00%");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("priorRows: the correction moves a hand-checked prediction; validation from eval-best-prior.json", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // Two classes; labels 0, 0, 0, 1; plain arg-max right on images 0 and 3. Trained under
+    // (0.5, 0.5), moved to (0.8, 0.2): (0.4, 0.6) → (0.73, 0.27) and (0.45, 0.55) → (0.77, 0.23)
+    // turn right, (0.3, 0.7) → (0.63, 0.37) turns wrong: 50% → 75%.
+    const finals = [[0.9, 0.1], [0.4, 0.6], [0.45, 0.55], [0.3, 0.7]];
+    const labels = [0, 0, 0, 1];
+    const csv = "id,label,primary,final,primary_a,primary_b,final_a,final_b\n" +
+      finals.map((f, i) => `i${i},${labels[i]},0,0,0.5,0.5,${f[0]},${f[1]}`).join("\n") + "\n";
+    const runs: StudyRun[] = [];
+    for (const seed of [0, 1]) {
+      const dir = join(root, `s${seed}`);
+      await Deno.mkdir(dir);
+      await Deno.writeTextFile(join(dir, "predictions.csv"), csv);
+      runs.push({
+        dir,
+        runId: `r${seed}`,
+        variant: "v",
+        seed,
+        log: [],
+        metrics: { accuracy: 0.5 } as unknown as StudyRun["metrics"],
+      });
+    }
+    const prior = { valid: { plain: { final: 0.6 }, corrected: { final: 0.7 } } };
+    await Deno.writeTextFile(join(root, "s0", "eval-best-prior.json"), JSON.stringify({ prior }));
+    const rows = priorRows(runs, { samplerPrior: [0.5, 0.5], targetPrior: [0.8, 0.2] });
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]["plain: test L_final"], "50.00 ± 0.00%");
+    assert.equal(rows[0]["prior-corrected: test L_final"], "75.00 ± 0.00%");
+    assert.match(rows[0]["corrected − plain (95% CI)"], /^\+25\.00 points/);
+    // balanced: plain recalls (1/3, 1) → 66.67%; corrected (1, 0) → 50.00%
+    assert.equal(rows[0]["test balanced accuracy: plain → corrected"], "66.67% → 50.00%");
+    assert.equal(rows[0]["valid: plain → corrected"], "60.00% → 70.00% (1 run)");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -95,28 +95,26 @@ export const evalCommand: Command = {
       console.error(`eval: --recalibrate-sampling must be balanced or natural, got "${sampling}"`);
       return 2;
     }
-    if (values.tta !== "none" && values.tta !== "flip") {
-      console.error(`eval: --tta must be none or flip, got "${values.tta}"`);
-      return 2;
-    }
-    if (values.tta === "flip" && (values.data || values["data-root"] || values.set?.length)) {
-      console.error(
-        "eval: --tta flip scores the run's own splits; it does not combine with --data",
-      );
-      return 2;
-    }
-    if (values.prior !== "none" && values.prior !== "train") {
-      console.error(`eval: --prior must be none or train, got "${values.prior}"`);
-      return 2;
-    }
-    if (values.prior === "train" && (values.data || values["data-root"] || values.set?.length)) {
-      console.error(
-        "eval: --prior train scores the run's own splits; it does not combine with --data",
-      );
-      return 2;
+    const otherData = Boolean(values.data || values["data-root"] || values.set?.length);
+    for (
+      const [flag, value, allowed] of [
+        ["tta", values.tta, ["none", "flip"]],
+        ["prior", values.prior, ["none", "train"]],
+      ] as const
+    ) {
+      if (!(allowed as readonly string[]).includes(value)) {
+        console.error(`eval: --${flag} must be ${allowed.join(" or ")}, got "${value}"`);
+        return 2;
+      }
+      if (value !== "none" && otherData) {
+        console.error(
+          `eval: --${flag} ${value} scores the run's own splits; it does not combine with --data`,
+        );
+        return 2;
+      }
     }
     let data: Record<string, unknown> | undefined;
-    if (values.data || values["data-root"] || values.set?.length) {
+    if (otherData) {
       const sets = parseSets(values.set ?? []);
       const bad = Object.keys(sets).filter((k) => k !== "data");
       if (bad.length) {

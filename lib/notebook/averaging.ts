@@ -167,6 +167,12 @@ export interface RunArm {
   label: string;
 }
 
+/** Accuracy per seed (from 0/1 correctness per image) as "mean ± std%" over the seeds. */
+function meanAccuracy(perSeed: readonly Uint8Array[]): string {
+  const accs = perSeed.map((c) => c.reduce((t, x) => t + x, 0) / c.length);
+  return `${formatMeanStd(meanStd(accs), { scale: 100, digits: 2 })}%`;
+}
+
 /** Whether `path` is a file. */
 function isFile(path: string): boolean {
   try {
@@ -197,19 +203,12 @@ export function withinRunPairs(
     const rs = both.filter((r) => r.variant === variant).sort((x, y) => x.seed - y.seed);
     const ca = rs.map((r) => correctnessOf(r.dir, "final", a.file));
     const cb = rs.map((r) => correctnessOf(r.dir, "final", b.file));
-    const acc = (cs: Uint8Array[]) =>
-      `${
-        formatMeanStd(meanStd(cs.map((c) => c.reduce((t, x) => t + x, 0) / c.length)), {
-          scale: 100,
-          digits: 2,
-        })
-      }%`;
     const d = pairedDifference(ca, cb);
     return {
       variant,
       seeds: rs.map((r) => r.seed).join(", "),
-      [`${a.label}: test L_final`]: acc(ca),
-      [`${b.label}: test L_final`]: acc(cb),
+      [`${a.label}: test L_final`]: meanAccuracy(ca),
+      [`${b.label}: test L_final`]: meanAccuracy(cb),
       [`${a.label} − ${b.label} (95% CI)`]: formatDifference(d, verdict(d)),
     };
   });
@@ -306,13 +305,6 @@ export function priorRows(
         ],
       };
     });
-    const acc = (cs: Uint8Array[]) =>
-      `${
-        formatMeanStd(meanStd(cs.map((c) => c.reduce((t, x) => t + x, 0) / c.length)), {
-          scale: 100,
-          digits: 2,
-        })
-      }%`;
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
     const valid = rs.flatMap((r) => {
       const path = join(r.dir, "eval-best-prior.json");
@@ -324,8 +316,8 @@ export function priorRows(
     return {
       variant,
       seeds: rs.map((r) => r.seed).join(", "),
-      "plain: test L_final": acc(scored.map((s) => s.plain)),
-      "prior-corrected: test L_final": acc(scored.map((s) => s.corrected)),
+      "plain: test L_final": meanAccuracy(scored.map((s) => s.plain)),
+      "prior-corrected: test L_final": meanAccuracy(scored.map((s) => s.corrected)),
       "corrected − plain (95% CI)": formatDifference(d, verdict(d)),
       "test balanced accuracy: plain → corrected": `${
         pct(mean(scored.map((s) => s.balanced[0])))

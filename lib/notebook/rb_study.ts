@@ -493,6 +493,55 @@ export function rbEffect(runs: readonly StudyRun[], variant: string): PairedDiff
   return pairedDifference(seeds.map((s) => fin.get(s)!), seeds.map((s) => pri.get(s)!));
 }
 
+/**
+ * What reliability balancing does in one cell of the study, read off its test split (means over
+ * seeds, thresholds of {@linkcode RB_CRITERIA}):
+ * - `replaces`: the primary head is switched off (median c_l below 0.2 and the head more than 3
+ *   points behind L_final), so L_final is the corrections' vote rather than a corrected head;
+ * - `idle`: RB changes fewer than 2% of predictions, so L_final is the primary head;
+ * - `corrects`: a working head, RB changing ≥ 2% of predictions, and L_final − primary (paired,
+ *   {@linkcode rbEffect}) with a 95% interval above zero;
+ * - `not resolved`: a working head and an active RB whose effect's interval includes zero;
+ * - `harms`: that interval lies below zero.
+ */
+export type RbRole = "replaces" | "idle" | "corrects" | "not resolved" | "harms";
+
+/** The {@linkcode RbRole} of a row with finished seeds (`effect` from {@linkcode rbEffect}). */
+export function rbRole(row: StudyRow, effect: PairedDifference | null): RbRole {
+  const switchedOff = row.medianCl.mean < RB_CRITERIA.minMedianCl &&
+    row.testFinal.mean - row.testPrimary.mean > RB_CRITERIA.maxPrimaryGap;
+  if (switchedOff) return "replaces";
+  if (row.changed.mean < RB_CRITERIA.minChanged) return "idle";
+  if (!effect) return "not resolved";
+  const v = verdict(effect);
+  return v === "holds" ? "corrects" : v === "is contradicted" ? "harms" : "not resolved";
+}
+
+/**
+ * The required grid at a glance: one row per training variant of `grid`, one column per head, each
+ * cell `test L_final (mean ± std) · primary head · RB changed · role (seeds)`; a cell without a
+ * finished run reads `no finished run`. `runs` supplies the paired effect behind the role.
+ */
+export function studyGrid(
+  rows: readonly StudyRow[],
+  runs: readonly StudyRun[],
+  grid: { trainings: readonly string[]; heads: readonly string[] } = RB_STUDY_GRID,
+): Record<string, string>[] {
+  const pct = (m: MeanStd) => formatMeanStd(m);
+  return grid.trainings.map((t) => {
+    const out: Record<string, string> = { training: t };
+    for (const h of grid.heads) {
+      const variant = `training=${t},head=${h}`;
+      const r = rows.find((x) => x.variant === variant);
+      out[h] = r?.seeds
+        ? `${pct(r.testFinal)}% · primary ${pct(r.testPrimary)}% · changed ${pct(r.changed)}% · ` +
+          `${rbRole(r, rbEffect(runs, variant))} (${r.seeds} seed${r.seeds === 1 ? "" : "s"})`
+        : "no finished run";
+    }
+    return out;
+  });
+}
+
 /** A study row as a display row (percentages, counts, verdict inputs). */
 export function displayRow(r: StudyRow): Record<string, string | number> {
   const pct = (m: MeanStd) => formatMeanStd(m);

@@ -7,9 +7,12 @@ import {
   rbByClass,
   rbByClassRows,
   rbEffect,
+  rbRole,
   readStudy,
+  studyGrid,
   type StudyMetrics,
   studyProgress,
+  type StudyRow,
   studyRows,
   type StudyRun,
   type SyntheticResult,
@@ -282,6 +285,107 @@ Deno.test("rbByClass: per true class, accuracies, fixes, breaks and the paired e
     const rows = rbByClassRows([a, b]);
     assert.equal(rows[0]["fixed / broken (mean per seed)"], "2.0 / 0.0");
     assert.match(String(rows[0]["L_final − primary (95% CI)"]), /^\+50\.00 points/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** A study row with every field neutral except those given (means of one seed). */
+function row(over: Partial<Record<"final" | "primary" | "changed" | "cl", number>>): StudyRow {
+  const one = (mean: number) => ({ mean, std: NaN, n: 1 });
+  return {
+    variant: "v",
+    seeds: 1,
+    running: 0,
+    valFinal: one(0.8),
+    testFinal: one(over.final ?? 0.8),
+    testPrimary: one(over.primary ?? 0.8),
+    changed: one(over.changed ?? 0),
+    fixed: 0,
+    broken: 0,
+    mcnemarP: [1],
+    medianCl: one(over.cl ?? 0.7),
+    stdPrimary: one(0.2),
+    stdFinal: one(0.2),
+    stops: [],
+    rbActive: false,
+    progress: [],
+  };
+}
+
+Deno.test("rbRole: a switched-off head is replaced, a quiet RB is idle, the effect decides the rest", () => {
+  const effect = (lo: number, hi: number) => ({
+    seeds: 3,
+    images: 100,
+    difference: (lo + hi) / 2,
+    interval: [lo, hi] as [number, number],
+    standardError: 0.01,
+    detectable: 0.03,
+    replicates: 2000,
+    accuracy: { a: 0.8, b: 0.78 },
+  });
+  // Median c_l 0.01 and the head 20 points behind: replaced, whatever the effect says.
+  assert.equal(
+    rbRole(row({ final: 0.76, primary: 0.56, cl: 0.01, changed: 0.3 }), effect(0.1, 0.3)),
+    "replaces",
+  );
+  // A low c_l alone, with the head level with L_final, is not a switched-off head.
+  assert.equal(rbRole(row({ cl: 0.01, changed: 0.001 }), effect(0, 0)), "idle");
+  assert.equal(rbRole(row({ changed: 0.019 }), effect(0.001, 0.002)), "idle");
+  assert.equal(
+    rbRole(row({ final: 0.76, primary: 0.745, changed: 0.06 }), effect(0.003, 0.026)),
+    "corrects",
+  );
+  assert.equal(rbRole(row({ changed: 0.06 }), effect(-0.01, 0.02)), "not resolved");
+  assert.equal(rbRole(row({ changed: 0.06 }), effect(-0.03, -0.01)), "harms");
+  assert.equal(rbRole(row({ changed: 0.06 }), null), "not resolved");
+});
+
+Deno.test("studyGrid: one row per training variant, one column per head, empty cells say so", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    // `paper` with head h1: RB fixes 2 of 6 images in each seed; `aux` with h1: L_final = l.
+    for (const seed of [0, 1]) {
+      await fakeRun(root, `p${seed}`, "training=paper,head=h1", seed, [1, 1, 0, 0, 0, 0], [
+        1,
+        1,
+        1,
+        1,
+        0,
+        0,
+      ], {
+        fixed: 2,
+        broken: 0,
+      });
+      await fakeRun(root, `a${seed}`, "training=aux,head=h1", seed, [1, 1, 1, 0, 0, 0], [
+        1,
+        1,
+        1,
+        0,
+        0,
+        0,
+      ], {
+        fixed: 0,
+        broken: 0,
+      });
+    }
+    const runs = await readStudy(root);
+    const grid = studyGrid(studyRows(runs), runs, {
+      trainings: ["paper", "aux"],
+      heads: ["h1", "h2"],
+    });
+    assert.deepEqual(grid.map((g) => g.training), ["paper", "aux"]);
+    assert.deepEqual(Object.keys(grid[0]), ["training", "h1", "h2"]);
+    // The fake distributions (0.8 / 0.2) give c_l well below 0.2, and the head is 33 points
+    // behind L_final: a replaced head, not a corrected one.
+    const cl = studyRows(runs).find((r) => r.variant === "training=paper,head=h1")!.medianCl.mean;
+    assert.ok(cl < 0.2, `median c_l ${cl}`);
+    assert.match(
+      grid[0].h1,
+      /^66\.67 ± 0\.00% · primary 33\.33 ± 0\.00% · changed 33\.33 ± 0\.00% · replaces \(2 seeds\)$/,
+    );
+    assert.match(grid[1].h1, /· changed 0\.00 ± 0\.00% · idle \(2 seeds\)$/);
+    assert.equal(grid[0].h2, "no finished run");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -169,10 +169,10 @@ export async function ensureRun(
 /**
  * The project's default training variant: how reliability balancing is trained and how the
  * classification head is built, applied by the `quick` and `full` profiles to every table's runs.
- * Provisional: `aux-primary` with the paper's Dropout → BatchNorm order at dropout 0.5 is the
- * reliability-balancing study's provisional default (experiments/rb-dynamics.json, notebook 10);
- * the final one is chosen on validation by that study (`chooseDefault` in rb_study.ts), and
- * adopting it is a change of this constant alone. With it, a table cell whose settings coincide
+ * `aux-primary` with the paper's Dropout → BatchNorm order at dropout 0.5: the variant that the
+ * reliability-balancing study (experiments/rb-dynamics.json, notebook 10) chooses on validation
+ * (`chooseDefault` in rb_study.ts) over its complete grid of training variants × head dropout
+ * {0, 0.5} at three seeds; a different choice would be a change of this constant alone. With it, a table cell whose settings coincide
  * with a study cell (Table 2 `both`, Table 3 `all`, Table 4 `default`) is the same run.
  */
 export const DEFAULT_TRAINING: {

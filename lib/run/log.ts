@@ -123,3 +123,36 @@ export async function readLog(dir: string): Promise<EpochLog[]> {
 export function writeLog(dir: string, entries: readonly EpochLog[]): Promise<void> {
   return writeFileAtomic(join(dir, LOG_FILE), formatLog(entries));
 }
+
+/**
+ * Keeps the log of a run that cannot be resumed: a run folder whose `log.jsonl` holds epochs but
+ * which has no checkpoint to resume from (its checkpoints were lost with a machine, say) trains
+ * again from epoch 1, and its old log — the only record of what those epochs measured — is renamed
+ * to `log-unresumable-<n>.jsonl` (the first free n) instead of being overwritten. Returns that path
+ * and the number of epochs it holds, or null when there is no log or it is empty.
+ */
+export async function keepUnresumableLog(
+  dir: string,
+): Promise<{ path: string; epochs: number } | null> {
+  const from = join(dir, LOG_FILE);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(from);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  const epochs = text.split("\n").filter((l) => l.trim()).length;
+  if (!epochs) return null;
+  for (let n = 1;; n++) {
+    const path = join(dir, `log-unresumable-${n}.jsonl`);
+    try {
+      await Deno.lstat(path);
+      continue; // taken by an earlier restart
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    await Deno.rename(from, path);
+    return { path, epochs };
+  }
+}

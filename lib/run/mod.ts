@@ -9,6 +9,8 @@
  * embeddings.csv     test split: id, label, embedding
  * checkpoints/last/  checkpoint.json + weights-e<epoch>-<token>.bin (weights, Adam state, log)
  * checkpoints/best/  the same for the best validation epoch
+ * log-unresumable-<n>.jsonl   the log of epochs that had no checkpoint to resume from, kept when
+ *                    the run trained again from epoch 1 (keepUnresumableLog)
  * ```
  *
  * Every file is written atomically (temporary file, fsync, rename), so a crash never leaves a

@@ -27,6 +27,7 @@ import {
   type Checkpoint,
   type CheckpointState,
   type EpochLog,
+  keepUnresumableLog,
   loadCheckpoint,
   type NamedArray,
   readCheckpointState,
@@ -799,7 +800,8 @@ function runRecord(config: GrefelConfig, data: TrainData, opts: TrainOptions): R
 
 /**
  * Resumes from `checkpoints/last` (weights, Adam state, epoch log) when there is one, else
- * initialises the anchors and starts an empty log.
+ * initialises the anchors and starts an empty log (an old log without a checkpoint is kept by
+ * `keepUnresumableLog`, never overwritten).
  * @throws CheckpointMismatchError for a checkpoint of another config, data set or model.
  */
 async function restoreOrInit(
@@ -834,6 +836,13 @@ async function restoreOrInit(
       `resuming ${dir} from epoch ${ckpt.state.epoch}/${config.train.epochs}`,
     );
     return { state: ckpt.state, status: "resumed", ema };
+  }
+  const kept = await keepUnresumableLog(dir);
+  if (kept) {
+    (opts.print ?? console.error)(
+      `${dir}: ${kept.epochs} logged epoch(s) but no checkpoint to resume from; training from ` +
+        `epoch 1, the old log kept as ${kept.path}`,
+    );
   }
   await model.loadPretrained?.(params, config.model);
   const state: CheckpointState = {

@@ -132,6 +132,35 @@ Deno.test("resume after an interruption reproduces the uninterrupted run exactly
   });
 });
 
+Deno.test("a logged run without a checkpoint trains from epoch 1 and keeps its old log", async () => {
+  await withTmp(async (tmp) => {
+    const config = cfg(tmp);
+    const dir = runDir(config);
+    // Two epochs logged, checkpoints lost (as with a machine that did not come back).
+    await Deno.mkdir(dir, { recursive: true });
+    const old = '{"epoch":1,"loss":9}\n{"epoch":2,"loss":8}\n';
+    await Deno.writeTextFile(join(dir, "log.jsonl"), old);
+    const said: string[] = [];
+    const r = await trainRun(config, toyData(), { ...quiet, print: (s) => void said.push(s) });
+    assert.equal(r.status, "trained");
+    assert.deepEqual((await readLog(dir)).map((e) => e.epoch), [1, 2, 3]);
+    assert.equal(await Deno.readTextFile(join(dir, "log-unresumable-1.jsonl")), old);
+    assert.ok(
+      said.some((s) => /2 logged epoch\(s\) but no checkpoint.*log-unresumable-1\.jsonl/.test(s)),
+      said.join("\n"),
+    );
+    // A finished run is skipped, and a second restart never overwrites the first kept log.
+    assert.equal((await trainRun(config, toyData(), quiet)).status, "skipped");
+    await Deno.remove(join(dir, "metrics.json"));
+    await Deno.remove(join(dir, "checkpoints"), { recursive: true });
+    await trainRun(config, toyData(), quiet);
+    assert.equal(await Deno.readTextFile(join(dir, "log-unresumable-1.jsonl")), old);
+    assert.equal((await readLog(dir)).length, 3);
+    const second = await Deno.readTextFile(join(dir, "log-unresumable-2.jsonl"));
+    assert.equal(second.trim().split("\n").length, 3);
+  });
+});
+
 Deno.test("a NaN loss stops training naming epoch and step, keeping the last good checkpoint", async () => {
   await withTmp(async (tmp) => {
     const config = cfg(tmp);

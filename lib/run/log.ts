@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { BranchReport } from "../eval/branches.ts";
-import { writeFileAtomic } from "../run/atomic.ts";
+import { exists, writeFileAtomic } from "../run/atomic.ts";
 
 /** File name of the epoch log inside a run folder. */
 export const LOG_FILE = "log.jsonl";
@@ -144,15 +144,9 @@ export async function keepUnresumableLog(
   }
   const epochs = text.split("\n").filter((l) => l.trim()).length;
   if (!epochs) return null;
-  for (let n = 1;; n++) {
-    const path = join(dir, `log-unresumable-${n}.jsonl`);
-    try {
-      await Deno.lstat(path);
-      continue; // taken by an earlier restart
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    await Deno.rename(from, path);
-    return { path, epochs };
-  }
+  let n = 1; // the first number no earlier restart has taken
+  while (await exists(join(dir, `log-unresumable-${n}.jsonl`))) n++;
+  const path = join(dir, `log-unresumable-${n}.jsonl`);
+  await Deno.rename(from, path);
+  return { path, epochs };
 }

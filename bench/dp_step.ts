@@ -9,7 +9,13 @@
  *
  * Usage (prints one JSON line):
  *   deno run -A bench/dp_step.ts [--config compact] [--batch 64] [--workers 2] [--backend wasm]
- *     [--warmup 2] [--rounds 6]
+ *     [--warmup 2] [--rounds 6] [--records]
+ *
+ * `--records` hands the workers the batch as uint8 feature-cache records, which each decodes for
+ * its share, as a run backed by a feature cache does (without it: float maps). It adds a third
+ * variant, C: the same data-parallel step on its own pool of workers, each step posting the next
+ * step's records while the workers compute its backward pass (`DataParallel.step`'s `next`, as the
+ * trainer does), interleaved A B C A B C …; `stagedRatioMedian` is the paired ratio C/B.
  *
  * @module
  */
@@ -21,7 +27,15 @@ import { selectBackend } from "../lib/backend.ts";
 import { presetConfig } from "../lib/config.ts";
 import { MODEL_FNS } from "../lib/train/model_fns.ts";
 import { gradGroupOf, type StepState, trainStep } from "../lib/train/step.ts";
-import { DataParallel, type StepPhases, type WorkerPhases } from "../lib/train/parallel.ts";
+import {
+  DataParallel,
+  type RecordInputs,
+  type StepPhases,
+  type WorkerPhases,
+} from "../lib/train/parallel.ts";
+import { encodeRecords, recordLayout } from "../lib/data/cache.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
+import type { GrefelInputs } from "../lib/model/types.ts";
 import { median, randomInputs } from "./model_speed.ts";
 
 /** Seconds of one step: wall clock, and CPU time of the process (all threads). */
@@ -60,6 +74,23 @@ async function backboneAdamSeconds(s: StepState, n: number): Promise<number> {
   return median(out);
 }
 
+/** `inputs` as the uint8 records a feature cache stores (lib/data/cache.ts). */
+async function recordsOf(
+  cfg: ModelConfig,
+  inputs: GrefelInputs,
+  rows: number,
+): Promise<RecordInputs> {
+  const maps = [...inputs.landmark, ...inputs.image];
+  const sides = maps.map((m) => m.shape[1]!);
+  const grid =
+    (sides.slice(0, 3).every((g, i) => g === sides[i + 3])
+      ? sides.slice(0, 3)
+      : sides) as Parameters<typeof recordLayout>[2];
+  const layout = recordLayout(cfg.landmarkShape, cfg.imageShape, grid, "uint8");
+  const data = await Promise.all(maps.map(async (m) => (await m.data()) as Float32Array));
+  return { records: encodeRecords(data, layout, rows), layout };
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
@@ -70,6 +101,7 @@ if (import.meta.main) {
       backend: { type: "string", default: "wasm" },
       warmup: { type: "string", default: "2" },
       rounds: { type: "string", default: "6" },
+      records: { type: "boolean", default: false },
     },
   });
   await selectBackend(values.backend);
@@ -84,23 +116,33 @@ if (import.meta.main) {
     cfg,
     smoothing: cfg.loss.labelSmoothing,
   });
-  const a = state(), b = state();
+  const a = state(), b = state(), c = state();
   const t0 = performance.now();
   const dp = await DataParallel.start(MODEL_FNS, cfg, workers, batch);
   const startSeconds = (performance.now() - t0) / 1000;
   let it = 0;
   const opts = () => ({ dropoutSeed: it++, progress: 1 });
   const runA = () => timed(() => trainStep(a, { inputs, labels }, opts()));
-  const runB = () => timed(() => dp.step(b, { inputs, labels }, opts()));
+  const records = values.records ? await recordsOf(cfg, inputs, batch) : null;
+  const runB = () => timed(() => dp.step(b, { inputs: records ?? inputs, labels }, opts()));
+  // Its own pool, so that B's steps do not drop the shares C posted.
+  const dpC = records ? await DataParallel.start(MODEL_FNS, cfg, workers, batch) : null;
+  const runC = () => timed(() => dpC!.step(c, { inputs: records!, labels }, opts(), () => records));
   try {
-    for (let i = 0; i < Number(values.warmup); i++) await runA(), await runB();
-    const ta: StepTime[] = [], tb: StepTime[] = [], loads: number[] = [];
-    const phases: StepPhases[] = [], wphases: (WorkerPhases | null)[][] = [];
+    for (let i = 0; i < Number(values.warmup); i++) {
+      await runA(), await runB();
+      if (dpC) await runC();
+    }
+    const ta: StepTime[] = [], tb: StepTime[] = [], tc: StepTime[] = [], loads: number[] = [];
+    const phases: StepPhases[] = [], stagedPhases: StepPhases[] = [];
+    const wphases: (WorkerPhases | null)[][] = [];
     for (let i = 0; i < Number(values.rounds); i++) {
       loads.push(loadAverage());
       ta.push(await runA());
       tb.push(await runB());
+      if (dpC) tc.push(await runC());
       phases.push(dp.phases);
+      if (dpC) stagedPhases.push(dpC.phases);
       wphases.push(dp.workerPhases());
     }
     const summary = (k: keyof StepTime) => ({
@@ -109,6 +151,13 @@ if (import.meta.main) {
       singleMedian: +median(ta.map((x) => x[k])).toFixed(3),
       parallelMedian: +median(tb.map((x) => x[k])).toFixed(3),
       pairedRatioMedian: +median(ta.map((x, i) => tb[i][k] / x[k])).toFixed(3),
+      ...(dpC
+        ? {
+          staged: tc.map((x) => +x[k].toFixed(3)),
+          stagedMedian: +median(tc.map((x) => x[k])).toFixed(3),
+          stagedRatioMedian: +median(tb.map((x, i) => tc[i][k] / x[k])).toFixed(3),
+        }
+        : {}),
     });
     const med = <T>(rows: T[], key: keyof T) =>
       +median(rows.map((r) => r[key] as number)).toFixed(4);
@@ -124,6 +173,12 @@ if (import.meta.main) {
       wallSeconds: summary("wall"),
       cpuSeconds: summary("cpu"),
       parallelPhasesMedian: Object.fromEntries(phaseKeys.map((k) => [k, med(phases, k)])),
+      ...(dpC
+        ? {
+          stagedPhasesMedian: Object.fromEntries(phaseKeys.map((k) => [k, med(stagedPhases, k)])),
+          stagedSteps: dpC.stagedSteps,
+        }
+        : {}),
       workerPhasesMedian: Array.from({ length: workers }, (_, w) =>
         Object.fromEntries(
           workerKeys.map((k) => [k, med(wphases.map((p) => p[w]!), k)]),
@@ -133,5 +188,6 @@ if (import.meta.main) {
     }));
   } finally {
     dp.close();
+    dpC?.close();
   }
 }

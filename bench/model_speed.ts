@@ -283,10 +283,11 @@ export async function prepareModel(
       : null;
     run = async () => {
       if (records) {
+        // As the trainer does, each step posts the next one's records during its backward pass.
         await dp.step(state, { inputs: records, labels }, {
           dropoutSeed: iteration++,
           progress: 0,
-        });
+        }, () => records);
         return;
       }
       const inputs = makeInputs();

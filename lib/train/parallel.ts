@@ -18,6 +18,10 @@
  * 5. The main thread checks the loss terms, computes the gradient norms and applies Adam, as in
  *    the single-thread step (`finishStep`).
  *
+ * While the workers run step 4, the main thread may post them the next step's shares (`step`'s
+ * `next`); each decodes its share when its backward pass is done, while the main thread is in
+ * step 5, so the next step sends only the weights.
+ *
  * So the loss terms, branch distributions, batch-norm batch statistics and running statistics,
  * dropout masks (same seed, same full-batch shape) and the head-side gradients are exactly those
  * of the single-thread step; the backbone gradients are the same sum taken in another order (float
@@ -100,7 +104,19 @@ export interface StepMessage {
   id: number;
   /** Current backbone weights by path. */
   weights: [string, Float32Array][];
-  /** The share's feature maps. */
+  /** The share's feature maps; null: the share of the last {@linkcode StageMessage}. */
+  inputs: ShareInputs | null;
+}
+
+/**
+ * Main → worker: the share of the next step, posted while the worker computes this step's
+ * backward pass. The worker decodes it when that pass is done (while the main thread applies the
+ * update), and the next step message, sent with the updated weights, carries no inputs.
+ */
+export interface StageMessage {
+  /** Message kind. */
+  type: "stage";
+  /** The share's feature maps or records. */
   inputs: ShareInputs;
 }
 
@@ -121,7 +137,7 @@ export interface EmbedMessage {
 }
 
 /** A message to a worker. */
-export type ToWorker = InitMessage | StepMessage | EmbedMessage;
+export type ToWorker = InitMessage | StepMessage | StageMessage | EmbedMessage;
 
 /** A message from a worker. */
 export type FromWorker =
@@ -300,6 +316,10 @@ function checkSupported(model: ModelFns, workers: number): { url: string; name: 
  */
 export class DataParallel {
   private stepId = 0;
+  /** Inputs of the next step, already posted to the workers (see `step`'s `next`). */
+  private staged: ParallelInputs | null = null;
+  /** Steps so far whose shares were posted during the step before (see `step`'s `next`). */
+  stagedSteps = 0;
   /** Phases of the last step, in seconds. */
   phases: StepPhases = { send: 0, weights: 0, embed: 0, head: 0, backward: 0, update: 0 };
 
@@ -360,10 +380,22 @@ export class DataParallel {
   /**
    * One training step over the workers; the same contract as `trainStep`. On any failure (in a
    * worker or here) every worker is terminated and the error is thrown.
+   *
+   * `next`, when given, returns the inputs of the following step (or null). It is called while the
+   * workers compute this step's backward pass, and its shares are posted to them then, so that
+   * reading, posting and decoding the next batch overlap with this step instead of adding to the
+   * next one. The following `step` call must pass that same inputs object as `batch.inputs` to
+   * use what was posted (any other inputs are sent in full, and the posted shares are dropped).
+   * The result is the same either way.
    */
-  async step(s: StepState, batch: ParallelBatch, opts: StepOptions): Promise<StepResult> {
+  async step(
+    s: StepState,
+    batch: ParallelBatch,
+    opts: StepOptions,
+    next?: () => ParallelInputs | null,
+  ): Promise<StepResult> {
     try {
-      return await this.run(s, batch, opts);
+      return await this.run(s, batch, opts, next);
     } catch (e) {
       this.close();
       throw e;
@@ -371,8 +403,16 @@ export class DataParallel {
   }
 
   /** {@linkcode DataParallel.step} without the clean-up on failure. */
-  private async run(s: StepState, batch: ParallelBatch, opts: StepOptions): Promise<StepResult> {
+  private async run(
+    s: StepState,
+    batch: ParallelBatch,
+    opts: StepOptions,
+    next?: () => ParallelInputs | null,
+  ): Promise<StepResult> {
     const rows = batch.labels.length;
+    if (rowsOf(batch.inputs) !== rows) {
+      throw new Error(`batch of ${rows} labels has ${rowsOf(batch.inputs)} input rows`);
+    }
     const shards = shardRows(rows, this.links.length);
     if (shards[0][1] - shards[0][0] > this.maxRows) {
       throw new Error(`batch of ${rows} exceeds the ${this.maxRows * this.workers} it was set for`);
@@ -385,7 +425,10 @@ export class DataParallel {
       t = now;
       return dt;
     };
-    const weightSeconds = await this.send(s, batch, shards, id);
+    const staged = this.staged === batch.inputs;
+    this.staged = null;
+    if (staged) this.stagedSteps++;
+    const weightSeconds = await this.send(s, batch, shards, id, staged);
     const phases = { ...this.phases, send: lap(), weights: weightSeconds };
     const parts = await Promise.all(links.map((l) => l.next("embedding")));
     phases.embed = lap();
@@ -394,6 +437,8 @@ export class DataParallel {
     const head = await this.headStep(s, batch, opts, embedding);
     shards.forEach(([a, b], i) => links[i].release(id, head.dE.subarray(a * dim, b * dim)));
     phases.head = lap();
+    const upcoming = next?.() ?? null;
+    if (upcoming) await this.stage(upcoming);
     const back = await Promise.all(links.map((l) => l.next("grads"))).catch((e) => {
       tf.dispose([...Object.values(head.grads), head.kept.losses, ...head.kept.branches]);
       throw e;
@@ -449,22 +494,40 @@ export class DataParallel {
     }
   }
 
-  /** Posts each share with the current backbone weights; returns the seconds reading them took. */
+  /**
+   * Posts each share with the current backbone weights, or the weights alone when the workers hold
+   * the shares already (`staged`); returns the seconds reading the weights took.
+   */
   private async send(
     s: StepState,
     batch: ParallelBatch,
     shards: [number, number][],
     id: number,
+    staged: boolean,
   ): Promise<number> {
     const t0 = performance.now();
     const weights = await readBackbone(s.model, s.params);
     const weightSeconds = (performance.now() - t0) / 1000;
-    const shares = await shareInputs(batch.inputs, shards);
+    const shares = staged ? shards.map(() => null) : await shareInputs(batch.inputs, shards);
     shares.forEach((inputs, i) => {
       // The weights are cloned per worker (not transferred: they may be a tensor's own storage).
-      this.links[i].post({ type: "step", id, weights, inputs }, transferOf(inputs));
+      this.links[i].post({ type: "step", id, weights, inputs }, inputs ? transferOf(inputs) : []);
     });
     return weightSeconds;
+  }
+
+  /** Posts the shares of the next step's inputs (see `step`'s `next`). */
+  private async stage(inputs: ParallelInputs): Promise<void> {
+    const rows = rowsOf(inputs);
+    const shards = shardRows(rows, this.links.length);
+    if (shards[0][1] - shards[0][0] > this.maxRows) {
+      throw new Error(`batch of ${rows} exceeds the ${this.maxRows * this.workers} it was set for`);
+    }
+    const shares = await shareInputs(inputs, shards);
+    shares.forEach((share, i) =>
+      this.links[i].post({ type: "stage", inputs: share }, transferOf(share))
+    );
+    this.staged = inputs;
   }
 
   /**

@@ -212,6 +212,64 @@ Deno.test("2-worker step = single-thread step: gradients, losses, statistics, no
         MODEL_FNS.disposeParams(b.params);
       }
     });
+    await t.step("the next step's records posted during a step: the same steps", async () => {
+      const cfg = micro({ head: { hidden: [8], dropout: 0.5 } });
+      const split = recordSplit(cfg, 13);
+      const a = state(cfg), b = state(cfg);
+      try {
+        MODEL_FNS.assignParams(b.params, values(a));
+        const batches = [[3, 0, 7, 12, 5, 9, 1], [2, 4, 6, 8, 10, 11], [1, 3, 5, 7, 9, 12, 2]];
+        const inputsAt = (k: number) => ({
+          records: split.readRecords!(batches[k]),
+          layout: split.recordLayout!,
+        });
+        const labelsAt = (k: number) => Int32Array.from(batches[k], (i) => split.labels[i]);
+        const optsAt = (k: number) => ({ dropoutSeed: k, progress: k / 3 });
+        const before = tf.memory().numTensors;
+        const plain: StepResult[] = [];
+        for (let k = 0; k < 3; k++) {
+          plain.push(await dp.step(a, { inputs: inputsAt(k), labels: labelsAt(k) }, optsAt(k)));
+        }
+        const used = dp.stagedSteps;
+        let inputs = inputsAt(0);
+        for (let k = 0; k < 3; k++) {
+          let upcoming: ReturnType<typeof inputsAt> | null = null;
+          const r = await dp.step(
+            b,
+            { inputs, labels: labelsAt(k) },
+            optsAt(k),
+            () => upcoming = k + 1 < 3 ? inputsAt(k + 1) : null,
+          );
+          sameResult(plain[k], r, 0);
+          inputs = upcoming!;
+        }
+        assert.equal(dp.stagedSteps - used, 2, "steps 2 and 3 used the posted shares");
+        const wa = values(a), wb = values(b);
+        for (const [p, w] of wa) assert.deepEqual(wb.get(p), w, p);
+        // Posted shares that the next call does not use are dropped: it sends its own in full.
+        let posted: ReturnType<typeof inputsAt> | null = null;
+        const r1 = await dp.step(
+          b,
+          { inputs: inputsAt(0), labels: labelsAt(0) },
+          optsAt(0),
+          () => posted = inputsAt(1),
+        );
+        const r2 = await dp.step(b, { inputs: inputsAt(2), labels: labelsAt(2) }, optsAt(2));
+        const s1 = await dp.step(a, { inputs: inputsAt(0), labels: labelsAt(0) }, optsAt(0));
+        const s2 = await dp.step(a, { inputs: inputsAt(2), labels: labelsAt(2) }, optsAt(2));
+        assert.ok(posted);
+        sameResult(s1, r1, 0);
+        sameResult(s2, r2, 0);
+        assert.equal(dp.stagedSteps - used, 2);
+        assert.equal(tf.memory().numTensors, before, "tensors leaked in the main thread");
+        const counts = dp.workerTensors();
+        await dp.step(a, { inputs: inputsAt(1), labels: labelsAt(1) }, optsAt(1));
+        assert.deepEqual(dp.workerTensors(), counts, "tensors leaked in a worker");
+      } finally {
+        MODEL_FNS.disposeParams(a.params);
+        MODEL_FNS.disposeParams(b.params);
+      }
+    });
     await t.step("evaluation on the workers = single-thread evaluation", async () => {
       const cfg = micro({ head: { hidden: [8], dropout: 0.5 } });
       const data = randomFeatureData(cfg, cfg.classes, { train: 32, val: 11, test: 8 });
@@ -374,6 +432,30 @@ Deno.test("a 2-worker run resumes exactly as it runs uninterrupted; workers end 
     // The first epoch of a 1-worker run matches up to float rounding.
     const single = await trainRun(runConfig(join(tmp, "c"), 1), data(), quiet);
     close(single.log[0].loss, full.log[0].loss, 1e-4, "epoch 1 loss, 1 vs 2 workers");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a 2-worker run from cache records (each next batch posted early) = a 1-worker run", async () => {
+  const tmp = await Deno.makeTempDir();
+  // The training split hands out undecoded records, as a feature cache does.
+  const data = () => ({
+    ...randomFeatureData(micro(), 4, { train: 24, val: 8, test: 8 }),
+    train: recordSplit(micro(), 24),
+  });
+  const quiet = { model: MODEL_FNS, print: () => {} };
+  try {
+    const before = tf.memory().numTensors;
+    const two = await trainRun(runConfig(join(tmp, "a"), 2), data(), quiet);
+    const one = await trainRun(runConfig(join(tmp, "b"), 1), data(), quiet);
+    assert.equal(liveWorkers(), 0);
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+    assert.equal(two.log.length, 3);
+    for (let i = 0; i < two.log.length; i++) {
+      close(two.log[i].loss, one.log[i].loss, 1e-4, `epoch ${i + 1} loss, 2 vs 1 workers`);
+      assert.equal(two.log[i].steps, one.log[i].steps);
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

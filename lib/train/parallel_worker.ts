@@ -4,7 +4,8 @@
  * share of the batch, computes the embedding e of that share, sends e, blocks on shared memory
  * until the main thread has written ∂L/∂e (the loss is computed there, on the whole batch), and
  * sends back the backbone gradients of Σ e ⊙ ∂L/∂e. A step is synchronous from start to end, so
- * messages are handled one at a time.
+ * messages are handled one at a time; the share of the next step may arrive during one (a stage
+ * message), and is decoded as soon as the step is done.
  *
  * Started by `DataParallel.start`; nothing imports this module.
  * @module
@@ -22,6 +23,7 @@ import {
   type InitMessage,
   type ShapedArray,
   type ShareInputs,
+  type StageMessage,
   type StepMessage,
   type ToWorker,
   UPSTREAM_WAIT_MS,
@@ -114,6 +116,20 @@ function inputsOf(share: ShareInputs): Parameters<NonNullable<ModelFns["grefelEm
   return { landmark: [t[0], t[1], t[2]], image: [t[3], t[4], t[5]] };
 }
 
+/** Model inputs of the share the last stage message posted (decoded on arrival), if any. */
+let staged: ReturnType<typeof inputsOf> | null = null;
+
+/** Decodes the share of the next step now (the main thread is busy with the update). */
+function stage(msg: StageMessage): void {
+  dropStaged();
+  staged = inputsOf(msg.inputs);
+}
+
+function dropStaged(): void {
+  if (staged) tf.dispose([...staged.landmark, ...staged.image]);
+  staged = null;
+}
+
 /** Assigns the backbone weights of a message. */
 function assignWeights(r: Replica, weights: [string, Float32Array][]): void {
   for (const [path, data] of weights) {
@@ -146,7 +162,12 @@ function step(r: Replica, msg: StepMessage): void {
     return dt;
   };
   assignWeights(r, msg.weights);
-  const inputs = inputsOf(msg.inputs);
+  if (!msg.inputs && !staged) {
+    throw new Error(`step ${msg.id} refers to staged inputs; none arrived`);
+  }
+  const inputs = msg.inputs ? inputsOf(msg.inputs) : staged!;
+  if (msg.inputs) dropStaged();
+  staged = null;
   try {
     const rows = inputs.landmark[0].shape[0];
     const seconds = { assign: lap(), embed: 0, wait: 0, backward: 0 };
@@ -185,6 +206,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     if (msg.type === "init") await init(msg);
     else if (!replica) throw new Error("step before init");
     else if (msg.type === "embed") embed(replica, msg);
+    else if (msg.type === "stage") stage(msg);
     else step(replica, msg);
   } catch (err) {
     const x = err instanceof Error ? err : new Error(String(err));

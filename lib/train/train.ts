@@ -975,12 +975,20 @@ async function trainEpoch(
     acc: "-",
     lr: lr.toExponential(2),
   });
+  const batches = Array.from(
+    { length: steps },
+    (_, s) => order.slice(s * tc.batchSize, (s + 1) * tc.batchSize),
+  );
+  // One augmented view per sample, drawn from (seed, epoch) in batch order: the same on resume.
+  const views = batches.map((batch) =>
+    batch.map(() => data.train.views > 1 ? Math.floor(viewRand() * data.train.views) : 0)
+  );
+  // Data-parallel steps from a feature cache read the next batch's records during this step.
+  const recordsAt = (s: number) =>
+    ctx.parallel && s < steps ? recordsOf(data.train, batches[s], views[s]) : null;
+  let records = recordsAt(0);
   for (let s = 0; s < steps; s++) {
-    const batch = order.slice(s * tc.batchSize, (s + 1) * tc.batchSize);
-    // One augmented view per sample, drawn from (seed, epoch): the same on resume.
-    const view = batch.map(() =>
-      data.train.views > 1 ? Math.floor(viewRand() * data.train.views) : 0
-    );
+    const batch = batches[s], view = views[s];
     const labels = Int32Array.from(batch, (i) => data.train.labels[i]);
     const stepOpts = {
       dropoutSeed: deriveSeed(config.seed, SEED_PURPOSE.dropout, e, s),
@@ -988,9 +996,16 @@ async function trainEpoch(
       injectNan: opts.hooks?.injectNan?.(e + 1, s + 1) ?? false,
     };
     let r: StepResult;
-    const records = ctx.parallel ? recordsOf(data.train, batch, view) : null;
-    if (records) r = await ctx.parallel!.step(stepState, { inputs: records, labels }, stepOpts);
-    else {
+    if (records) {
+      let upcoming: RecordInputs | null = null;
+      r = await ctx.parallel!.step(
+        stepState,
+        { inputs: records, labels },
+        stepOpts,
+        () => upcoming = recordsAt(s + 1),
+      );
+      records = upcoming ?? recordsAt(s + 1);
+    } else {
       const inputs = await data.train.readBatch(batch, view);
       r = await (ctx.parallel ?? { step: trainStep }).step(stepState, { inputs, labels }, stepOpts)
         .finally(() => disposeInputs(inputs));

@@ -88,3 +88,58 @@ export function validatedEpochs(
     return [{ epoch: e.epoch, value: raw }];
   });
 }
+
+/** Where another stopping rule would have ended a logged run ({@linkcode replayStop}). */
+export interface ReplayedStop {
+  /**
+   * The epoch the rule stops after (early stopping or `epochs`, the cap), or null when the log
+   * ends before the rule decides (the run needed more epochs than were logged).
+   */
+  epoch: number | null;
+  /** Why: `early-stop`, `epoch-cap`, or `undecided` (the log ends first). */
+  reason: "early-stop" | "epoch-cap" | "undecided";
+  /** The best checkpoint's epoch up to the stop (or up to the log's end when undecided). */
+  bestEpoch: number | null;
+  /** Its selection-metric value. */
+  bestValue: number | null;
+}
+
+/**
+ * Replays the trainer's best-checkpoint and stopping rules (lib/train/train.ts `recordEpoch`) on a
+ * logged run under another early-stopping configuration `es` and epoch cap `epochs`. The training
+ * path does not depend on when a run stops (stopping only ends it, and an average only reads the
+ * raw weights), so while the rule stops within the logged epochs, a run with it would have trained
+ * the same epochs and selected the returned epoch's checkpoint: the same weights, hence the same
+ * test result, at the cost of `epoch` epochs. `metric` is the selection metric (`valAccuracy` or
+ * `valPrimaryAccuracy`); every logged epoch must be validated (`train.evalEvery` 1).
+ * @throws RangeError when an epoch has no validation value, or `es.watch` is `"raw"` and one has
+ *   no raw value.
+ */
+export function replayStop(
+  log: readonly EpochLog[],
+  es: EarlyStopConfig,
+  epochs: number,
+  metric = "valAccuracy",
+): ReplayedStop {
+  const selected = validatedEpochs(log, metric);
+  if (selected.length !== log.length) {
+    throw new RangeError(`${log.length - selected.length} logged epoch(s) have no ${metric}`);
+  }
+  const watched = validatedEpochs(log, metric, es.watch).map((v) => v.value);
+  let best: { epoch: number; value: number } | null = null;
+  for (let i = 0; i < log.length; i++) {
+    const { epoch, value } = selected[i];
+    if (!best || value > best.value + es.minDelta) best = { epoch, value };
+    const early = shouldStopEarly(watched.slice(0, i + 1), epoch, es);
+    if (early || epoch >= epochs) {
+      const reason = early ? "early-stop" : "epoch-cap";
+      return { epoch, reason, bestEpoch: best.epoch, bestValue: best.value };
+    }
+  }
+  return {
+    epoch: null,
+    reason: "undecided",
+    bestEpoch: best?.epoch ?? null,
+    bestValue: best?.value ?? null,
+  };
+}

@@ -6,7 +6,7 @@ import { type EpochLog, loadCheckpoint, readLog, type RunMetrics } from "../run/
 import { runDir, runId } from "./run.ts";
 import { emaDecayAt, WeightAverage } from "./ema.ts";
 import { trainRun } from "./train.ts";
-import { validatedEpochs } from "./early_stop.ts";
+import { replayStop, validatedEpochs } from "./early_stop.ts";
 import { TOY_MODEL, toyData, trainUntilCrash } from "./test_helpers.ts";
 
 await tf.setBackend("cpu");
@@ -182,6 +182,52 @@ Deno.test('earlyStop.watch "raw": an averaged run stops where the plain run stop
         return { ...c, train: { ...c.train, earlyStop: rest as typeof c.train.earlyStop } };
       })()),
       "the default watch is part of no recorded run id",
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("replayStop: another stopping rule replayed on a run's log is where that rule stops the same run", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const rule = (watch: "selected" | "raw", patience: number) => ({ patience, watch });
+    const rules = [rule("raw", 1), rule("selected", 1), rule("selected", 3), rule("raw", 4)];
+    const config = (i: number) =>
+      cfg(join(tmp, `r${i}`), 0.9, {
+        classes: 8,
+        train: { epochs: 12, earlyStop: { enabled: true, ...rules[i] } },
+      });
+    const data = () => toyData(8, { train: 64, val: 64, test: 16 });
+    const runs: Awaited<ReturnType<typeof trainRun>>[] = [];
+    for (let i = 0; i < rules.length; i++) runs.push(await trainRun(config(i), data(), quiet));
+    const strip = (l: readonly EpochLog[]) => l.map(({ seconds: _s, ...rest }) => rest);
+    const stops = new Set<number>();
+    let decided = 0;
+    for (const x of runs) {
+      for (let j = 0; j < runs.length; j++) {
+        const y = runs[j], ym = y.metrics as RunMetrics, ytc = config(j).train;
+        // One training path: the runs agree on every epoch both trained.
+        const n = Math.min(x.log.length, y.log.length);
+        assert.deepEqual(strip(x.log.slice(0, n)), strip(y.log.slice(0, n)));
+        const r = replayStop(x.log, ytc.earlyStop, ytc.epochs);
+        stops.add(ym.stopped!.epoch);
+        if (ym.stopped!.epoch <= x.log.length) {
+          decided++;
+          assert.equal(r.epoch, ym.stopped!.epoch, `rule ${j} on run ${runs.indexOf(x)}`);
+          assert.equal(r.reason, ym.stopped!.reason);
+          assert.equal(r.bestEpoch, ym.stopped!.bestEpoch);
+        } else {
+          assert.equal(r.reason, "undecided");
+          assert.equal(r.epoch, null);
+        }
+      }
+    }
+    assert.ok(stops.size >= 2, "the rules must stop at different epochs for this test");
+    assert.ok(decided > rules.length, "some rule must be decided on another rule's run");
+    assert.throws(
+      () => replayStop([{ ...runs[0].log[0], valAccuracy: null }], config(0).train.earlyStop, 12),
+      /no valAccuracy/,
     );
   } finally {
     await Deno.remove(tmp, { recursive: true });

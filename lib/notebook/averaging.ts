@@ -21,6 +21,8 @@ import { adjustPrior } from "../eval/prior.ts";
 import { argmax, balancedAccuracy } from "../eval/metrics.ts";
 import { join } from "node:path";
 import { formatMeanStd, meanStd } from "./tables.ts";
+import { replayStop } from "../train/early_stop.ts";
+import type { EarlyStopConfig } from "../train/config.ts";
 import { correctnessOf, pairedAgainst, type StudyRun } from "./rb_study.ts";
 
 /** Two variants that differ in one factor: a treated value against the control value. */
@@ -328,5 +330,54 @@ export function priorRows(
         } (${valid.length} run${valid.length > 1 ? "s" : ""})`
         : "—",
     };
+  });
+}
+
+/** A stopping rule to replay on finished runs: a label and what it changes in `train.earlyStop`. */
+export interface StopRule {
+  /** Column label. */
+  label: string;
+  /** Fields of the run's own `train.earlyStop` that the rule replaces. */
+  earlyStop: Partial<EarlyStopConfig>;
+}
+
+/**
+ * What other stopping rules would have done with each finished run ({@linkcode replayStop} on its
+ * log, with the rule's fields over the run's own `train.earlyStop` and its epoch cap). The training
+ * path does not depend on the rule, so a rule that stops within the logged epochs and selects the
+ * run's own best epoch would have produced the same weights, hence the same test accuracy, in the
+ * epochs it names; one that selects another epoch gives weights this run did not test. One row per
+ * finished run, in variant then seed order.
+ */
+export function stopRuleRows(
+  runs: readonly StudyRun[],
+  rules: readonly StopRule[],
+): Record<string, string>[] {
+  const done = runs.filter((r) => r.metrics?.stopped && r.metrics.best)
+    .sort((a, b) => a.variant.localeCompare(b.variant) || a.seed - b.seed);
+  return done.map((r) => {
+    const m = r.metrics!;
+    const train = JSON.parse(Deno.readTextFileSync(join(r.dir, "config.json"))).train as {
+      epochs: number;
+      selectMetric: string;
+      earlyStop: EarlyStopConfig;
+    };
+    const row: Record<string, string> = {
+      variant: r.variant,
+      seed: String(r.seed),
+      "as trained": `${m.stopped!.epoch} epochs (${m.stopped!.reason}), best ${m.best!.epoch}`,
+      "test L_final": `${(100 * m.accuracy).toFixed(2)}%`,
+    };
+    for (const rule of rules) {
+      const es = { ...train.earlyStop, ...rule.earlyStop };
+      const s = replayStop(r.log, es, train.epochs, train.selectMetric);
+      row[rule.label] = s.reason === "undecided"
+        ? `needs > ${r.log.length} epochs`
+        : `${s.epoch} epochs, best ${s.bestEpoch}: ` +
+          (s.bestEpoch === m.best!.epoch
+            ? `same weights`
+            : `other weights (val ${(100 * s.bestValue!).toFixed(2)}%)`);
+    }
+    return row;
   });
 }

@@ -7,6 +7,7 @@ import {
   noiseRows,
   pairedRows,
   priorRows,
+  stopRuleRows,
   ttaRows,
   validationNoise,
   withinRunRows,
@@ -175,5 +176,68 @@ Deno.test("priorRows: the correction moves a hand-checked prediction; validation
     assert.equal(rows[0]["valid: plain → corrected"], "60.00% → 70.00% (1 run)");
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("stopRuleRows: other rules replayed on a run's own log, with whether the weights are the same", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The run watched its raw curve with patience 3 and stopped at epoch 8 (raw best at 5);
+    // its averaged curve peaked at epoch 4.
+    const earlyStop = {
+      enabled: true,
+      patience: 3,
+      minEpochs: 0,
+      window: 1,
+      minDelta: 0,
+      watch: "raw",
+    };
+    await Deno.writeTextFile(
+      join(dir, "config.json"),
+      JSON.stringify({ train: { epochs: 20, selectMetric: "valAccuracy", earlyStop } }),
+    );
+    const avg = [0.5, 0.6, 0.7, 0.8, 0.75, 0.74, 0.73, 0.72];
+    const raw = [0.4, 0.5, 0.6, 0.62, 0.7, 0.6, 0.65, 0.66];
+    const run: StudyRun = {
+      dir,
+      runId: "r",
+      variant: "ema=0.997,stop=raw",
+      seed: 1,
+      log: log(avg, raw),
+      metrics: {
+        accuracy: 0.8123,
+        primaryAccuracy: 0.8,
+        best: { metric: "valAccuracy", value: 0.8, epoch: 4 },
+        stopped: { reason: "early-stop", epoch: 8, bestEpoch: 4, patience: 3 },
+        rb: {} as NonNullable<StudyRun["metrics"]>["rb"],
+        epochs: 8,
+      },
+    };
+    const rows = stopRuleRows([run, { ...run, metrics: null }], [
+      { label: "own rule", earlyStop: {} },
+      { label: "averaged, patience 2", earlyStop: { watch: "selected", patience: 2 } },
+      {
+        label: "averaged, patience 1, from 5",
+        earlyStop: { watch: "selected", patience: 1, minEpochs: 5 },
+      },
+      { label: "raw, patience 1", earlyStop: { patience: 1 } },
+      { label: "raw, patience 9", earlyStop: { patience: 9 } },
+    ]);
+    assert.equal(rows.length, 1, "a run in training has no row");
+    const r = rows[0];
+    assert.equal(r["as trained"], "8 epochs (early-stop), best 4");
+    assert.equal(r["test L_final"], "81.23%");
+    assert.equal(r["own rule"], "8 epochs, best 4: same weights");
+    // Averaged curve: best at 4, two evaluations later (epoch 6) it stops.
+    assert.equal(r["averaged, patience 2"], "6 epochs, best 4: same weights");
+    assert.equal(r["averaged, patience 1, from 5"], "5 epochs, best 4: same weights");
+    // Raw curve with patience 1: 0.62 at epoch 4 improves, 0.7 at 5 too, 0.6 at 6 stops it.
+    assert.equal(r["raw, patience 1"], "6 epochs, best 4: same weights");
+    assert.equal(r["raw, patience 9"], "needs > 8 epochs");
+    // A rule that stops before the averaged peak selects other weights.
+    const early = stopRuleRows([run], [{ label: "x", earlyStop: { patience: 0 } }])[0];
+    assert.equal(early.x, "1 epochs, best 1: other weights (val 50.00%)");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -4,7 +4,11 @@
 # embeddings stay out), so a sweep that outlives the session loses
 # nothing it computed. Runs until killed; checks every INTERVAL seconds (default 60).
 #
-#   bash scripts/commit_runs.sh EXPERIMENT[,EXPERIMENT...] [INTERVAL]
+#   bash scripts/commit_runs.sh EXPERIMENT[,EXPERIMENT...] [INTERVAL] [SNAPSHOT]
+#
+# Every SNAPSHOT seconds (default 1800; 0: never) it also refreshes the checkpoint archives of the
+# unfinished runs (scripts/checkpoint_snapshots.sh save, not committed: they are large), so that the
+# archives a session commits at its end, or leaves behind when it ends abruptly, are recent.
 #
 # Only the run's own files are committed (`git add -f`, past .gitignore rules written for the
 # short runs, then `git commit -- PATHS`), so other staged work is left
@@ -13,6 +17,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 exps=${1:?usage: commit_runs.sh EXPERIMENT[,EXPERIMENT...] [INTERVAL]}
 interval=${2:-60}
+snapshot=${3:-1800}
+last_snapshot=$(date +%s)
 IFS=, read -r -a explist <<< "$exps"
 while true; do
   for exp in "${explist[@]}"; do
@@ -32,5 +38,9 @@ while true; do
       echo "$(date -u +%FT%TZ) committed $d ($variant)"
   done
   done
+  if [ "$snapshot" -gt 0 ] && [ $(($(date +%s) - last_snapshot)) -ge "$snapshot" ]; then
+    for exp in "${explist[@]}"; do bash scripts/checkpoint_snapshots.sh save "$exp"; done
+    last_snapshot=$(date +%s)
+  fi
   sleep "$interval"
 done

@@ -120,7 +120,7 @@ export class AdoptError extends Error {
 /**
  * Copies the run in `fromDir` to the directory of `config` (a config that differs from the run's
  * only in {@linkcode STOPPING_PATHS}): config.json describing `config` with `adoptedFrom`, the
- * epoch log, and the `last` and `best` checkpoints with their run id, config hash and
+ * epoch log, and the `last`, `best` and (with a weight average) `best-raw` checkpoints with their run id, config hash and
  * early-stopping state recomputed under the new rule. The old run is left as it was. Both run
  * locks are held while copying.
  * @throws AdoptError when the configs differ elsewhere, the target already holds a run, there is
@@ -165,14 +165,17 @@ export async function adoptRun(
       stopped: stoppedAfter(s.log, config),
     });
     await Deno.mkdir(join(toDir, "checkpoints"), { recursive: true });
-    const best = await loadCheckpoint(join(fromDir, "checkpoints", "best"));
-    if (best) {
-      await saveCheckpoint(
-        join(toDir, "checkpoints", "best"),
-        relabel(best.state),
-        best.weights,
-        best.optimizer,
-      );
+    // best-raw: the raw weights' best epoch of a run with a weight average, which it tests too.
+    for (const name of ["best", "best-raw"]) {
+      const ck = await loadCheckpoint(join(fromDir, "checkpoints", name));
+      if (ck) {
+        await saveCheckpoint(
+          join(toDir, "checkpoints", name),
+          relabel(ck.state),
+          ck.weights,
+          ck.optimizer,
+        );
+      }
     }
     const state = relabel(last.state);
     await saveCheckpoint(join(toDir, "checkpoints", "last"), state, last.weights, last.optimizer);

@@ -62,6 +62,34 @@ Deno.test("an adopted run resumed under a new stopping rule equals that rule's r
   });
 });
 
+Deno.test("an adopted run with a weight average tests the same averaged and raw weights as that rule's run", async () => {
+  await withTmp(async (tmp) => {
+    const late = { epochs: 5, earlyStop: { enabled: true, patience: 10, window: 2 } };
+    const avg = { emaDecay: 0.9 };
+    const old = await trainRun(cfg(tmp, avg), toyData(), quiet);
+    const fresh = await trainRun(cfg(join(tmp, "fresh"), { ...avg, ...late }), toyData(), quiet);
+    assert.ok(fresh.metrics.raw, "the run tests its raw weights");
+    // The raw weights' best epoch lies among the adopted epochs: only the adopted checkpoint
+    // holds those weights.
+    const rawBest = (await loadCheckpoint(join(fresh.dir, "checkpoints", "best-raw")))!.state
+      .bestRaw!.epoch;
+    assert.ok(rawBest <= 3, `raw best epoch ${rawBest} is not among the adopted ones`);
+    const config = cfg(tmp, { ...avg, ...late });
+    await adoptRun(old.dir, config);
+    const resumed = await trainRun(config, toyData(), quiet);
+    assert.equal(resumed.status, "resumed");
+    assert.deepEqual(strip(resumed.log), strip(fresh.log));
+    for (const f of ["predictions.csv", "predictions-raw.csv"]) {
+      assert.equal(
+        await Deno.readTextFile(join(resumed.dir, f)),
+        await Deno.readTextFile(join(fresh.dir, f)),
+        f,
+      );
+    }
+    assert.deepEqual(resumed.metrics.raw, fresh.metrics.raw);
+  });
+});
+
 Deno.test("adoption is refused when anything but the stopping rule differs", async () => {
   await withTmp(async (tmp) => {
     const old = await trainRun(cfg(tmp, { epochs: 1 }), toyData(), quiet);

@@ -121,8 +121,9 @@ export class AdoptError extends Error {
  * Copies the run in `fromDir` to the directory of `config` (a config that differs from the run's
  * only in {@linkcode STOPPING_PATHS}): config.json describing `config` with `adoptedFrom`, the
  * epoch log, and the `last`, `best` and (with a weight average) `best-raw` checkpoints with their run id, config hash and
- * early-stopping state recomputed under the new rule. The old run is left as it was. Both run
- * locks are held while copying.
+ * early-stopping state recomputed under the new rule; `variant`, when given, is the experiment
+ * variant recorded for the new run (the old run's is kept in `adoptedFrom`). The old run is left as
+ * it was. Both run locks are held while copying.
  * @throws AdoptError when the configs differ elsewhere, the target already holds a run, there is
  *   no checkpoint, or the new rule would have stopped before the last recorded epoch.
  */
@@ -130,6 +131,7 @@ export async function adoptRun(
   fromDir: string,
   config: GrefelConfig,
   toDir: string = runDir(config),
+  variant?: string,
 ): Promise<AdoptResult> {
   const record = await readRunRecord<GrefelConfig>(fromDir);
   if (!record) throw new AdoptError(`${fromDir} has no config.json`);
@@ -191,9 +193,12 @@ export async function adoptRun(
       configHash: configHash(config),
       config,
       experiment: config.train.experiment,
+      // The experiment variant the run now is (the old run's name, if any, is in adoptedFrom).
+      ...(variant !== undefined ? { variant } : {}),
       adoptedFrom: {
         runId: record.runId,
         dir: fromDir,
+        ...(record.variant !== undefined ? { variant: record.variant } : {}),
         epochs,
         earlyStop: record.config.train.earlyStop,
         epochCap: record.config.train.epochs,
@@ -291,7 +296,7 @@ export async function adoptIntoPlan(
     };
     if (match && !opts.dryRun) {
       try {
-        o.result = await adoptRun(match.dir, r.config, r.dir);
+        o.result = await adoptRun(match.dir, r.config, r.dir, r.variant);
       } catch (e) {
         if (!(e instanceof AdoptError || e instanceof LockHeldError)) throw e;
         o.error = e.message;

@@ -75,7 +75,9 @@ Deno.test("an adopted run with a weight average tests the same averaged and raw 
       .bestRaw!.epoch;
     assert.ok(rawBest <= 3, `raw best epoch ${rawBest} is not among the adopted ones`);
     const config = cfg(tmp, { ...avg, ...late });
-    await adoptRun(old.dir, config);
+    await adoptRun(old.dir, config, undefined, "late");
+    const record = JSON.parse(await Deno.readTextFile(join(runDir(config), "config.json")));
+    assert.equal(record.variant, "late", "the adopted run is recorded as the new variant");
     const resumed = await trainRun(config, toyData(), quiet);
     assert.equal(resumed.status, "resumed");
     assert.deepEqual(strip(resumed.log), strip(fresh.log));

@@ -357,7 +357,8 @@ export function stopRuleRows(
     .sort((a, b) => a.variant.localeCompare(b.variant) || a.seed - b.seed);
   return done.map((r) => {
     const m = r.metrics!;
-    const train = JSON.parse(Deno.readTextFileSync(join(r.dir, "config.json"))).train as {
+    // config.json is the run record: the resolved config sits under `config`.
+    const train = JSON.parse(Deno.readTextFileSync(join(r.dir, "config.json"))).config.train as {
       epochs: number;
       selectMetric: string;
       earlyStop: EarlyStopConfig;

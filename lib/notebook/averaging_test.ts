@@ -194,7 +194,10 @@ Deno.test("stopRuleRows: other rules replayed on a run's own log, with whether t
     };
     await Deno.writeTextFile(
       join(dir, "config.json"),
-      JSON.stringify({ train: { epochs: 20, selectMetric: "valAccuracy", earlyStop } }),
+      JSON.stringify({
+        runId: "r",
+        config: { train: { epochs: 20, selectMetric: "valAccuracy", earlyStop } },
+      }),
     );
     const avg = [0.5, 0.6, 0.7, 0.8, 0.75, 0.74, 0.73, 0.72];
     const raw = [0.4, 0.5, 0.6, 0.62, 0.7, 0.6, 0.65, 0.66];

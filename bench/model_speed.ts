@@ -7,7 +7,7 @@
  *
  * Usage (prints one JSON line):
  *   deno run -A bench/model_speed.ts --config compact --backend wasm --mode train
- *     [--batch 64] [--warmup 2] [--steps 10] [--max-seconds 60] [--profile]
+ *     [--batch 64] [--warmup 2] [--steps 10] [--max-seconds 60] [--profile] [--set PATH=VALUE]
  *   deno run -A bench/model_speed.ts --config compact --backend wasm --mode infer --from images
  *   deno run -A bench/model_speed.ts --config compact --backend wasm --batch 64 --warmup 2 --serve
  *     [--workers 2]
@@ -34,6 +34,7 @@ import { createAdam } from "../lib/wasm_adam.ts";
 import { selectBackend } from "../lib/backend.ts";
 import { unpatchWasmBatchMatMul, wasmBatchMatMulPatched } from "../lib/wasm_matmul.ts";
 import { presetConfig } from "../lib/config.ts";
+import { parseSets } from "../lib/train/experiments.ts";
 import {
   grefelForward,
   grefelLoss,
@@ -111,10 +112,20 @@ export function randomInputs(cfg: ModelConfig, batch: number, seed = 1): GrefelI
   return { landmark: mk(cfg.landmarkShape, 0), image: mk(cfg.imageShape, 1) };
 }
 
+/** The model config a measurement times: the preset with the options' overrides. */
+function modelConfig(o: Pick<ModelSpeedOptions, "config" | "overrides">): ModelConfig {
+  return presetConfig(o.config, o.overrides ?? {}).model;
+}
+
 /** Options of one model measurement. */
 export interface ModelSpeedOptions {
   /** Preset name (`compact`, `paper`, `tiny`). */
   config: string;
+  /**
+   * Config overrides over the preset, as `--set PATH=VALUE` gives them (default none), e.g.
+   * `{ model: { embedDim: 128 } }` to time a variant of an experiment.
+   */
+  overrides?: Record<string, unknown>;
   /** Backend name. */
   backend: string;
   /** `train` (training step) or `infer` (inference forward). */
@@ -206,7 +217,7 @@ export async function prepareModel(
 ): Promise<PreparedModel> {
   const backend = await selectBackend(o.backend);
   if (o.stockMatMul) unpatchWasmBatchMatMul();
-  const cfg = presetConfig(o.config).model;
+  const cfg = modelConfig(o);
   const params = initGrefel(cfg, 0);
   const vars = trainableVariables(params);
   const b = o.batch;
@@ -344,7 +355,7 @@ export async function prepareModel(
 /** Runs one measurement in this process. */
 export async function measureModel(o: ModelSpeedOptions): Promise<ModelSpeedResult> {
   const { backend, run, cleanup } = await prepareModel(o);
-  const cfg = presetConfig(o.config).model;
+  const cfg = modelConfig(o);
   const b = o.batch;
 
   const { seconds, first, capped } = await timeIterations(run, o);
@@ -399,7 +410,7 @@ export async function measureModel(o: ModelSpeedOptions): Promise<ModelSpeedResu
 async function serve(o: ModelSpeedOptions): Promise<void> {
   const p = await prepareModel(o);
   for (let i = 0; i < o.warmup; i++) await p.run();
-  const cfg = presetConfig(o.config).model;
+  const cfg = modelConfig(o);
   const info = {
     kind: "tfjs",
     pid: Deno.pid,
@@ -441,6 +452,7 @@ if (import.meta.main) {
       "stock-matmul": { type: "boolean", default: false },
       serve: { type: "boolean", default: false },
       workers: { type: "string", default: "1" },
+      set: { type: "string", multiple: true },
     },
   });
   if (!["train", "infer"].includes(values.mode!)) {
@@ -451,6 +463,7 @@ if (import.meta.main) {
   }
   const options: ModelSpeedOptions = {
     config: values.config!,
+    overrides: parseSets(values.set ?? []),
     backend: values.backend!,
     mode: values.mode as ModelSpeedOptions["mode"],
     from: values.from as ModelSpeedOptions["from"],

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { median, timeIterations } from "./model_speed.ts";
+import { measureModel, median, timeIterations } from "./model_speed.ts";
+import { summarizeModel } from "../lib/model/summary.ts";
+import { presetConfig } from "../lib/config.ts";
 
 Deno.test("timeIterations: warm-up calls are untimed, the first one's time is kept", async () => {
   let calls = 0;
@@ -33,4 +35,26 @@ Deno.test("timeIterations: maxSeconds caps the timed calls, keeping at least one
 Deno.test("median of odd and even lists", () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+Deno.test("measureModel: --set overrides change the model it times, and are recorded", async () => {
+  const base = {
+    config: "tiny",
+    backend: "cpu",
+    mode: "train" as const,
+    from: "features" as const,
+    batch: 4,
+    warmup: 0,
+    steps: 1,
+    maxSeconds: 30,
+    profile: false,
+    stockMatMul: false,
+    workers: 1,
+  };
+  const plain = await measureModel(base);
+  const wide = await measureModel({ ...base, overrides: { model: { embedDim: 32 } } });
+  const expected = summarizeModel(presetConfig("tiny", { model: { embedDim: 32 } }).model);
+  assert.equal(wide.trainableParams, expected.trainableParams);
+  assert.ok(wide.trainableParams > plain.trainableParams, "a wider embedding has more parameters");
+  assert.deepEqual(wide.options.overrides, { model: { embedDim: 32 } });
 });

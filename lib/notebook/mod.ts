@@ -16,6 +16,7 @@ export * from "./rb_study.ts";
 export * from "./ablation.ts";
 export * from "./extractor_study.ts";
 export * from "./averaging.ts";
+export * from "./size_study.ts";
 export type * from "../config_types.ts";
 export { DATASET_KINDS } from "../data/datasets.ts";
 export {

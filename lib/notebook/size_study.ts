@@ -1,0 +1,236 @@
+/**
+ * The model-size study (`experiments/size.json`) as data for the notebooks and the README: per
+ * variant, the trainable model's size (parameters, multiply-accumulates per image), how long its
+ * runs trained (epochs, gradient steps, the wall hours they recorded and the one-core hours the
+ * variant's measured step time gives), test accuracy of L_final (mean ± std over seeds), the paired
+ * difference against the baseline variant, and the rule that names `compact` and `compact-large`.
+ * No model logic: it reads run folders and counts the model from its config.
+ *
+ * @module
+ */
+import type { ModelConfig } from "../model/config.ts";
+import { summarizeModel } from "../model/summary.ts";
+import { formatDifference, type PairedDifference, verdict } from "../eval/paired.ts";
+import { readRunRecord } from "../run/mod.ts";
+import { pairedAgainst, readStudy, type StudyRun } from "./rb_study.ts";
+import { formatMeanStd, type MeanStd, meanStd } from "./tables.ts";
+
+/** One run of the size study: a {@linkcode StudyRun} with its model config and balanced accuracy. */
+export interface SizeRun extends StudyRun {
+  /** The resolved model config of the run (config.json's `config.model`). */
+  model: ModelConfig;
+  /** Balanced accuracy of L_final on the test split (null while training). */
+  balancedAccuracy: number | null;
+}
+
+/** Reads every run folder under `dir` (`results/size`), as {@linkcode readStudy} does. */
+export async function readSizeStudy(dir: string): Promise<SizeRun[]> {
+  const runs = await readStudy(dir);
+  return await Promise.all(runs.map(async (r) => {
+    const record = await readRunRecord(r.dir);
+    const model = (record?.config as { model?: ModelConfig } | undefined)?.model;
+    if (!model) throw new Error(`${r.dir}/config.json: no config.model to size the run's model`);
+    const evaluation = (r.metrics as { evaluation?: { final?: { balancedAccuracy?: number } } })
+      ?.evaluation;
+    return { ...r, model, balancedAccuracy: evaluation?.final?.balancedAccuracy ?? null };
+  }));
+}
+
+/** One variant's row of the size table. */
+export interface SizeRow {
+  /** Variant name. */
+  variant: string;
+  /** Trainable parameters of the variant's model. */
+  params: number;
+  /** Multiply-accumulates per image forward, attention products included. */
+  macs: number;
+  /** Finished runs (seeds). */
+  seeds: number;
+  /** Runs still training. */
+  running: number;
+  /** Test accuracy of L_final. */
+  test: MeanStd;
+  /** Balanced test accuracy of L_final. */
+  balanced: MeanStd;
+  /** Epochs trained. */
+  epochs: MeanStd;
+  /** Gradient steps trained. */
+  steps: MeanStd;
+  /**
+   * Wall hours the run's epochs recorded (training and validation, one process on one core). Runs
+   * that moved between machines, or shared one with other runs, add up unlike hours: read it as
+   * what it cost where it ran.
+   */
+  recordedHours: MeanStd;
+  /**
+   * One-core hours of the gradient steps at the variant's measured step time (steps × seconds per
+   * step, every variant timed on the same machine), or null without a step time. Validation is
+   * not counted.
+   */
+  stepHours: MeanStd | null;
+  /** Why each run stopped, as `reason@epoch (best epoch)`. */
+  stops: string[];
+  /** Paired test-accuracy difference against the baseline variant (null for the baseline). */
+  vsBaseline: PairedDifference | null;
+}
+
+/** Options of {@linkcode sizeRows}. */
+export interface SizeOptions {
+  /** The variant every other is paired against (the current `compact`). */
+  baseline: string;
+  /**
+   * Seconds per training step of each variant, all measured on one machine with one thread
+   * (bench/model_speed.ts with the variant's config). Variants without one get no step hours.
+   */
+  stepSeconds?: Readonly<Record<string, number>>;
+}
+
+/** The size table: one row per variant, the baseline first, then by trainable parameters. */
+export function sizeRows(runs: readonly SizeRun[], opts: SizeOptions): SizeRow[] {
+  const byVariant = new Map<string, SizeRun[]>();
+  for (const r of runs) byVariant.set(r.variant, [...(byVariant.get(r.variant) ?? []), r]);
+  if (!byVariant.has(opts.baseline)) {
+    throw new Error(`sizeRows: no run of the baseline variant "${opts.baseline}"`);
+  }
+  const rows = [...byVariant].map(([variant, rs]) => {
+    const done = rs.filter((r) => r.metrics);
+    const size = summarizeModel(rs[0].model);
+    const steps = done.map((r) => r.log.reduce((s, e) => s + (e.steps ?? 0), 0));
+    const stepSeconds = opts.stepSeconds?.[variant];
+    return {
+      variant,
+      params: size.trainableParams,
+      macs: size.flops + size.attentionFlops,
+      seeds: done.length,
+      running: rs.length - done.length,
+      test: meanStd(done.map((r) => r.metrics!.accuracy)),
+      balanced: meanStd(done.flatMap((r) => r.balancedAccuracy ?? [])),
+      epochs: meanStd(done.map((r) => r.metrics!.epochs)),
+      steps: meanStd(steps),
+      recordedHours: meanStd(done.map((r) => r.log.reduce((s, e) => s + e.seconds, 0) / 3600)),
+      stepHours: stepSeconds === undefined
+        ? null
+        : meanStd(steps.map((n) => n * stepSeconds / 3600)),
+      stops: done.map((r) => {
+        const s = r.metrics!.stopped;
+        return s ? `${s.reason}@${s.epoch} (best ${s.bestEpoch ?? "-"})` : "unrecorded";
+      }),
+      vsBaseline: variant === opts.baseline ? null : pairedAgainst(runs, variant, opts.baseline),
+    };
+  });
+  const key = (r: SizeRow) => (r.variant === opts.baseline ? -1 : r.params);
+  return rows.sort((a, b) => key(a) - key(b) || a.variant.localeCompare(b.variant));
+}
+
+/** The training cost a choice compares: step hours where measured, else the recorded hours. */
+export function costHours(row: SizeRow): number {
+  return (row.stepHours ?? row.recordedHours).mean;
+}
+
+/** Options of {@linkcode chooseSizes}. */
+export interface ChooseSizesOptions {
+  /** The current `compact` (the variant the others are paired against). */
+  baseline: string;
+  /** Finished seeds a variant needs to be chosen (default 3). */
+  minSeeds?: number;
+  /**
+   * Most one-core training hours (see {@linkcode costHours}) of `compact-large` (default 2: about
+   * an hour of a data-parallel run on both cores of the 2-core machine).
+   */
+  budgetHours?: number;
+}
+
+/** What {@linkcode chooseSizes} decided, with the sentences that say why. */
+export interface SizeChoice {
+  /** `compact`: best test accuracy per training hour (null while no variant has its seeds). */
+  compact: string | null;
+  /**
+   * `compact-large`: the most accurate variant within the budget, when its paired difference over
+   * `compact` holds; null otherwise (no larger configuration is resolved better).
+   */
+  compactLarge: string | null;
+  /** One sentence per step of the rule, with its numbers. */
+  reasons: string[];
+}
+
+/**
+ * The rule that names the presets, over the variants with at least `minSeeds` finished seeds:
+ * 1. `compact` is the variant with the highest mean test accuracy per training hour
+ *    ({@linkcode costHours}) among those within the budget;
+ * 2. `compact-large` is the variant within the budget with the highest mean test accuracy, other
+ *    than `compact`, and only if its paired difference against `compact` (same seeds, same images)
+ *    holds; otherwise there is no distinct `compact-large` and the reason gives the interval and
+ *    the smallest effect the design could detect.
+ * Variants short of seeds are listed as undecided, never chosen.
+ */
+export function chooseSizes(
+  runs: readonly SizeRun[],
+  rows: readonly SizeRow[],
+  opts: ChooseSizesOptions,
+): SizeChoice {
+  const minSeeds = opts.minSeeds ?? 3, budget = opts.budgetHours ?? 2;
+  const reasons: string[] = [];
+  const short = rows.filter((r) => r.seeds < minSeeds);
+  if (short.length) {
+    reasons.push(
+      `undecided (fewer than ${minSeeds} finished seeds): ` +
+        short.map((r) => `${r.variant} (${r.seeds})`).join(", "),
+    );
+  }
+  const ready = rows.filter((r) => r.seeds >= minSeeds && Number.isFinite(costHours(r)));
+  const within = ready.filter((r) => costHours(r) <= budget);
+  for (const r of ready.filter((r) => costHours(r) > budget)) {
+    reasons.push(`${r.variant}: ${costHours(r).toFixed(2)} h, over the ${budget} h budget`);
+  }
+  if (!within.length) {
+    reasons.push("no variant with its seeds within the budget: nothing chosen");
+    return { compact: null, compactLarge: null, reasons };
+  }
+  const perHour = (r: SizeRow) => 100 * r.test.mean / costHours(r);
+  const per = (r: SizeRow) =>
+    `${perHour(r).toFixed(1)} (${(100 * r.test.mean).toFixed(2)}% in ${costHours(r).toFixed(2)} h)`;
+  const compact = within.reduce((a, b) => (perHour(b) > perHour(a) ? b : a));
+  const others = within.filter((r) => r !== compact);
+  reasons.push(
+    `compact = ${compact.variant}: ${per(compact)} accuracy points per hour` +
+      (others.length ? `; ${others.map((r) => `${r.variant} ${per(r)}`).join(", ")}` : ""),
+  );
+  if (!others.length) {
+    reasons.push("compact-large: no other variant within the budget");
+    return { compact: compact.variant, compactLarge: null, reasons };
+  }
+  const best = others.reduce((a, b) => (b.test.mean > a.test.mean ? b : a));
+  const d = pairedAgainst(runs, best.variant, compact.variant);
+  if (!d) {
+    reasons.push(`compact-large: ${best.variant} shares no seed with ${compact.variant}`);
+    return { compact: compact.variant, compactLarge: null, reasons };
+  }
+  const v = verdict(d);
+  const large = v === "holds" ? best.variant : null;
+  reasons.push(
+    `compact-large: the most accurate other variant within the budget is ${best.variant}; ` +
+      `${best.variant} − ${compact.variant}: ${formatDifference(d, v)}` +
+      (large ? ", so it is compact-large" : ", so no larger configuration is resolved better"),
+  );
+  return { compact: compact.variant, compactLarge: large, reasons };
+}
+
+/** A {@linkcode SizeRow} as strings for a table. */
+export function sizeDisplayRow(r: SizeRow): Record<string, string> {
+  const hours = (m: MeanStd | null) => (m ? formatMeanStd(m, { scale: 1 }) : "—");
+  return {
+    variant: r.variant,
+    "params": r.params.toLocaleString("en-US"),
+    "MMACs / image": (r.macs / 1e6).toFixed(1),
+    seeds: r.running ? `${r.seeds} (+${r.running} running)` : String(r.seeds),
+    "test L_final (%)": formatMeanStd(r.test),
+    "balanced (%)": formatMeanStd(r.balanced),
+    epochs: formatMeanStd(r.epochs, { scale: 1, digits: 1 }),
+    "step hours (1 core)": hours(r.stepHours),
+    "recorded hours": hours(r.recordedHours),
+    stopped: r.stops.join("; "),
+    "− baseline (95% CI)": r.vsBaseline
+      ? formatDifference(r.vsBaseline, verdict(r.vsBaseline))
+      : "—",
+  };
+}

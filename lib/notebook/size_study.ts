@@ -83,6 +83,12 @@ export interface SizeOptions {
    * (bench/model_speed.ts with the variant's config). Variants without one get no step hours.
    */
   stepSeconds?: Readonly<Record<string, number>>;
+  /**
+   * The model config of every variant the experiment plans (default: only the variants with a
+   * run). A planned variant without runs gets a row with no seeds, so the table shows what is
+   * still to train.
+   */
+  planned?: Readonly<Record<string, ModelConfig>>;
 }
 
 /** The size table: one row per variant, the baseline first, then by trainable parameters. */
@@ -92,9 +98,10 @@ export function sizeRows(runs: readonly SizeRun[], opts: SizeOptions): SizeRow[]
   if (!byVariant.has(opts.baseline)) {
     throw new Error(`sizeRows: no run of the baseline variant "${opts.baseline}"`);
   }
+  for (const v of Object.keys(opts.planned ?? {})) if (!byVariant.has(v)) byVariant.set(v, []);
   const rows = [...byVariant].map(([variant, rs]) => {
     const done = rs.filter((r) => r.metrics);
-    const size = summarizeModel(rs[0].model);
+    const size = summarizeModel(rs[0]?.model ?? opts.planned![variant]);
     const steps = done.map((r) => r.log.reduce((s, e) => s + (e.steps ?? 0), 0));
     const stepSeconds = opts.stepSeconds?.[variant];
     return {
@@ -151,6 +158,8 @@ export interface SizeChoice {
   compactLarge: string | null;
   /** One sentence per step of the rule, with its numbers. */
   reasons: string[];
+  /** Whether some variant lacks seeds, so that the choice may still change. */
+  provisional: boolean;
 }
 
 /**
@@ -161,7 +170,7 @@ export interface SizeChoice {
  *    than `compact`, and only if its paired difference against `compact` (same seeds, same images)
  *    holds; otherwise there is no distinct `compact-large` and the reason gives the interval and
  *    the smallest effect the design could detect.
- * Variants short of seeds are listed as undecided, never chosen.
+ * Variants short of seeds are listed as undecided, never chosen, and make the choice provisional.
  */
 export function chooseSizes(
   runs: readonly SizeRun[],
@@ -171,6 +180,7 @@ export function chooseSizes(
   const minSeeds = opts.minSeeds ?? 3, budget = opts.budgetHours ?? 2;
   const reasons: string[] = [];
   const short = rows.filter((r) => r.seeds < minSeeds);
+  const provisional = short.length > 0;
   if (short.length) {
     reasons.push(
       `undecided (fewer than ${minSeeds} finished seeds): ` +
@@ -184,7 +194,7 @@ export function chooseSizes(
   }
   if (!within.length) {
     reasons.push("no variant with its seeds within the budget: nothing chosen");
-    return { compact: null, compactLarge: null, reasons };
+    return { compact: null, compactLarge: null, reasons, provisional };
   }
   const perHour = (r: SizeRow) => 100 * r.test.mean / costHours(r);
   const per = (r: SizeRow) =>
@@ -196,14 +206,16 @@ export function chooseSizes(
       (others.length ? `; ${others.map((r) => `${r.variant} ${per(r)}`).join(", ")}` : ""),
   );
   if (!others.length) {
-    reasons.push("compact-large: no other variant within the budget");
-    return { compact: compact.variant, compactLarge: null, reasons };
+    reasons.push(
+      `compact-large: no other variant ${short.length ? "with its seeds " : ""}within the budget`,
+    );
+    return { compact: compact.variant, compactLarge: null, reasons, provisional };
   }
   const best = others.reduce((a, b) => (b.test.mean > a.test.mean ? b : a));
   const d = pairedAgainst(runs, best.variant, compact.variant);
   if (!d) {
     reasons.push(`compact-large: ${best.variant} shares no seed with ${compact.variant}`);
-    return { compact: compact.variant, compactLarge: null, reasons };
+    return { compact: compact.variant, compactLarge: null, reasons, provisional };
   }
   const v = verdict(d);
   const large = v === "holds" ? best.variant : null;
@@ -212,7 +224,7 @@ export function chooseSizes(
       `${best.variant} − ${compact.variant}: ${formatDifference(d, v)}` +
       (large ? ", so it is compact-large" : ", so no larger configuration is resolved better"),
   );
-  return { compact: compact.variant, compactLarge: large, reasons };
+  return { compact: compact.variant, compactLarge: large, reasons, provisional };
 }
 
 /** A {@linkcode SizeRow} as strings for a table. */

@@ -95,11 +95,23 @@ Deno.test("size rows: model size, steps and hours, and the paired difference to 
     assert.ok(wide.vsBaseline!.interval[0] > 0, "10 points on 400 images, 3 seeds: resolved");
     assert.equal(wide.stops[0], "early-stop@12 (best 9)");
     assert.match(sizeDisplayRow(wide)["− baseline (95% CI)"], /holds/);
+    const all = chooseSizes(runs, rows, { baseline: "small", budgetHours: 1 });
+    assert.equal(all.provisional, false, "every variant has its seeds");
+    assert.equal(all.compactLarge, "wide");
     // Without step times the cost is the recorded hours.
     const bare = sizeRows(runs, { baseline: "small" });
     assert.equal(bare[1].stepHours, null);
     assertClose(costHours(bare[1]), 12 * 72 / 3600, 1e-12);
     assert.throws(() => sizeRows(runs, { baseline: "absent" }), /no run of the baseline/);
+    // A planned variant without runs gets an empty row, sized from its config.
+    const model = presetConfig("tiny", { model: { embedDim: 48 } }).model;
+    const planned = sizeRows(runs, { baseline: "small", planned: { huge: model } });
+    const huge = planned.find((r) => r.variant === "huge")!;
+    assert.equal(huge.seeds, 0);
+    assert.equal(huge.params, summarizeModel(model).trainableParams);
+    const c = chooseSizes(runs, planned, { baseline: "small", budgetHours: 10 });
+    assert.equal(c.provisional, true);
+    assert.ok(c.reasons[0].includes("huge (0)"));
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -118,6 +130,7 @@ Deno.test("chooseSizes: compact per hour, compact-large only when resolved, budg
     const rows = sizeRows(runs, { baseline: "small", stepSeconds });
     const c = chooseSizes(runs, rows, { baseline: "small", budgetHours: 1 });
     assert.equal(c.compact, "small", "the cheapest per accuracy point");
+    assert.equal(c.provisional, true, "`new` lacks seeds");
     assert.equal(c.compactLarge, "wide");
     assert.ok(c.reasons.some((r) => r.startsWith("undecided") && r.includes("new (1)")));
     assert.ok(c.reasons.some((r) => r.startsWith("huge:") && r.includes("over the 1 h budget")));
@@ -130,6 +143,7 @@ Deno.test("chooseSizes: compact per hour, compact-large only when resolved, budg
       budgetHours: 1,
     });
     assert.equal(c2.compact, "small");
+    assert.equal(c2.provisional, true);
     assert.equal(c2.compactLarge, null);
     assert.ok(c2.reasons.some((r) => r.includes("no larger configuration is resolved better")));
 

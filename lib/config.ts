@@ -43,6 +43,13 @@ export const grefelConfigSchema = z.strictObject({
         `"raw" reads the raw weights' curve beside the averaged one, but train.emaDecay is 0`,
     });
   }
+  if (cfg.train.earlyStop.watch === "raw" && !cfg.train.validateRaw) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["train", "earlyStop", "watch"],
+      message: `"raw" reads the raw weights' validation curve, but train.validateRaw is false`,
+    });
+  }
 });
 
 /** A fully resolved configuration (validated by {@linkcode grefelConfigSchema}). */

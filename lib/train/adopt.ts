@@ -47,10 +47,17 @@ export function differingPaths(a: unknown, b: unknown, prefix = ""): string[] {
   return canonicalJson(a ?? null) === canonicalJson(b ?? null) ? [] : [prefix || "(root)"];
 }
 
-/** Paths where two configs differ beyond the run-id exclusions and the stopping rule. */
+/**
+ * Paths where the config `b` of a new run differs from the config `a` of a recorded one beyond
+ * the run-id exclusions and the stopping rule. `train.validateRaw` off in `b` where `a` had it on
+ * is no difference: validating the raw weights changes no epoch's computation, and the recorded
+ * run logged everything the new config reads (the other way round it did not).
+ */
 export function trajectoryDifferences(a: GrefelConfig, b: GrefelConfig): string[] {
-  const strip = (c: GrefelConfig) =>
-    withoutPaths(c, [...RUN_ID_EXCLUDED, ...STOPPING_PATHS, "preset"]) as Record<string, unknown>;
+  const fewerValidations = b.train.validateRaw === false && a.train.validateRaw !== false;
+  const ignored = [...RUN_ID_EXCLUDED, ...STOPPING_PATHS, "preset"];
+  if (fewerValidations) ignored.push("train.validateRaw");
+  const strip = (c: GrefelConfig) => withoutPaths(c, ignored) as Record<string, unknown>;
   const legacy = (c: Record<string, unknown>) => {
     // A field added after a run was recorded is absent from its config: at its legacy value it
     // computes what the older run computed.

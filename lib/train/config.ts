@@ -58,6 +58,13 @@ export const trainConfigSchema = z.strictObject({
    * TensorFlow's ExponentialMovingAverage). 0: no averaging (the paper).
    */
   emaDecay: z.number().min(0).lt(1).default(0),
+  /**
+   * With a weight average, also validate the raw weights every epoch: their curve
+   * (`valRawAccuracy`), their own best checkpoint (`checkpoints/best-raw`) and the test split's
+   * single-weight arm (predictions-raw.csv). A second validation pass per epoch; `false` skips it
+   * where nothing reads the raw curve (needed by `earlyStop.watch` "raw").
+   */
+  validateRaw: z.boolean().default(true),
   /** Adam β1. */
   beta1: z.number().min(0).lt(1).default(0.9),
   /** Adam β2. */
@@ -196,6 +203,14 @@ export interface TrainConfig {
    * TensorFlow's ExponentialMovingAverage), in [0, 1). 0: no averaging (the paper). Default: `0`.
    */
   emaDecay: number;
+  /**
+   * With a weight average, also validate the raw weights every epoch: their curve
+   * (`valRawAccuracy`), their own best checkpoint (`checkpoints/best-raw`) and the test split's
+   * single-weight arm (predictions-raw.csv). A second validation pass per epoch; `false` skips it
+   * where nothing reads the raw curve (`earlyStop.watch` "raw" needs it). Without an average it
+   * does nothing. Default: `true`.
+   */
+  validateRaw: boolean;
   /** Adam β1, in [0, 1). Default: `0.9`. */
   beta1: number;
   /** Adam β2, in [0, 1). Default: `0.999`. */
@@ -333,6 +348,7 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.finetune": "none",
   "train.finetuneLrScale": 1,
   "train.emaDecay": 0,
+  "train.validateRaw": true,
   "train.mirrorViews": false,
   "model.rb.training": "paper",
   "model.rb.auxWeight": 1.0,

@@ -7,6 +7,7 @@ import { runDir, runId } from "./run.ts";
 import { emaDecayAt, WeightAverage } from "./ema.ts";
 import { trainRun } from "./train.ts";
 import { replayStop, validatedEpochs } from "./early_stop.ts";
+import { trajectoryDifferences } from "./adopt.ts";
 import { TOY_MODEL, toyData, trainUntilCrash } from "./test_helpers.ts";
 
 await tf.setBackend("cpu");
@@ -244,4 +245,46 @@ Deno.test('earlyStop.watch "raw" without an average is rejected, and a log witho
   assert.throws(() => validatedEpochs([e], "valAccuracy", "raw"), /epoch 3 has no raw/);
   const r = { ...e, valRawAccuracy: 0.45, valRawPrimaryAccuracy: 0.35 };
   assert.deepEqual(validatedEpochs([r], "valPrimaryAccuracy", "raw"), [{ epoch: 3, value: 0.35 }]);
+});
+
+Deno.test("train.validateRaw off: the averaged run's own numbers, no raw curve, arm or checkpoint; adoptable from a run that validated raw, not back", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const both = await trainRun(cfg(join(tmp, "a"), 0.8), toyData(), quiet);
+    const before = tf.memory().numTensors;
+    const config = cfg(join(tmp, "o"), 0.8, { train: { validateRaw: false } });
+    const only = await trainRun(config, toyData(), quiet);
+    assert.equal(tf.memory().numTensors, before, "tensors leaked by trainRun");
+    assert.notEqual(runId(config), runId(cfg("x", 0.8)), "what a run writes is part of its id");
+    assert.equal(runId(cfg("x", 0.8)), runId(cfg("x", 0.8, { train: { validateRaw: true } })));
+    const strip = (l: EpochLog[]) =>
+      l.map(({ seconds: _s, code: _c, valRawAccuracy: _r, valRawPrimaryAccuracy: _p, ...rest }) =>
+        rest
+      );
+    const log = await readLog(only.dir);
+    assert.ok(log.every((e) => e.valRawAccuracy === undefined && Number.isFinite(e.valAccuracy)));
+    assert.deepEqual(strip(log), strip(await readLog(both.dir)), "the same averaged validations");
+    assert.equal(only.metrics.accuracy, both.metrics.accuracy);
+    assert.equal(
+      await Deno.readTextFile(join(only.dir, "predictions.csv")),
+      await Deno.readTextFile(join(both.dir, "predictions.csv")),
+    );
+    assert.equal((only.metrics as RunMetrics).raw, undefined);
+    assert.ok((both.metrics as RunMetrics).raw, "the run that validated raw has its raw arm");
+    for (const f of ["predictions-raw.csv", "checkpoints/best-raw"]) {
+      await assert.rejects(() => Deno.stat(join(only.dir, f)), Deno.errors.NotFound, f);
+    }
+    assert.throws(
+      () =>
+        cfg("x", 0.8, {
+          train: { validateRaw: false, earlyStop: { enabled: true, watch: "raw" } },
+        }),
+      /train\.earlyStop\.watch.*validateRaw is false/s,
+    );
+    // Fewer validations than recorded is no other computation; more would need what was not logged.
+    assert.deepEqual(trajectoryDifferences(cfg("x", 0.8), config), []);
+    assert.deepEqual(trajectoryDifferences(config, cfg("x", 0.8)), ["train.validateRaw"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

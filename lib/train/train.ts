@@ -1081,7 +1081,8 @@ function dirOf(ctx: EpochContext): string {
 
 /**
  * Branch report on the validation split after `epoch` (null when not evaluated this epoch): of the
- * averaged weights when there is an average, which then also reports the raw weights (`raw`).
+ * averaged weights when there is an average, which then also reports the raw weights (`raw`)
+ * unless `train.validateRaw` is off.
  */
 async function validate(
   ctx: EpochContext,
@@ -1108,7 +1109,7 @@ async function validate(
   };
   if (!ctx.ema) return { val: await report(""), raw: null };
   const val = await ctx.ema.withAveraged(() => report(" (averaged weights)"));
-  return { val, raw: await report(" (raw weights)") };
+  return { val, raw: tc.validateRaw ? await report(" (raw weights)") : null };
 }
 
 /**
@@ -1241,7 +1242,9 @@ async function testRun(
       classNames: data.classNames,
     })
     : {};
-  const raw = ctx.ema ? await testRawArm(ctx, dir) : null;
+  // Without raw validation (`train.validateRaw` off) there is no raw arm, also in a run adopted
+  // from one that validated its raw weights for a while.
+  const raw = ctx.ema && ctx.config.train.validateRaw ? await testRawArm(ctx, dir) : null;
   const metrics: RunMetrics = {
     runId: id,
     dataset: data.name,

@@ -19,6 +19,7 @@ import { patchWasmBatchMatMul, patchWasmIdentity } from "./wasm_matmul.ts";
 import { registerWasmConvFilterGradients } from "./wasm_conv_grad.ts";
 import { patchWasmScalarMinMax } from "./wasm_minmax.ts";
 import { patchWasmSum } from "./wasm_sum.ts";
+import { patchSoftmaxGradient } from "./wasm_softmax.ts";
 
 /** The backends this project knows, in order of preference. */
 export const BACKENDS = ["webgpu", "wasm", "cpu"] as const;
@@ -173,13 +174,15 @@ export async function selectBackend(requested?: string): Promise<BackendInfo> {
       // tfjs-wasm's transposed matMul is 10-20x slower than transpose + matMul (lib/wasm_matmul.ts);
       // it has no filter gradients for conv2d and depthwise conv (lib/wasm_conv_grad.ts); its
       // maximum/minimum with a scalar are 4x slower than a clamp (lib/wasm_minmax.ts); its sum over
-      // leading axes copies the input first (lib/wasm_sum.ts).
+      // leading axes copies the input first (lib/wasm_sum.ts); its softmax gradient is four
+      // kernels over the attention logits (lib/wasm_softmax.ts).
       if (name === "wasm") {
         patchWasmBatchMatMul();
         patchWasmIdentity();
         registerWasmConvFilterGradients();
         patchWasmScalarMinMax();
         patchWasmSum();
+        patchSoftmaxGradient();
       }
       return {
         backend: name,

@@ -76,6 +76,7 @@ interface Bound {
     ...constants: AdamConstants
   ) => void;
   macc: (d: number, a: number, b: number, n: number) => void;
+  softmaxGrad: (y: number, dy: number, dx: number, rows: number, n: number) => void;
   scratch: number;
 }
 
@@ -97,6 +98,7 @@ function bound(backend: WasmGemmBackend): Bound {
       sumRows: inst.exports.sumRows as Bound["sumRows"],
       adam: inst.exports.adam as Bound["adam"],
       macc: inst.exports.macc as Bound["macc"],
+      softmaxGrad: inst.exports.softmaxGrad as Bound["softmaxGrad"],
       scratch: backend.wasm._malloc(GEMM_SCRATCH_BYTES) >>> 0,
     };
     instances.set(memory, b);
@@ -234,6 +236,34 @@ export function sumLeadingAxes(
   if (n === 0 || k === 0) return null;
   const out = backend.makeOutput(keepDims ? [...Array(r - 1).fill(1), n] : [n], "float32");
   bound(backend).sumRows(offset(backend, x), offset(backend, out), k, n);
+  return out;
+}
+
+/**
+ * The gradient of a softmax over the last axis from its output `y` and the output's gradient `dy`
+ * (float32 tensors of one shape on the heap), `y·dy − y·Σ_last(y·dy)`, as a fresh tensor; null,
+ * allocating nothing, for any other dtype, a shape mismatch or an empty tensor.
+ */
+export function softmaxGradLastAxis(
+  backend: WasmGemmBackend,
+  y: tf.TensorInfo,
+  dy: tf.TensorInfo,
+): tf.TensorInfo | null {
+  const r = y.shape.length, n = y.shape[r - 1];
+  if (
+    r < 1 || y.dtype !== "float32" || dy.dtype !== "float32" || !n ||
+    dy.shape.length !== r || dy.shape.some((d, i) => d !== y.shape[i])
+  ) return null;
+  const rows = prod(y.shape.slice(0, -1));
+  if (!rows) return null;
+  const out = backend.makeOutput([...y.shape], "float32");
+  bound(backend).softmaxGrad(
+    offset(backend, y),
+    offset(backend, dy),
+    offset(backend, out),
+    rows,
+    n,
+  );
   return out;
 }
 

@@ -12,6 +12,9 @@
  * Exported function `sumRows(b, c, K, N)`: `c[n] = Σ_k b[k·N + n]` (the sum over the leading axes
  * of a row-major `[K, N]`), rows added in increasing k.
  *
+ * Exported function `softmaxGrad(y, dy, dx, rows, n)`: the gradient of a last-axis softmax from its
+ * output y and the output's gradient dy (see {@linkcode softmaxGradWat}).
+ *
  * Exported function `adam(p, g, m, v, po, mo, vo, n, b1, c1, b2, c2, d1, d2, eps, nlr)` (pointers
  * and n i32, the rest f32): one Adam update of n values from weight p, gradient g and moments m, v
  * into po, mo, vo, with tfjs' `AdamOptimizer` operations in tfjs' order, each rounded to float32
@@ -211,6 +214,68 @@ export function maccWat(): string {
 }
 
 /**
+ * `softmaxGrad(y, dy, dx, rows, n)`: the gradient of a softmax over the last axis, per row of n
+ * values, `dx = y·dy − y·Σ(y·dy)` (tfjs' composite gradient, in one pass over each row's inputs
+ * and one over its outputs instead of four kernels). The row sum adds four lanes at a time, then
+ * the lanes, then the tail, so it rounds differently from tfjs' `Sum` (within float tolerance).
+ * dx may alias dy.
+ */
+export function softmaxGradWat(): string {
+  return `(func (export "softmaxGrad") (param $y i32) (param $dy i32) (param $dx i32)
+      (param $rows i32) (param $n i32)
+    (local $i i32) (local $acc v128) (local $s f32) (local $sv v128) (local $bytes i32)
+    (local.set $bytes (i32.shl (local.get $n) (i32.const 2)))
+    (block $rdone (loop $row
+      (br_if $rdone (i32.eqz (local.get $rows)))
+      ;; s = Σ y·dy over the row
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $i (i32.const 0))
+      (block $vdone (loop $vec
+        (br_if $vdone (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $bytes)))
+        (local.set $acc (f32x4.add (local.get $acc)
+          (f32x4.mul (v128.load align=4 (i32.add (local.get $y) (local.get $i)))
+            (v128.load align=4 (i32.add (local.get $dy) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec)))
+      (local.set $s (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+        (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+      (block $sdone (loop $scalar
+        (br_if $sdone (i32.ge_u (local.get $i) (local.get $bytes)))
+        (local.set $s (f32.add (local.get $s)
+          (f32.mul (f32.load (i32.add (local.get $y) (local.get $i)))
+            (f32.load (i32.add (local.get $dy) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $scalar)))
+      ;; dx = y·dy − s·y
+      (local.set $sv (f32x4.splat (local.get $s)))
+      (local.set $i (i32.const 0))
+      (block $v2done (loop $vec2
+        (br_if $v2done (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $bytes)))
+        (v128.store align=4 (i32.add (local.get $dx) (local.get $i))
+          (f32x4.sub
+            (f32x4.mul (v128.load align=4 (i32.add (local.get $dy) (local.get $i)))
+              (v128.load align=4 (i32.add (local.get $y) (local.get $i))))
+            (f32x4.mul (local.get $sv) (v128.load align=4 (i32.add (local.get $y) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vec2)))
+      (block $s2done (loop $scalar2
+        (br_if $s2done (i32.ge_u (local.get $i) (local.get $bytes)))
+        (f32.store (i32.add (local.get $dx) (local.get $i))
+          (f32.sub
+            (f32.mul (f32.load (i32.add (local.get $dy) (local.get $i)))
+              (f32.load (i32.add (local.get $y) (local.get $i))))
+            (f32.mul (local.get $s) (f32.load (i32.add (local.get $y) (local.get $i))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $scalar2)))
+      (local.set $y (i32.add (local.get $y) (local.get $bytes)))
+      (local.set $dy (i32.add (local.get $dy) (local.get $bytes)))
+      (local.set $dx (i32.add (local.get $dx) (local.get $bytes)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $row))))`;
+}
+
+/**
  * The `adam` function. Per value, exactly the float32 operations of tfjs 4.22's
  * `AdamOptimizer.applyGradients` (`m' = m·β₁ + g·c₁`, `v' = v·β₂ + (g·g)·c₂`,
  * `p' = ((m'/d₁) / (√(v'/d₂) + ε))·(−lr) + p`, with c = 1 − β and d = 1 − β^t rounded to float32 by
@@ -359,6 +424,7 @@ export function gemmWat(): string {
       (br $rows))))
   ${adamWat()}
   ${maccWat()}
+  ${softmaxGradWat()}
 )
 `;
 }

@@ -1,9 +1,9 @@
 /**
- * Training-step time of every variant of an experiment, on this machine, interleaved: each round
- * times every variant once (a fresh bench/model_speed.ts process per cell, one thread), in an order
- * rotated from round to round, so that a drift of the machine's load spreads over all variants
- * alike. The notebooks turn an experiment's step counts into one-core hours with these times
- * (lib/notebook/size_study.ts).
+ * Training-step and inference time of every variant of an experiment, on this machine, interleaved:
+ * each round times every variant once (a fresh bench/model_speed.ts process per cell and mode, one
+ * thread), in an order rotated from round to round, so that a drift of the machine's load spreads
+ * over all variants alike. The notebooks turn an experiment's step and validation counts into
+ * one-core hours with these times (lib/notebook/size_study.ts).
  *
  * Usage (writes the JSON to --out and prints a summary):
  *   deno run -A bench/variant_steps.ts --experiment size [--variant V]... [--rounds 3]
@@ -11,8 +11,9 @@
  *     [--out results/bench/size_steps.json]
  *
  * Each cell is the trainer's step from cached-feature shapes (bench/model_speed.ts `--mode train
- * --from features`) with the variant's resolved model config; the optimizer, loss and batch are the
- * step's. The result per variant is the median over rounds of each round's median step.
+ * --from features`) with the variant's resolved model config, and the eval-mode forward of a batch
+ * of the same size (`--mode infer`, what validation runs per batch). The result per variant is the
+ * median over rounds of each round's median.
  *
  * @module
  */
@@ -51,10 +52,14 @@ export interface VariantStepsOptions {
 
 /** One variant's times. */
 export interface VariantStepTimes {
-  /** Each round's median seconds per step, in round order. */
+  /** Each round's median seconds per training step, in round order. */
   rounds: number[];
-  /** Median over the rounds. */
+  /** Median over the rounds: seconds per training step. */
   seconds: number;
+  /** Each round's median seconds per inference batch, in round order. */
+  inferRounds: number[];
+  /** Median over the rounds: seconds per inference (validation) batch. */
+  inferSeconds: number;
   /** Trainable parameters of the variant's model. */
   trainableParams: number;
 }
@@ -81,27 +86,29 @@ export async function variantSteps(o: VariantStepsOptions): Promise<VariantSteps
   const steps = o.steps ?? 10, backend = o.backend ?? "wasm", preset = o.preset ?? exp.preset;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds: ${rounds}, expected ≥ 1`);
   const models = new Map(names.map((v) => [v, variantConfig(exp, v, { preset }).model]));
-  const times = new Map<string, { rounds: number[]; params: number }>(
-    names.map((v) => [v, { rounds: [], params: 0 }]),
+  const times = new Map<string, { rounds: number[]; infer: number[]; params: number }>(
+    names.map((v) => [v, { rounds: [], infer: [], params: 0 }]),
   );
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < names.length; k++) {
       const v = names[(k + round) % names.length];
-      const args = [
-        "run",
-        "-A",
-        join(HERE, "model_speed.ts"),
-        ...["--config", preset, "--backend", backend, "--mode", "train", "--from", "features"],
-        ...["--batch", String(batch), "--warmup", String(warmup), "--steps", String(steps)],
-        ...["--max-seconds", "600", "--set", `model=${JSON.stringify(models.get(v))}`],
-      ];
-      const r = await runChild(Deno.execPath(), args, o.timeoutSeconds ?? 600);
-      if (!r.ok) throw new Error(`variant ${v}, round ${round + 1}: ${r.error}`);
-      const value = r.value as ModelSpeedResult;
       const t = times.get(v)!;
-      t.rounds.push(value.medianSeconds);
-      t.params = value.trainableParams;
-      o.log?.(`round ${round + 1} ${v}: ${value.medianSeconds.toFixed(3)} s/step`);
+      for (const mode of ["train", "infer"] as const) {
+        const args = [
+          "run",
+          "-A",
+          join(HERE, "model_speed.ts"),
+          ...["--config", preset, "--backend", backend, "--mode", mode, "--from", "features"],
+          ...["--batch", String(batch), "--warmup", String(warmup), "--steps", String(steps)],
+          ...["--max-seconds", "600", "--set", `model=${JSON.stringify(models.get(v))}`],
+        ];
+        const r = await runChild(Deno.execPath(), args, o.timeoutSeconds ?? 600);
+        if (!r.ok) throw new Error(`variant ${v}, ${mode}, round ${round + 1}: ${r.error}`);
+        const value = r.value as ModelSpeedResult;
+        (mode === "train" ? t.rounds : t.infer).push(value.medianSeconds);
+        t.params = value.trainableParams;
+        o.log?.(`round ${round + 1} ${v} ${mode}: ${value.medianSeconds.toFixed(3)} s`);
+      }
     }
   }
   return {
@@ -112,7 +119,13 @@ export async function variantSteps(o: VariantStepsOptions): Promise<VariantSteps
     variants: Object.fromEntries(
       names.map((v) => {
         const t = times.get(v)!;
-        return [v, { rounds: t.rounds, seconds: median(t.rounds), trainableParams: t.params }];
+        return [v, {
+          rounds: t.rounds,
+          seconds: median(t.rounds),
+          inferRounds: t.infer,
+          inferSeconds: median(t.infer),
+          trainableParams: t.params,
+        }];
       }),
     ),
   };

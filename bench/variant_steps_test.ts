@@ -19,16 +19,22 @@ Deno.test("variantSteps: every variant timed once per round, with its own model"
   });
   // Rotated order: round 2 starts with the second variant.
   assert.deepEqual(order, [
-    "round 1 D=64,depth=1",
-    "round 1 D=128,depth=1",
-    "round 2 D=128,depth=1",
-    "round 2 D=64,depth=1",
+    "round 1 D=64,depth=1 train",
+    "round 1 D=64,depth=1 infer",
+    "round 1 D=128,depth=1 train",
+    "round 1 D=128,depth=1 infer",
+    "round 2 D=128,depth=1 train",
+    "round 2 D=128,depth=1 infer",
+    "round 2 D=64,depth=1 train",
+    "round 2 D=64,depth=1 infer",
   ]);
   const exp = loadExperiment("size");
   for (const v of variants) {
     const t = r.variants[v];
     assert.equal(t.rounds.length, 2);
     assert.ok(t.rounds.every((s) => s > 0) && t.seconds > 0);
+    assert.equal(t.inferRounds.length, 2);
+    assert.ok(t.inferSeconds > 0);
     const want = summarizeModel(variantConfig(exp, v, { preset: "tiny" }).model).trainableParams;
     assert.equal(t.trainableParams, want, v);
   }

@@ -2,7 +2,7 @@
  * The model-size study (`experiments/size.json`) as data for the notebooks and the README: per
  * variant, the trainable model's size (parameters, multiply-accumulates per image), how long its
  * runs trained (epochs, gradient steps, the wall hours they recorded and the one-core hours the
- * variant's measured step time gives), test accuracy of L_final (mean ± std over seeds), the paired
+ * variant's measured step and inference times give), test accuracy of L_final (mean ± std over seeds), the paired
  * difference against the baseline variant, and the rule that names `compact` and `compact-large`.
  * No model logic: it reads run folders and counts the model from its config.
  *
@@ -21,6 +21,10 @@ export interface SizeRun extends StudyRun {
   model: ModelConfig;
   /** Balanced accuracy of L_final on the test split (null while training). */
   balancedAccuracy: number | null;
+  /** Validation images (config.json's `dataset.sizes.val`; 0 when unrecorded). */
+  valImages: number;
+  /** Training batch size, also the validation batch (config.json's `config.train.batchSize`). */
+  batchSize: number;
 }
 
 /** Reads every run folder under `dir` (`results/size`), as {@linkcode readStudy} does. */
@@ -28,11 +32,22 @@ export async function readSizeStudy(dir: string): Promise<SizeRun[]> {
   const runs = await readStudy(dir);
   return await Promise.all(runs.map(async (r) => {
     const record = await readRunRecord(r.dir);
-    const model = (record?.config as { model?: ModelConfig } | undefined)?.model;
-    if (!model) throw new Error(`${r.dir}/config.json: no config.model to size the run's model`);
+    const config = record?.config as
+      | { model?: ModelConfig; train?: { batchSize?: number } }
+      | undefined;
+    if (!config?.model) {
+      throw new Error(`${r.dir}/config.json: no config.model to size the run's model`);
+    }
     const evaluation = (r.metrics as { evaluation?: { final?: { balancedAccuracy?: number } } })
       ?.evaluation;
-    return { ...r, model, balancedAccuracy: evaluation?.final?.balancedAccuracy ?? null };
+    const sizes = (record as { dataset?: { sizes?: { val?: number } } } | null)?.dataset?.sizes;
+    return {
+      ...r,
+      model: config.model,
+      balancedAccuracy: evaluation?.final?.balancedAccuracy ?? null,
+      valImages: sizes?.val ?? 0,
+      batchSize: config.train?.batchSize ?? 64,
+    };
   }));
 }
 
@@ -63,15 +78,35 @@ export interface SizeRow {
    */
   recordedHours: MeanStd;
   /**
-   * One-core hours of the gradient steps at the variant's measured step time (steps × seconds per
-   * step, every variant timed on the same machine), or null without a step time. Validation is
-   * not counted.
+   * One-core hours of the run's gradient steps and of one validation pass per validated epoch, at
+   * the variant's measured seconds per step and per inference batch (every variant timed on the
+   * same machine), or null without times. One pass, whatever the run did: the cost of the recipe
+   * as a preset would run it (`train.validateRaw` off), the same for every variant.
    */
-  stepHours: MeanStd | null;
+  computeHours: MeanStd | null;
   /** Why each run stopped, as `reason@epoch (best epoch)`. */
   stops: string[];
   /** Paired test-accuracy difference against the baseline variant (null for the baseline). */
   vsBaseline: PairedDifference | null;
+}
+
+/** One variant's measured times (bench/variant_steps.ts `seconds` and `inferSeconds`). */
+export interface VariantTiming {
+  /** Seconds per training step. */
+  step: number;
+  /** Seconds per inference batch of the training batch size. */
+  infer: number;
+}
+
+/**
+ * One-core hours of a run's steps and one validation pass per validated epoch at `t`
+ * (see {@linkcode SizeRow.computeHours}).
+ */
+export function runCostHours(run: SizeRun, t: VariantTiming): number {
+  const steps = run.log.reduce((s, e) => s + (e.steps ?? 0), 0);
+  const validated = run.log.filter((e) => e.valAccuracy !== null && e.valAccuracy !== undefined);
+  const batches = Math.ceil(run.valImages / run.batchSize);
+  return (steps * t.step + validated.length * batches * t.infer) / 3600;
 }
 
 /** Options of {@linkcode sizeRows}. */
@@ -79,10 +114,10 @@ export interface SizeOptions {
   /** The variant every other is paired against (the current `compact`). */
   baseline: string;
   /**
-   * Seconds per training step of each variant, all measured on one machine with one thread
-   * (bench/model_speed.ts with the variant's config). Variants without one get no step hours.
+   * Seconds per training step and per inference batch of each variant, all measured on one machine
+   * with one thread (bench/variant_steps.ts). Variants without times get no compute hours.
    */
-  stepSeconds?: Readonly<Record<string, number>>;
+  timing?: Readonly<Record<string, VariantTiming>>;
   /**
    * The model config of every variant the experiment plans (default: only the variants with a
    * run). A planned variant without runs gets a row with no seeds, so the table shows what is
@@ -103,7 +138,7 @@ export function sizeRows(runs: readonly SizeRun[], opts: SizeOptions): SizeRow[]
     const done = rs.filter((r) => r.metrics);
     const size = summarizeModel(rs[0]?.model ?? opts.planned![variant]);
     const steps = done.map((r) => r.log.reduce((s, e) => s + (e.steps ?? 0), 0));
-    const stepSeconds = opts.stepSeconds?.[variant];
+    const timing = opts.timing?.[variant];
     return {
       variant,
       params: size.trainableParams,
@@ -115,9 +150,7 @@ export function sizeRows(runs: readonly SizeRun[], opts: SizeOptions): SizeRow[]
       epochs: meanStd(done.map((r) => r.metrics!.epochs)),
       steps: meanStd(steps),
       recordedHours: meanStd(done.map((r) => r.log.reduce((s, e) => s + e.seconds, 0) / 3600)),
-      stepHours: stepSeconds === undefined
-        ? null
-        : meanStd(steps.map((n) => n * stepSeconds / 3600)),
+      computeHours: timing ? meanStd(done.map((r) => runCostHours(r, timing))) : null,
       stops: done.map((r) => {
         const s = r.metrics!.stopped;
         return s ? `${s.reason}@${s.epoch} (best ${s.bestEpoch ?? "-"})` : "unrecorded";
@@ -129,10 +162,17 @@ export function sizeRows(runs: readonly SizeRun[], opts: SizeOptions): SizeRow[]
   return rows.sort((a, b) => key(a) - key(b) || a.variant.localeCompare(b.variant));
 }
 
-/** The training cost a choice compares: step hours where measured, else the recorded hours. */
+/** The training cost a choice compares: compute hours where measured, else the recorded hours. */
 export function costHours(row: SizeRow): number {
-  return (row.stepHours ?? row.recordedHours).mean;
+  return (row.computeHours ?? row.recordedHours).mean;
 }
+
+/**
+ * The default budget of `compact-large`, in one-core compute hours: about an hour of training on
+ * both cores of the 2-core machine, where a data-parallel run (`train.workers` 2) steps and
+ * validates about 1.6 times as fast as one core (bench/analysis.md, data-parallel rounds).
+ */
+export const SIZE_BUDGET_HOURS = 1.6;
 
 /** Options of {@linkcode chooseSizes}. */
 export interface ChooseSizesOptions {
@@ -141,8 +181,8 @@ export interface ChooseSizesOptions {
   /** Finished seeds a variant needs to be chosen (default 3). */
   minSeeds?: number;
   /**
-   * Most one-core training hours (see {@linkcode costHours}) of `compact-large` (default 2: about
-   * an hour of a data-parallel run on both cores of the 2-core machine).
+   * Most one-core training hours (see {@linkcode costHours}) of `compact-large`. Default
+   * {@linkcode SIZE_BUDGET_HOURS}.
    */
   budgetHours?: number;
 }
@@ -177,7 +217,7 @@ export function chooseSizes(
   rows: readonly SizeRow[],
   opts: ChooseSizesOptions,
 ): SizeChoice {
-  const minSeeds = opts.minSeeds ?? 3, budget = opts.budgetHours ?? 2;
+  const minSeeds = opts.minSeeds ?? 3, budget = opts.budgetHours ?? SIZE_BUDGET_HOURS;
   const reasons: string[] = [];
   const short = rows.filter((r) => r.seeds < minSeeds);
   const provisional = short.length > 0;
@@ -238,7 +278,7 @@ export function sizeDisplayRow(r: SizeRow): Record<string, string> {
     "test L_final (%)": formatMeanStd(r.test),
     "balanced (%)": formatMeanStd(r.balanced),
     epochs: formatMeanStd(r.epochs, { scale: 1, digits: 1 }),
-    "step hours (1 core)": hours(r.stepHours),
+    "compute hours (1 core)": hours(r.computeHours),
     "recorded hours": hours(r.recordedHours),
     stopped: r.stops.join("; "),
     "− baseline (95% CI)": r.vsBaseline

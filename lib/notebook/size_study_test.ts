@@ -2,7 +2,14 @@ import { join } from "node:path";
 import { assert, assertClose } from "../testing.ts";
 import { presetConfig } from "../config.ts";
 import { summarizeModel } from "../model/summary.ts";
-import { chooseSizes, costHours, readSizeStudy, sizeDisplayRow, sizeRows } from "./size_study.ts";
+import {
+  chooseSizes,
+  costHours,
+  readSizeStudy,
+  runCostHours,
+  sizeDisplayRow,
+  sizeRows,
+} from "./size_study.ts";
 
 const IMAGES = 400;
 
@@ -28,13 +35,23 @@ async function fakeRun(
   const model = presetConfig("tiny", { model: { embedDim: o.embedDim } }).model;
   await Deno.writeTextFile(
     join(d, "config.json"),
-    JSON.stringify({ runId: o.id, variant: o.variant, seed: o.seed, config: { model } }),
+    JSON.stringify({
+      runId: o.id,
+      variant: o.variant,
+      seed: o.seed,
+      config: { model, train: { batchSize: 64 } },
+      dataset: { sizes: { val: 128 } }, // two validation batches
+    }),
   );
   const epochs = o.epochs ?? 10;
-  const log = Array.from(
-    { length: epochs },
-    (_, i) => JSON.stringify({ epoch: i + 1, steps: o.steps ?? 50, seconds: o.seconds ?? 36 }),
-  );
+  // Every epoch but the first is validated.
+  const log = Array.from({ length: epochs }, (_, i) =>
+    JSON.stringify({
+      epoch: i + 1,
+      steps: o.steps ?? 50,
+      seconds: o.seconds ?? 36,
+      valAccuracy: i ? 0.5 : null,
+    }));
   await Deno.writeTextFile(join(d, "log.jsonl"), log.join("\n") + "\n");
   const acc = o.right / IMAGES;
   await Deno.writeTextFile(
@@ -76,7 +93,8 @@ Deno.test("size rows: model size, steps and hours, and the paired difference to 
     await cell(root, "small", 16, [300, 304, 296]);
     await cell(root, "wide", 32, [340, 344, 336], { epochs: 12, steps: 40, seconds: 72 });
     const runs = await readSizeStudy(root);
-    const rows = sizeRows(runs, { baseline: "small", stepSeconds: { small: 0.5, wide: 0.9 } });
+    const timing = { small: { step: 0.5, infer: 0.2 }, wide: { step: 0.9, infer: 0.3 } };
+    const rows = sizeRows(runs, { baseline: "small", timing });
     assert.deepEqual(rows.map((r) => r.variant), ["small", "wide"]);
     const [small, wide] = rows;
     const size = summarizeModel(presetConfig("tiny", { model: { embedDim: 32 } }).model);
@@ -87,9 +105,15 @@ Deno.test("size rows: model size, steps and hours, and the paired difference to 
     assertClose(wide.test.mean, 340 / IMAGES, 1e-12);
     assertClose(wide.balanced.mean, 340 / IMAGES - 0.1, 1e-12);
     assert.equal(wide.steps.mean, 12 * 40);
-    assertClose(wide.stepHours!.mean, 12 * 40 * 0.9 / 3600, 1e-12);
+    // 12 epochs of 40 steps, 11 validations of 2 batches.
+    assertClose(wide.computeHours!.mean, (12 * 40 * 0.9 + 11 * 2 * 0.3) / 3600, 1e-12);
+    assertClose(
+      runCostHours(runs.find((r) => r.variant === "wide")!, timing.wide),
+      wide.computeHours!.mean,
+      1e-12,
+    );
     assertClose(wide.recordedHours.mean, 12 * 72 / 3600, 1e-12);
-    assertClose(costHours(wide), wide.stepHours!.mean, 1e-12);
+    assertClose(costHours(wide), wide.computeHours!.mean, 1e-12);
     assert.equal(small.vsBaseline, null);
     assertClose(wide.vsBaseline!.difference, 40 / IMAGES, 1e-12);
     assert.ok(wide.vsBaseline!.interval[0] > 0, "10 points on 400 images, 3 seeds: resolved");
@@ -100,7 +124,7 @@ Deno.test("size rows: model size, steps and hours, and the paired difference to 
     assert.equal(all.compactLarge, "wide");
     // Without step times the cost is the recorded hours.
     const bare = sizeRows(runs, { baseline: "small" });
-    assert.equal(bare[1].stepHours, null);
+    assert.equal(bare[1].computeHours, null);
     assertClose(costHours(bare[1]), 12 * 72 / 3600, 1e-12);
     assert.throws(() => sizeRows(runs, { baseline: "absent" }), /no run of the baseline/);
     // A planned variant without runs gets an empty row, sized from its config.
@@ -126,8 +150,9 @@ Deno.test("chooseSizes: compact per hour, compact-large only when resolved, budg
     await cell(root, "huge", 48, [380, 380, 380]); // best, but over the budget
     await fakeRun(root, { id: "new-0", variant: "new", seed: 0, embedDim: 40, right: 390 });
     const runs = await readSizeStudy(root);
-    const stepSeconds = { small: 0.5, wide: 1.0, same: 0.6, huge: 10, new: 0.5 };
-    const rows = sizeRows(runs, { baseline: "small", stepSeconds });
+    const t = (step: number) => ({ step, infer: 0.1 });
+    const timing = { small: t(0.5), wide: t(1.0), same: t(0.6), huge: t(10), new: t(0.5) };
+    const rows = sizeRows(runs, { baseline: "small", timing });
     const c = chooseSizes(runs, rows, { baseline: "small", budgetHours: 1 });
     assert.equal(c.compact, "small", "the cheapest per accuracy point");
     assert.equal(c.provisional, true, "`new` lacks seeds");
@@ -138,7 +163,7 @@ Deno.test("chooseSizes: compact per hour, compact-large only when resolved, budg
 
     // Without `wide`, the most accurate other variant is not resolved better: no compact-large.
     const noWide = runs.filter((r) => r.variant !== "wide");
-    const c2 = chooseSizes(noWide, sizeRows(noWide, { baseline: "small", stepSeconds }), {
+    const c2 = chooseSizes(noWide, sizeRows(noWide, { baseline: "small", timing }), {
       baseline: "small",
       budgetHours: 1,
     });

@@ -78,6 +78,11 @@ export interface SizeRow {
    */
   recordedHours: MeanStd;
   /**
+   * The machines the finished runs' epochs recorded (`EpochLog.machine`), "unrecorded" for epochs
+   * logged before the field existed.
+   */
+  machines: string[];
+  /**
    * One-core hours of the run's gradient steps and of one validation pass per validated epoch, at
    * the variant's measured seconds per step and per inference batch (every variant timed on the
    * same machine), or null without times. One pass, whatever the run did: the cost of the recipe
@@ -150,6 +155,7 @@ export function sizeRows(runs: readonly SizeRun[], opts: SizeOptions): SizeRow[]
       epochs: meanStd(done.map((r) => r.metrics!.epochs)),
       steps: meanStd(steps),
       recordedHours: meanStd(done.map((r) => r.log.reduce((s, e) => s + e.seconds, 0) / 3600)),
+      machines: [...new Set(done.flatMap((r) => r.log.map((e) => e.machine ?? "unrecorded")))],
       computeHours: timing ? meanStd(done.map((r) => runCostHours(r, timing))) : null,
       stops: done.map((r) => {
         const s = r.metrics!.stopped;
@@ -280,6 +286,7 @@ export function sizeDisplayRow(r: SizeRow): Record<string, string> {
     epochs: formatMeanStd(r.epochs, { scale: 1, digits: 1 }),
     "compute hours (1 core)": hours(r.computeHours),
     "recorded hours": hours(r.recordedHours),
+    "recorded on": r.machines.join(", "),
     stopped: r.stops.join("; "),
     "− baseline (95% CI)": r.vsBaseline
       ? formatDifference(r.vsBaseline, verdict(r.vsBaseline))

@@ -51,6 +51,7 @@ async function fakeRun(
       steps: o.steps ?? 50,
       seconds: o.seconds ?? 36,
       valAccuracy: i ? 0.5 : null,
+      ...(i ? { machine: "CPU ×2" } : {}), // the first epoch predates the field
     }));
   await Deno.writeTextFile(join(d, "log.jsonl"), log.join("\n") + "\n");
   const acc = o.right / IMAGES;
@@ -118,6 +119,7 @@ Deno.test("size rows: model size, steps and hours, and the paired difference to 
     assertClose(wide.vsBaseline!.difference, 40 / IMAGES, 1e-12);
     assert.ok(wide.vsBaseline!.interval[0] > 0, "10 points on 400 images, 3 seeds: resolved");
     assert.equal(wide.stops[0], "early-stop@12 (best 9)");
+    assert.deepEqual(wide.machines, ["unrecorded", "CPU ×2"]);
     assert.match(sizeDisplayRow(wide)["− baseline (95% CI)"], /holds/);
     const all = chooseSizes(runs, rows, { baseline: "small", budgetHours: 1 });
     assert.equal(all.provisional, false, "every variant has its seeds");

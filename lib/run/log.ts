@@ -70,6 +70,11 @@ export interface EpochLog {
    * uncommitted changes; null outside git). Absent in older runs.
    */
   code?: string | null;
+  /**
+   * The machine that trained the epoch (lib/run/machine.ts `machineLabel`: CPU model and cores),
+   * for reading `seconds`. Absent in older runs.
+   */
+  machine?: string;
 }
 
 /** Why a run stopped training. */

@@ -27,6 +27,7 @@ export * from "./checkpoint.ts";
 export * from "./files.ts";
 export * from "./csv.ts";
 export * from "./code_version.ts";
+export * from "./machine.ts";
 export type { BackendInfo } from "../backend.ts";
 export {
   type Branch,

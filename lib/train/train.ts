@@ -57,6 +57,7 @@ import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.
 import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
 import { DataParallel, type RecordInputs } from "./parallel.ts";
 import { codeLabel, codeVersion } from "../run/code_version.ts";
+import { machineLabel } from "../run/machine.ts";
 import { WeightAverage } from "./ema.ts";
 
 /** Version of this library, recorded in every run's config.json. */
@@ -1050,6 +1051,7 @@ async function trainEpoch(
       }
       : acc.grad,
     code: codeLabel(),
+    machine: machineLabel(),
   };
 }
 

@@ -14,12 +14,11 @@ import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { acquireLock, LockHeldError } from "../lock.ts";
 import { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
-import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
+import { earlyStopStatus, stoppedAfter, validatedEpochs } from "./early_stop.ts";
 import { configHash, runDir, runId } from "./run.ts";
 import {
   canonicalJson,
   type CheckpointState,
-  type EpochLog,
   exists,
   loadCheckpoint,
   readRunRecord,
@@ -75,33 +74,6 @@ export function trajectoryDifferences(a: GrefelConfig, b: GrefelConfig): string[
     return copy;
   };
   return differingPaths(legacy(strip(a)), legacy(strip(b)));
-}
-
-/**
- * Why a run with `config` stops after the last epoch of `log`, or null when it goes on; the same
- * decision the epoch loop takes.
- */
-export function stoppedAfter(log: readonly EpochLog[], config: GrefelConfig): StopInfo | null {
-  const tc = config.train;
-  const epoch = log.at(-1)?.epoch ?? 0;
-  const vals = validatedEpochs(log, tc.selectMetric);
-  const watched = validatedEpochs(log, tc.selectMetric, tc.earlyStop.watch);
-  const values = watched.map((v) => v.value);
-  const early = shouldStopEarly(values, epoch, tc.earlyStop);
-  if (!early && epoch !== tc.epochs) return null;
-  let best: { epoch: number; value: number } | null = null;
-  for (const v of vals) if (!best || v.value > best.value + tc.earlyStop.minDelta) best = v;
-  const es = earlyStopStatus(values, tc.earlyStop);
-  return {
-    reason: early ? "early-stop" : "epoch-cap",
-    epoch,
-    bestEpoch: vals.length ? best?.epoch ?? null : null,
-    patience: tc.earlyStop.enabled ? tc.earlyStop.patience : null,
-    ...(tc.earlyStop.window > 1 && es.best >= 0
-      ? { window: tc.earlyStop.window, smoothedBestEpoch: watched[es.best].epoch }
-      : {}),
-    ...(tc.earlyStop.watch === "raw" ? { watched: "raw" as const } : {}),
-  };
 }
 
 /** What {@linkcode adoptRun} did. */

@@ -5,7 +5,8 @@
  * @module
  */
 import type { EarlyStopConfig } from "./config.ts";
-import type { EpochLog } from "../run/log.ts";
+import type { GrefelConfig } from "../config.ts";
+import type { EpochLog, StopInfo } from "../run/log.ts";
 
 /** Where early stopping stands after a sequence of validation evaluations. */
 export interface EarlyStopStatus {
@@ -89,6 +90,33 @@ export function validatedEpochs(
   });
 }
 
+/**
+ * The best checkpoint's epoch and value among validated epochs (in order), as the trainer keeps it:
+ * a value replaces the best when it exceeds it by more than `minDelta`; null without any.
+ */
+export function bestValidated(
+  values: readonly { epoch: number; value: number }[],
+  minDelta: number,
+): { epoch: number; value: number } | null {
+  let best: { epoch: number; value: number } | null = null;
+  for (const v of values) if (!best || v.value > best.value + minDelta) best = v;
+  return best;
+}
+
+/**
+ * Why training ends after `epoch`, given the watched validation values so far: `early-stop`
+ * ({@linkcode shouldStopEarly}), `epoch-cap` (the run reached `epochs`), or null when it goes on.
+ */
+export function stopReason(
+  watched: readonly number[],
+  epoch: number,
+  es: EarlyStopConfig,
+  epochs: number,
+): "early-stop" | "epoch-cap" | null {
+  if (shouldStopEarly(watched, epoch, es)) return "early-stop";
+  return epoch >= epochs ? "epoch-cap" : null;
+}
+
 /** Where another stopping rule would have ended a logged run ({@linkcode replayStop}). */
 export interface ReplayedStop {
   /**
@@ -126,20 +154,43 @@ export function replayStop(
     throw new RangeError(`${log.length - selected.length} logged epoch(s) have no ${metric}`);
   }
   const watched = validatedEpochs(log, metric, es.watch).map((v) => v.value);
-  let best: { epoch: number; value: number } | null = null;
   for (let i = 0; i < log.length; i++) {
-    const { epoch, value } = selected[i];
-    if (!best || value > best.value + es.minDelta) best = { epoch, value };
-    const early = shouldStopEarly(watched.slice(0, i + 1), epoch, es);
-    if (early || epoch >= epochs) {
-      const reason = early ? "early-stop" : "epoch-cap";
-      return { epoch, reason, bestEpoch: best.epoch, bestValue: best.value };
+    const reason = stopReason(watched.slice(0, i + 1), selected[i].epoch, es, epochs);
+    if (reason) {
+      const best = bestValidated(selected.slice(0, i + 1), es.minDelta)!;
+      return { epoch: selected[i].epoch, reason, bestEpoch: best.epoch, bestValue: best.value };
     }
   }
+  const best = bestValidated(selected, es.minDelta);
   return {
     epoch: null,
     reason: "undecided",
     bestEpoch: best?.epoch ?? null,
     bestValue: best?.value ?? null,
+  };
+}
+
+/**
+ * Why a run with `config` stops after the last epoch of `log`, or null when it goes on; the
+ * decision the epoch loop takes (lib/train/train.ts `recordEpoch` records this).
+ */
+export function stoppedAfter(log: readonly EpochLog[], config: GrefelConfig): StopInfo | null {
+  const tc = config.train;
+  const epoch = log.at(-1)?.epoch ?? 0;
+  const vals = validatedEpochs(log, tc.selectMetric);
+  const watched = validatedEpochs(log, tc.selectMetric, tc.earlyStop.watch);
+  const values = watched.map((v) => v.value);
+  const reason = stopReason(values, epoch, tc.earlyStop, tc.epochs);
+  if (!reason) return null;
+  const es = earlyStopStatus(values, tc.earlyStop);
+  return {
+    reason,
+    epoch,
+    bestEpoch: bestValidated(vals, tc.earlyStop.minDelta)?.epoch ?? null,
+    patience: tc.earlyStop.enabled ? tc.earlyStop.patience : null,
+    ...(tc.earlyStop.window > 1 && es.best >= 0
+      ? { window: tc.earlyStop.window, smoothedBestEpoch: watched[es.best].epoch }
+      : {}),
+    ...(tc.earlyStop.watch === "raw" ? { watched: "raw" as const } : {}),
   };
 }

@@ -2,7 +2,14 @@ import { assert } from "../testing.ts";
 
 const near = (a: number, b: number, tol = 1e-12) =>
   assert.ok(Math.abs(a - b) <= tol, `${a} is not within ${tol} of ${b}`);
-import { earlyStopStatus, movingMean, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
+import {
+  bestValidated,
+  earlyStopStatus,
+  movingMean,
+  shouldStopEarly,
+  stopReason,
+  validatedEpochs,
+} from "./early_stop.ts";
 import type { EpochLog } from "../run/log.ts";
 import { earlyStopSchema } from "./config.ts";
 
@@ -65,4 +72,30 @@ Deno.test("validatedEpochs: the selection metric of validated epochs only, with 
   ]);
   assert.deepEqual(validatedEpochs(log, "valPrimaryAccuracy").map((v) => v.value), [0.4, 0.6]);
   assert.deepEqual(validatedEpochs([], "valAccuracy"), []);
+});
+
+Deno.test("bestValidated: the first value that beats the best by more than minDelta wins", () => {
+  const v = [
+    { epoch: 1, value: 0.5 },
+    { epoch: 2, value: 0.6 },
+    { epoch: 3, value: 0.6 },
+    { epoch: 5, value: 0.61 },
+  ];
+  assert.deepEqual(bestValidated(v, 0), { epoch: 5, value: 0.61 });
+  // A tie never replaces the best; 0.61 is not more than 0.02 above 0.6.
+  assert.deepEqual(bestValidated(v.slice(0, 3), 0), { epoch: 2, value: 0.6 });
+  assert.deepEqual(bestValidated(v, 0.02), { epoch: 2, value: 0.6 });
+  assert.deepEqual(bestValidated([], 0), null);
+});
+
+Deno.test("stopReason: early stopping first, then the epoch cap, else null", () => {
+  const es = earlyStopSchema.parse({ enabled: true, patience: 2 });
+  const v = [0.5, 0.6, 0.55, 0.58];
+  assert.deepEqual(stopReason(v, 4, es, 10), "early-stop");
+  // At the cap, a run that also ran out of patience is reported as early-stopped.
+  assert.deepEqual(stopReason(v, 4, es, 4), "early-stop");
+  assert.deepEqual(stopReason(v.slice(0, 3), 3, es, 10), null);
+  assert.deepEqual(stopReason(v.slice(0, 3), 3, es, 3), "epoch-cap");
+  assert.deepEqual(stopReason([], 3, { ...es, enabled: false }, 3), "epoch-cap");
+  assert.deepEqual(stopReason(v, 4, { ...es, enabled: false }, 10), null);
 });

@@ -54,7 +54,7 @@ import {
 } from "../eval/branches.ts";
 import { accuracy, argmax } from "../eval/metrics.ts";
 import { GRAD_GROUPS, type GradGroup, type StepResult, trainStep } from "./step.ts";
-import { earlyStopStatus, shouldStopEarly, validatedEpochs } from "./early_stop.ts";
+import { earlyStopStatus, stoppedAfter, validatedEpochs } from "./early_stop.ts";
 import { DataParallel, type RecordInputs } from "./parallel.ts";
 import { codeLabel, codeVersion } from "../run/code_version.ts";
 import { machineLabel } from "../run/machine.ts";
@@ -1141,22 +1141,8 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
   const values = validated.map((v) => v.value);
   const es = earlyStopStatus(values, tc.earlyStop);
   if (data.val) state.sinceBest = es.since;
-  const early = shouldStopEarly(values, epoch, tc.earlyStop);
-  if (early || epoch === tc.epochs) {
-    state.stopped = {
-      reason: early ? "early-stop" : "epoch-cap",
-      epoch,
-      bestEpoch: data.val ? state.best?.epoch ?? null : null,
-      patience: tc.earlyStop.enabled ? tc.earlyStop.patience : null,
-      ...(tc.earlyStop.window > 1 && es.best >= 0
-        ? {
-          window: tc.earlyStop.window,
-          smoothedBestEpoch: validated[es.best].epoch,
-        }
-        : {}),
-      ...(tc.earlyStop.watch === "raw" ? { watched: "raw" as const } : {}),
-    };
-  }
+  const stop = stoppedAfter(state.log, config);
+  if (stop) state.stopped = stop;
   // The raw weights' own best epoch, the single-weight arm of the same training path.
   const rawValue = metric === "valAccuracy" ? entry.valRawAccuracy : entry.valRawPrimaryAccuracy;
   const improvedRaw = !!ctx.ema && typeof rawValue === "number" &&

@@ -18,8 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { selectBackend } from "../lib/backend.ts";
-import { presetConfig } from "../lib/config.ts";
-import { prepareData } from "../lib/train/prepare.ts";
+import { ferplusData } from "./ferplus_data.ts";
 import { MODEL_FNS } from "../lib/train/model_fns.ts";
 import { predictSplit } from "../lib/train/train.ts";
 import { DataParallel } from "../lib/train/parallel.ts";
@@ -39,14 +38,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds), workers = Number(values.workers);
 const batch = Number(values.batch);
 await selectBackend("wasm");
-const config = presetConfig("compact", {
-  data: { dataset: "ferplus" },
-  train: { progress: "off" },
-});
-const { data } = await prepareData(config, { progress: false });
-const cfg = data.classNames.length === config.model.classes
-  ? config.model
-  : { ...config.model, classes: data.classNames.length };
+const { data, cfg } = await ferplusData("compact");
 const params = MODEL_FNS.initGrefel(cfg, 0);
 const dp = await DataParallel.start(MODEL_FNS, cfg, workers, batch);
 const images = data.val!.ids.length + data.test.ids.length;

@@ -17,8 +17,7 @@
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../lib/backend.ts";
-import { presetConfig } from "../lib/config.ts";
-import { prepareData } from "../lib/train/prepare.ts";
+import { ferplusData } from "./ferplus_data.ts";
 import { MODEL_FNS } from "../lib/train/model_fns.ts";
 
 const { values } = parseArgs({
@@ -32,14 +31,7 @@ const { values } = parseArgs({
 });
 const batch = Number(values.batch), rounds = Number(values.rounds), top = Number(values.top);
 await selectBackend("wasm");
-const config = presetConfig(values.config!, {
-  data: { dataset: "ferplus" },
-  train: { progress: "off" },
-});
-const { data } = await prepareData(config, { progress: false });
-const cfg = data.classNames.length === config.model.classes
-  ? config.model
-  : { ...config.model, classes: data.classNames.length };
+const { data, cfg } = await ferplusData(values.config!);
 const params = MODEL_FNS.initGrefel(cfg, 0);
 const inputs = await data.val!.readBatch(Array.from({ length: batch }, (_, i) => i), 0);
 const forward = () =>

@@ -14,6 +14,7 @@ import { type ModelConfig, modelConfigSchema } from "./model/config.ts";
 import { type DataConfig, dataConfigSchema } from "./data/config.ts";
 import { type TrainConfig, trainConfigSchema } from "./train/config.ts";
 import type { Assert, Equals } from "./type_check.ts";
+import type { StreamShape } from "./extractors/types.ts";
 
 /** Schema of the whole configuration. */
 export const grefelConfigSchema = z.strictObject({
@@ -137,6 +138,20 @@ export function resolveConfig(partial: unknown, context = "config"): GrefelConfi
 }
 
 /**
+ * The cached `npm-face-fast` inputs of `compact` and the presets built on it: every map
+ * adaptive-average-pooled to a 7×7 token grid, as the feature cache stores it (lib/data/cache.ts).
+ */
+const COMPACT_INPUTS: {
+  extractor: string;
+  landmarkShape: StreamShape;
+  imageShape: StreamShape;
+} = {
+  extractor: "npm-face-fast",
+  landmarkShape: [[7, 64], [7, 128], [7, 256]],
+  imageShape: [[7, 256], [7, 512], [7, 1024]],
+};
+
+/**
  * Named presets. `paper` has the paper's sizes (Table 2: D = 768, 2 fusion blocks, 8 heads, K = 10,
  * IR-50 and MobileFaceNet extractors); `compact` trains at a useful speed on a 2-core CPU from
  * cached features of the npm-shipped extractors; `compact-averaged` is `compact` with the most
@@ -175,11 +190,8 @@ export const PRESETS: Record<string, PartialConfig> = {
   compact: {
     preset: "compact",
     model: {
-      // Input shapes = what the feature cache stores (lib/data/cache.ts): every npm-face-fast map
-      // adaptive-average-pooled to a 7×7 token grid (uint8, ≈ 119 kB per image; FER+ train ≈ 3 GB).
-      extractor: "npm-face-fast",
-      landmarkShape: [[7, 64], [7, 128], [7, 256]],
-      imageShape: [[7, 256], [7, 512], [7, 1024]],
+      // Input shapes = what the feature cache stores (uint8, ≈ 119 kB per image; FER+ train ≈ 3 GB).
+      ...COMPACT_INPUTS,
     },
   },
   // compact with the most accurate training recipe measured on FER+ (experiments/averaging.json and
@@ -191,9 +203,7 @@ export const PRESETS: Record<string, PartialConfig> = {
   "compact-averaged": {
     preset: "compact-averaged",
     model: {
-      extractor: "npm-face-fast",
-      landmarkShape: [[7, 64], [7, 128], [7, 256]],
-      imageShape: [[7, 256], [7, 512], [7, 1024]],
+      ...COMPACT_INPUTS,
       rb: { training: "aux-primary" },
       head: { dropout: 0 },
     },
@@ -219,9 +229,7 @@ export const PRESETS: Record<string, PartialConfig> = {
     preset: "tiny",
     // Same input shapes as compact (so smoke runs can use its cached features), all else minimal.
     model: {
-      extractor: "npm-face-fast",
-      landmarkShape: [[7, 64], [7, 128], [7, 256]],
-      imageShape: [[7, 256], [7, 512], [7, 1024]],
+      ...COMPACT_INPUTS,
       imageConv: [
         { channels: 8, kernel: 1, stride: 1 },
         { channels: 8, kernel: 1, stride: 1 },

@@ -44,6 +44,14 @@ export const grefelConfigSchema = z.strictObject({
         `"raw" reads the raw weights' curve beside the averaged one, but train.emaDecay is 0`,
     });
   }
+  if (cfg.train.earlyStop.startEpoch > cfg.train.epochs) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["train", "earlyStop", "startEpoch"],
+      message: `${cfg.train.earlyStop.startEpoch} is after the last epoch (train.epochs ` +
+        `${cfg.train.epochs}): no epoch could be selected`,
+    });
+  }
   if (cfg.train.earlyStop.watch === "raw" && !cfg.train.validateRaw) {
     ctx.addIssue({
       code: "custom",

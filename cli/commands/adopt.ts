@@ -15,7 +15,8 @@ const HELP = `usage: deno task grefel adopt [--experiment] NAME [options]
 For each run of the sweep of experiments/NAME.json that does not exist yet, finds a recorded run
 in the same experiment folder (or --from DIR) that differs from it only in the stopping rule
 (train.earlyStop, train.epochs) and copies it to the new run's directory, checkpoints re-labelled,
-so \`sweep\` resumes it from its last epoch. Early stopping and the epoch cap decide when training
+so \`sweep\` resumes it from its last epoch. A finished run that the new rule stops at the same
+epoch with the same best epoch is copied whole (test results included; no checkpoint needed). Early stopping and the epoch cap decide when training
 ends, never what an epoch computes, so the adopted run is the one the new rule trains. A run the
 new rule would have stopped earlier than its last recorded epoch is not adopted (it is listed).
 The old runs are left as they are.
@@ -81,7 +82,11 @@ export const adoptCommand: Command = {
         const s = o.result.stopped;
         console.log(
           `  ${o.run}: adopted ${o.from} into ${o.dir} after epoch ${o.result.epochs}` +
-            (s ? ` (stops there: ${s.reason}; only the test split is left)` : " (resumes)"),
+            (o.result.finished
+              ? ` (finished: the new rule stops there too and tests the same weights)`
+              : s
+              ? ` (stops there: ${s.reason}; only the test split is left)`
+              : " (resumes)"),
         );
       }
     }

@@ -3,6 +3,7 @@ import { presetConfig } from "../config.ts";
 import { loadExperiment, variantConfig } from "../train/experiments.ts";
 import { runId } from "../train/run.ts";
 import { join } from "node:path";
+import { trajectoryDifferences } from "../train/adopt.ts";
 import {
   CONVERGED_PROTOCOL,
   DEFAULT_TRAINING,
@@ -10,6 +11,7 @@ import {
   experimentConfig,
   notebookTrainMode,
   PROFILE_OVERRIDES,
+  RB_STUDY_PROTOCOL,
 } from "./runs.ts";
 
 const STUDY_DEFAULT = "training=aux-primary,head=dropout-bn-0.5";
@@ -25,6 +27,7 @@ Deno.test("quick: the study's converged protocol with the default training varia
     patience: 8,
     minEpochs: 12,
     window: 3,
+    startEpoch: 12,
   });
   // The trainer's default sampler and validation cadence, as the study leaves them.
   const preset = presetConfig("compact");
@@ -36,10 +39,14 @@ Deno.test("quick: the study's converged protocol with the default training varia
   assert.ok(c.model.rb.anchors && c.model.rb.attentive);
 });
 
-Deno.test("quick: Table 2 'both' is the study's default-variant run (same config, same run id)", () => {
+Deno.test("quick: Table 2 'both' is the study's default-variant run up to the stopping rule", () => {
   const study = loadExperiment("rb-dynamics");
-  // The study's base is the converged protocol, field for field.
-  assert.deepEqual(study.base, JSON.parse(JSON.stringify(CONVERGED_PROTOCOL)));
+  // The study's base is its recorded protocol, field for field; quick adds only the warm-up.
+  assert.deepEqual(study.base, JSON.parse(JSON.stringify(RB_STUDY_PROTOCOL)));
+  assert.deepEqual(CONVERGED_PROTOCOL.train.earlyStop, {
+    ...RB_STUDY_PROTOCOL.train.earlyStop,
+    startEpoch: 12,
+  });
   for (const seed of [0, 1, 2]) {
     // What `grefel sweep --experiment rb-dynamics` trains: no profile at all.
     const s = variantConfig(study, STUDY_DEFAULT, { seed });
@@ -50,8 +57,13 @@ Deno.test("quick: Table 2 'both' is the study's default-variant run (same config
       ]]
     ) {
       const c = experimentConfig(exp, v, { seed, profile: "quick" });
-      assert.equal(runId(c), runId(s), `${exp} ${v} seed ${seed}`);
-      const strip = (x: typeof c) => ({ ...x, train: { ...x.train, experiment: "" } });
+      // Another stopping rule, the same training path: `grefel adopt` carries the run over.
+      assert.notEqual(runId(c), runId(s), `${exp} ${v} seed ${seed}`);
+      assert.deepEqual(trajectoryDifferences(s, c), [], `${exp} ${v} seed ${seed}`);
+      const strip = (x: typeof c) => ({
+        ...x,
+        train: { ...x.train, experiment: "", earlyStop: { ...x.train.earlyStop, startEpoch: 1 } },
+      });
       assert.deepEqual(strip(c), strip(s));
     }
   }
@@ -61,9 +73,9 @@ Deno.test("quick: Table 2 'both' is the study's default-variant run (same config
   });
   assert.equal(paper.model.rb.training, "paper");
   assert.equal(paper.model.head.order, "bn-dropout");
-  assert.equal(
-    runId(paper),
-    runId(variantConfig(study, "training=paper,head=bn-dropout-0.5")),
+  assert.deepEqual(
+    trajectoryDifferences(variantConfig(study, "training=paper,head=bn-dropout-0.5"), paper),
+    [],
   );
   // Table 2 'none' differs from 'both' only in RB.
   const none = experimentConfig("table2-rb", "none", { profile: "quick" });

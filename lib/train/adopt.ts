@@ -14,15 +14,18 @@ import { join } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { acquireLock, LockHeldError } from "../lock.ts";
 import { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
-import { earlyStopStatus, stoppedAfter, validatedEpochs } from "./early_stop.ts";
+import { bestValidated, earlyStopStatus, stoppedAfter, validatedEpochs } from "./early_stop.ts";
 import { configHash, runDir, runId } from "./run.ts";
 import {
   canonicalJson,
   type CheckpointState,
   exists,
   loadCheckpoint,
+  readLog,
+  readMetrics,
   readRunRecord,
   RUN_FILES,
+  type RunMetrics,
   saveCheckpoint,
   type StopInfo,
   withoutPaths,
@@ -86,6 +89,33 @@ export interface AdoptResult {
   epochs: number;
   /** Set when the new rule stops after those epochs (only the test split is left to run). */
   stopped: StopInfo | null;
+  /**
+   * True when the run had finished and the new rule stops it at the same epoch with the same best
+   * epochs: its test results were copied as they are, and nothing is left to run.
+   */
+  finished: boolean;
+}
+
+type Best = { metric: string; value: number; epoch: number };
+
+/** The best epoch of `log` under `config`'s rule (and, `raw`, of the raw weights' curve). */
+function bestUnder(log: CheckpointState["log"], config: GrefelConfig, raw = false): Best | null {
+  const tc = config.train;
+  const metric = tc.selectMetric;
+  const values = raw
+    ? log.flatMap((e) => {
+      const v = metric === "valAccuracy" ? e.valRawAccuracy : e.valRawPrimaryAccuracy;
+      return typeof v === "number" ? [{ epoch: e.epoch, value: v }] : [];
+    })
+    : validatedEpochs(log, metric);
+  const b = bestValidated(values, tc.earlyStop.minDelta, tc.earlyStop.startEpoch);
+  return b ? { metric, value: b.value, epoch: b.epoch } : null;
+}
+
+/** The epoch in a `best (epoch N)` / `best raw (epoch N)` weights label, or null. */
+function labelledEpoch(weights: string | undefined): number | null {
+  const m = weights?.match(/\(epoch (\d+)\)/);
+  return m ? Number(m[1]) : null;
 }
 
 /** An adoption that would not give the run the new config trains. */
@@ -99,12 +129,19 @@ export class AdoptError extends Error {
 /**
  * Copies the run in `fromDir` to the directory of `config` (a config that differs from the run's
  * only in {@linkcode STOPPING_PATHS}): config.json describing `config` with `adoptedFrom`, the
- * epoch log, and the `last`, `best` and (with a weight average) `best-raw` checkpoints with their run id, config hash and
- * early-stopping state recomputed under the new rule; `variant`, when given, is the experiment
- * variant recorded for the new run (the old run's is kept in `adoptedFrom`). The old run is left as
- * it was. Both run locks are held while copying.
- * @throws AdoptError when the configs differ elsewhere, the target already holds a run, there is
- *   no checkpoint, or the new rule would have stopped before the last recorded epoch.
+ * epoch log, and the `last`, `best` and (with a weight average) `best-raw` checkpoints with their
+ * run id, config hash, best epochs and early-stopping state recomputed under the new rule;
+ * `variant`, when given, is the experiment variant recorded for the new run (the old run's is kept
+ * in `adoptedFrom`). The old run is left as it was. Both run locks are held while copying.
+ *
+ * A finished run that the new rule stops after the same epoch with the same best epoch (and, with a
+ * weight average, the same raw best epoch) tested the weights that rule's run tests, so its test
+ * files are copied as well (metrics.json with the new run id) and no checkpoint is needed: the
+ * new run is finished. Otherwise the run resumes from the copied checkpoints, and where the new best
+ * epoch is the last one, `best` is the last checkpoint's weights.
+ * @throws AdoptError when the configs differ elsewhere, the target already holds a run, a needed
+ *   checkpoint is missing (the new best epoch's weights among them), or the new rule would have
+ *   stopped before the last recorded epoch.
  */
 export async function adoptRun(
   fromDir: string,
@@ -129,42 +166,80 @@ export async function adoptRun(
     await acquireLock(runLockPath(toDir), { purpose }),
   ];
   try {
+    const metrics = await readMetrics<RunMetrics & { runId?: string }>(fromDir);
     const last = await loadCheckpoint(join(fromDir, "checkpoints", "last"));
-    if (!last) throw new AdoptError(`${fromDir} has no checkpoints/last to adopt`);
-    const log = last.state.log;
-    const epochs = last.state.epoch;
-    assertAdoptable(fromDir, last.state, config);
-    const relabel = (s: CheckpointState): CheckpointState => ({
-      ...s,
-      runId: runId(config),
-      configHash: configHash(config),
-      sinceBest: earlyStopStatus(
-        validatedEpochs(s.log, config.train.selectMetric, config.train.earlyStop.watch)
-          .map((v) => v.value),
-        config.train.earlyStop,
-      ).since,
-      stopped: stoppedAfter(s.log, config),
-    });
-    await Deno.mkdir(join(toDir, "checkpoints"), { recursive: true });
-    // best-raw: the raw weights' best epoch of a run with a weight average, which it tests too.
-    for (const name of ["best", "best-raw"]) {
-      const ck = await loadCheckpoint(join(fromDir, "checkpoints", name));
-      if (ck) {
-        await saveCheckpoint(
-          join(toDir, "checkpoints", name),
-          relabel(ck.state),
-          ck.weights,
-          ck.optimizer,
-        );
-      }
-    }
-    const state = relabel(last.state);
-    await saveCheckpoint(join(toDir, "checkpoints", "last"), state, last.weights, last.optimizer);
-    await writeLog(toDir, log);
+    const log = last?.state.log ?? await readLog(fromDir);
+    const epochs = log.at(-1)?.epoch ?? 0;
+    assertAdoptable(fromDir, log, config);
+    const stopped = stoppedAfter(log, config);
+    const best = bestUnder(log, config);
+    const bestRaw = bestUnder(log, config, true);
+    const sameTest = !!metrics && stopped?.epoch === epochs &&
+      (metrics.best?.epoch ?? null) === (best?.epoch ?? null) &&
+      (!metrics.raw || labelledEpoch(metrics.raw.weights) === bestRaw?.epoch);
     const trainLog = await Deno.readTextFile(join(fromDir, "train.log")).catch(() => "");
+    await Deno.mkdir(toDir, { recursive: true });
+    if (sameTest) {
+      // The same weights were tested: the test files are this rule's run's.
+      for await (const e of Deno.readDir(fromDir)) {
+        if (!e.isFile || /^(config\.json|metrics\.json|train\.log|log\.jsonl)$/.test(e.name)) {
+          continue;
+        }
+        if (e.name.endsWith(".lock") || e.name.includes(".tmp")) continue;
+        await Deno.copyFile(join(fromDir, e.name), join(toDir, e.name));
+      }
+      await writeLog(toDir, log);
+      await writeFileAtomic(
+        join(toDir, RUN_FILES.metrics),
+        JSON.stringify({ ...metrics, runId: runId(config), best, stopped }, null, 2) + "\n",
+      );
+    } else {
+      if (!last) throw new AdoptError(`${fromDir} has no checkpoints/last to adopt`);
+      const relabel = (s: CheckpointState): CheckpointState => ({
+        ...s,
+        runId: runId(config),
+        configHash: configHash(config),
+        best: s.log.some((e) => e.valAccuracy !== null && e.valAccuracy !== undefined)
+          ? bestUnder(s.log, config)
+          : s.best,
+        ...(s.bestRaw !== undefined ? { bestRaw: bestUnder(s.log, config, true) } : {}),
+        sinceBest: earlyStopStatus(
+          validatedEpochs(s.log, config.train.selectMetric, config.train.earlyStop.watch)
+            .map((v) => v.value),
+          config.train.earlyStop,
+          validatedEpochs(s.log, config.train.selectMetric, config.train.earlyStop.watch)
+            .map((v) => v.epoch),
+        ).since,
+        stopped: stoppedAfter(s.log, config),
+      });
+      const state = relabel(last.state);
+      await Deno.mkdir(join(toDir, "checkpoints"), { recursive: true });
+      // best-raw: the raw weights' best epoch of a run with a weight average, which it tests too.
+      for (const [name, want] of [["best", state.best], ["best-raw", state.bestRaw]] as const) {
+        const ck = await loadCheckpoint(join(fromDir, "checkpoints", name));
+        if (!want || (!ck && name === "best-raw")) continue;
+        const to = join(toDir, "checkpoints", name);
+        if (ck && ck.state.epoch === want.epoch) {
+          await saveCheckpoint(to, relabel(ck.state), ck.weights, ck.optimizer);
+        } else if (name === "best" && want.epoch === last.state.epoch) {
+          await saveCheckpoint(to, state, last.weights, last.optimizer);
+        } else if (want.epoch !== last.state.epoch || name === "best-raw") {
+          throw new AdoptError(
+            `under the new rule the ${name} epoch of ${fromDir} is ${want.epoch}, but ` +
+              `checkpoints/${name} ${ck ? `holds epoch ${ck.state.epoch}` : "is missing"}: ` +
+              `that epoch's weights are not kept, so the run has to be trained again`,
+          );
+        }
+      }
+      await saveCheckpoint(join(toDir, "checkpoints", "last"), state, last.weights, last.optimizer);
+      await writeLog(toDir, log);
+    }
     await writeFileAtomic(
       join(toDir, "train.log"),
-      trainLog + `adopted from ${fromDir} after epoch ${epochs} (only the stopping rule differs)\n`,
+      trainLog +
+        `adopted from ${fromDir} after epoch ${epochs} (only the stopping rule differs` +
+        (sameTest ? "; the new rule stops at the same epoch and tests the same weights" : "") +
+        ")\n",
     );
     await writeRunRecord(toDir, {
       ...record,
@@ -181,9 +256,10 @@ export async function adoptRun(
         epochs,
         earlyStop: record.config.train.earlyStop,
         epochCap: record.config.train.epochs,
+        ...(sameTest ? { testedWeightsKept: true } : {}),
       },
     });
-    return { from: fromDir, to: toDir, epochs, stopped: state.stopped ?? null };
+    return { from: fromDir, to: toDir, epochs, stopped, finished: sameTest };
   } finally {
     for (const l of locks) await l.release();
   }
@@ -193,9 +269,12 @@ export async function adoptRun(
  * @throws AdoptError when the run trained more epochs than `config` allows, or when the stopping
  *   rule of `config` would have stopped it before its last recorded epoch.
  */
-function assertAdoptable(fromDir: string, state: CheckpointState, config: GrefelConfig): void {
-  const log = state.log;
-  const epochs = state.epoch;
+function assertAdoptable(
+  fromDir: string,
+  log: CheckpointState["log"],
+  config: GrefelConfig,
+): void {
+  const epochs = log.at(-1)?.epoch ?? 0;
   if (epochs > config.train.epochs) {
     throw new AdoptError(
       `${fromDir} trained ${epochs} epochs, more than the new cap of ${config.train.epochs}`,

@@ -20,6 +20,7 @@ function cfg(resultsDir: string, train: Record<string, unknown> = {}): GrefelCon
 
 const adoptError = (re: RegExp) => (e: unknown) => e instanceof AdoptError && re.test(e.message);
 const quiet = { model: TOY_MODEL, print: () => {} };
+const bestEpoch = (m: Record<string, unknown>) => (m.best as { epoch: number } | null)?.epoch;
 const strip = (l: EpochLog[]) => l.map(({ seconds: _s, ...rest }) => rest);
 
 async function withTmp(fn: (dir: string) => Promise<void>) {
@@ -148,4 +149,65 @@ Deno.test("stoppedAfter: the loop's decision, from a log", () => {
   assert.equal(w.smoothedBestEpoch, 3);
   assert.equal(w.bestEpoch, 2);
   assert.equal(stoppedAfter(log, c({ epochs: 4 }))!.reason, "epoch-cap");
+});
+
+Deno.test("a finished run that the new rule stops at the same epoch is adopted whole, without checkpoints", async () => {
+  await withTmp(async (tmp) => {
+    // Early stopping with a patience longer than the run: the new rule also stops at the cap.
+    const capped = { earlyStop: { enabled: true, patience: 10 } };
+    const old = await trainRun(cfg(tmp), toyData(), quiet);
+    const fresh = await trainRun(cfg(join(tmp, "fresh"), capped), toyData(), quiet);
+    await Deno.remove(join(old.dir, "checkpoints"), { recursive: true });
+    const config = cfg(tmp, capped);
+    const r = await adoptRun(old.dir, config);
+    assert.equal(r.finished, true);
+    assert.equal(r.stopped?.reason, "epoch-cap");
+    const again = await trainRun(config, toyData(), quiet);
+    assert.equal(again.status, "skipped", "nothing is left to train or test");
+    const metrics = JSON.parse(await Deno.readTextFile(join(r.to, "metrics.json")));
+    assert.equal(metrics.runId, runId(config));
+    assert.deepEqual(metrics.stopped, fresh.metrics.stopped);
+    assert.equal(metrics.accuracy, fresh.metrics.accuracy);
+    assert.equal(
+      await Deno.readTextFile(join(r.to, "predictions.csv")),
+      await Deno.readTextFile(join(fresh.dir, "predictions.csv")),
+    );
+    const record = JSON.parse(await Deno.readTextFile(join(r.to, "config.json")));
+    assert.equal(record.adoptedFrom.testedWeightsKept, true);
+    // A rule that stops earlier, or a best epoch whose weights are gone, cannot be adopted.
+    const other = cfg(join(tmp, "b"), {
+      earlyStop: { enabled: true, patience: 10, startEpoch: 3 },
+    });
+    if (bestEpoch(old.metrics) !== 3) {
+      await assert.rejects(() => adoptRun(old.dir, other), adoptError(/no checkpoints\/last/));
+    }
+  });
+});
+
+Deno.test("startEpoch: the best checkpoint is chosen from that epoch on, and an adopted run tests what that rule's run tests", async () => {
+  await withTmp(async (tmp) => {
+    const warm = { earlyStop: { startEpoch: 3 } };
+    const old = await trainRun(cfg(tmp), toyData(), quiet);
+    const fresh = await trainRun(cfg(join(tmp, "fresh"), warm), toyData(), quiet);
+    assert.equal(bestEpoch(fresh.metrics), 3, "epochs 1 and 2 are not candidates");
+    const config = cfg(tmp, warm);
+    const r = await adoptRun(old.dir, config);
+    // The old best epoch may be 3 already (then the test results are copied), else the run is
+    // tested again with the last epoch's weights.
+    assert.equal(r.finished, bestEpoch(old.metrics) === 3);
+    const adopted = await trainRun(config, toyData(), quiet);
+    assert.equal(adopted.status, r.finished ? "skipped" : "resumed");
+    assert.equal(
+      await Deno.readTextFile(join(adopted.dir, "predictions.csv")),
+      await Deno.readTextFile(join(fresh.dir, "predictions.csv")),
+    );
+    assert.deepEqual(
+      (await loadCheckpoint(join(r.to, "checkpoints", "best")))?.state.epoch ?? 3,
+      3,
+    );
+    assert.throws(
+      () => cfg(tmp, { earlyStop: { startEpoch: 4 } }),
+      /train\.earlyStop\.startEpoch.*after the last epoch/s,
+    );
+  });
 });

@@ -21,9 +21,17 @@ export const earlyStopSchema = z.strictObject({
   minDelta: z.number().min(0).default(0),
   /**
    * Epochs trained before early stopping may stop the run (the best checkpoint is still chosen over
-   * every epoch). Guards against stopping on an early, noisy validation peak.
+   * every epoch from `startEpoch` on). Guards against stopping on an early, noisy validation peak.
    */
   minEpochs: z.number().int().min(0).default(0),
+  /**
+   * First epoch whose validation value counts: epochs before it are candidates neither for the
+   * best checkpoint nor for early stopping's best compared value, so patience runs from the best
+   * epoch at or after it (Keras' `EarlyStopping(start_from_epoch)`). A warm-up for runs whose first
+   * epochs can predict a single class, whose validation accuracy is that class's share of the split
+   * and may stay above a learning model's for a while. 1: every epoch counts.
+   */
+  startEpoch: z.number().int().min(1).default(1),
   /**
    * Early stopping compares the mean of the last `window` validation values (fewer at the start)
    * instead of single values, so that one lucky or unlucky epoch neither resets nor exhausts the
@@ -159,10 +167,19 @@ export interface EarlyStopConfig {
   minDelta: number;
   /**
    * Epochs trained before early stopping may stop the run (the best checkpoint is still chosen over
-   * every epoch). Guards against stopping on an early, noisy validation peak. Integer ≥ 0.
+   * every epoch from `startEpoch` on). Guards against stopping on an early, noisy validation peak. Integer ≥ 0.
    * Default: `0`.
    */
   minEpochs: number;
+  /**
+   * First epoch whose validation value counts: epochs before it are candidates neither for the
+   * best checkpoint nor for early stopping's best compared value, so patience runs from the best
+   * epoch at or after it (Keras' `EarlyStopping(start_from_epoch)`). A warm-up for runs whose first
+   * epochs can predict a single class, whose validation accuracy is that class's share of the split
+   * and may stay above a learning model's for a while. Integer ≥ 1, at most `train.epochs`.
+   * Default: `1` (every epoch counts).
+   */
+  startEpoch: number;
   /**
    * Early stopping compares the mean of the last `window` validation values (fewer at the start)
    * instead of single values, so that one lucky or unlucky epoch neither resets nor exhausts the
@@ -354,6 +371,7 @@ export const RUN_ID_LEGACY_VALUES: Readonly<Record<string, unknown>> = {
   "model.rb.auxWeight": 1.0,
   "model.rb.trustRampEpochs": 10,
   "train.earlyStop.minEpochs": 0,
+  "train.earlyStop.startEpoch": 1,
   "train.earlyStop.window": 1,
   "train.earlyStop.watch": "selected",
   "train.workers": 1,

@@ -35,32 +35,45 @@ export function movingMean(values: readonly number[], window: number): number[] 
 }
 
 /**
- * Early-stopping state after the validation values `values` (one per evaluation, in order): a
- * compared value improves on the best when it exceeds it by more than `minDelta`.
+ * Early-stopping state after the validation values `values` (one per evaluation, in order; the
+ * i-th after epoch `epochs[i]`, by default i + 1): a compared value improves on the best when it
+ * exceeds it by more than `minDelta`. Evaluations before epoch `startEpoch` (default 1) enter the
+ * moving means of later ones but are never the best; before the first evaluation at or after it,
+ * `best` is -1 and `since` 0.
+ * @throws RangeError when `epochs` is given with another length than `values`.
  */
 export function earlyStopStatus(
   values: readonly number[],
-  es: Pick<EarlyStopConfig, "window" | "minDelta">,
+  es: Pick<EarlyStopConfig, "window" | "minDelta"> & { startEpoch?: number },
+  epochs?: readonly number[],
 ): EarlyStopStatus {
+  if (epochs && epochs.length !== values.length) {
+    throw new RangeError(`${values.length} validation values but ${epochs.length} epochs`);
+  }
   const smoothed = movingMean(values, es.window);
+  const start = es.startEpoch ?? 1;
   let best = -1;
   for (let i = 0; i < smoothed.length; i++) {
+    if ((epochs ? epochs[i] : i + 1) < start) continue;
     if (best < 0 || smoothed[i] > smoothed[best] + es.minDelta) best = i;
   }
   return { smoothed, best, since: best < 0 ? 0 : smoothed.length - 1 - best };
 }
 
 /**
- * Whether training stops after `epoch`, given the validation values so far: early stopping is on,
- * the run has trained at least `minEpochs` and the compared value has not improved for `patience`
- * evaluations.
+ * Whether training stops after `epoch`, given the validation values so far (after the epochs
+ * `epochs`, by default 1, 2, …): early stopping is on, the run has trained at least `minEpochs` and
+ * the compared value has not improved for `patience` evaluations since its best at or after
+ * `startEpoch`.
  */
 export function shouldStopEarly(
   values: readonly number[],
   epoch: number,
   es: EarlyStopConfig,
+  epochs?: readonly number[],
 ): boolean {
-  return es.enabled && epoch >= es.minEpochs && earlyStopStatus(values, es).since >= es.patience;
+  return es.enabled && epoch >= es.minEpochs &&
+    earlyStopStatus(values, es, epochs).since >= es.patience;
 }
 
 /**
@@ -92,19 +105,24 @@ export function validatedEpochs(
 
 /**
  * The best checkpoint's epoch and value among validated epochs (in order), as the trainer keeps it:
- * a value replaces the best when it exceeds it by more than `minDelta`; null without any.
+ * epochs before `startEpoch` (default 1) do not count, and a value replaces the best when it exceeds
+ * it by more than `minDelta`; null without any.
  */
 export function bestValidated(
   values: readonly { epoch: number; value: number }[],
   minDelta: number,
+  startEpoch = 1,
 ): { epoch: number; value: number } | null {
   let best: { epoch: number; value: number } | null = null;
-  for (const v of values) if (!best || v.value > best.value + minDelta) best = v;
+  for (const v of values) {
+    if (v.epoch >= startEpoch && (!best || v.value > best.value + minDelta)) best = v;
+  }
   return best;
 }
 
 /**
- * Why training ends after `epoch`, given the watched validation values so far: `early-stop`
+ * Why training ends after `epoch`, given the watched validation values so far (after the epochs
+ * `watchedEpochs`, by default 1, 2, …): `early-stop`
  * ({@linkcode shouldStopEarly}), `epoch-cap` (the run reached `epochs`), or null when it goes on.
  */
 export function stopReason(
@@ -112,8 +130,9 @@ export function stopReason(
   epoch: number,
   es: EarlyStopConfig,
   epochs: number,
+  watchedEpochs?: readonly number[],
 ): "early-stop" | "epoch-cap" | null {
-  if (shouldStopEarly(watched, epoch, es)) return "early-stop";
+  if (shouldStopEarly(watched, epoch, es, watchedEpochs)) return "early-stop";
   return epoch >= epochs ? "epoch-cap" : null;
 }
 
@@ -154,14 +173,20 @@ export function replayStop(
     throw new RangeError(`${log.length - selected.length} logged epoch(s) have no ${metric}`);
   }
   const watched = validatedEpochs(log, metric, es.watch).map((v) => v.value);
+  const at = selected.map((v) => v.epoch);
   for (let i = 0; i < log.length; i++) {
-    const reason = stopReason(watched.slice(0, i + 1), selected[i].epoch, es, epochs);
+    const reason = stopReason(watched.slice(0, i + 1), at[i], es, epochs, at.slice(0, i + 1));
     if (reason) {
-      const best = bestValidated(selected.slice(0, i + 1), es.minDelta)!;
-      return { epoch: selected[i].epoch, reason, bestEpoch: best.epoch, bestValue: best.value };
+      const best = bestValidated(selected.slice(0, i + 1), es.minDelta, es.startEpoch);
+      return {
+        epoch: at[i],
+        reason,
+        bestEpoch: best?.epoch ?? null,
+        bestValue: best?.value ?? null,
+      };
     }
   }
-  const best = bestValidated(selected, es.minDelta);
+  const best = bestValidated(selected, es.minDelta, es.startEpoch);
   return {
     epoch: null,
     reason: "undecided",
@@ -180,13 +205,14 @@ export function stoppedAfter(log: readonly EpochLog[], config: GrefelConfig): St
   const vals = validatedEpochs(log, tc.selectMetric);
   const watched = validatedEpochs(log, tc.selectMetric, tc.earlyStop.watch);
   const values = watched.map((v) => v.value);
-  const reason = stopReason(values, epoch, tc.earlyStop, tc.epochs);
+  const at = watched.map((v) => v.epoch);
+  const reason = stopReason(values, epoch, tc.earlyStop, tc.epochs, at);
   if (!reason) return null;
-  const es = earlyStopStatus(values, tc.earlyStop);
+  const es = earlyStopStatus(values, tc.earlyStop, at);
   return {
     reason,
     epoch,
-    bestEpoch: bestValidated(vals, tc.earlyStop.minDelta)?.epoch ?? null,
+    bestEpoch: bestValidated(vals, tc.earlyStop.minDelta, tc.earlyStop.startEpoch)?.epoch ?? null,
     patience: tc.earlyStop.enabled ? tc.earlyStop.patience : null,
     ...(tc.earlyStop.window > 1 && es.best >= 0
       ? { window: tc.earlyStop.window, smoothedBestEpoch: watched[es.best].epoch }

@@ -6,6 +6,7 @@ import {
   bestValidated,
   earlyStopStatus,
   movingMean,
+  replayStop,
   shouldStopEarly,
   stopReason,
   validatedEpochs,
@@ -98,4 +99,50 @@ Deno.test("stopReason: early stopping first, then the epoch cap, else null", () 
   assert.deepEqual(stopReason(v.slice(0, 3), 3, es, 3), "epoch-cap");
   assert.deepEqual(stopReason([], 3, { ...es, enabled: false }, 3), "epoch-cap");
   assert.deepEqual(stopReason(v, 4, { ...es, enabled: false }, 10), null);
+});
+
+Deno.test("startEpoch: a warm-up epoch that predicts one class is never the best", () => {
+  // As in a FER+ run whose first epoch predicts "neutral" for every validation image (its share of
+  // the split, 0.370) and whose learning epochs stay below that for a while (seed 4 of Table 6's
+  // K = 0 cell): from epoch 1 the patience of 8 runs out at epoch 12; from epoch 6 it goes on.
+  const v = [0.370, 0.035, 0.048, 0.113, 0.177, 0.129, 0.378, 0.248, 0.236, 0.303, 0.210, 0.276];
+  const es = earlyStopSchema.parse({ enabled: true, patience: 8, minEpochs: 12, window: 3 });
+  assert.deepEqual(earlyStopStatus(v, es).best, 0);
+  assert.deepEqual(shouldStopEarly(v, 12, es), true);
+  const warm = { ...es, startEpoch: 6 };
+  const s = earlyStopStatus(v, warm);
+  // Means of three from epoch 6 on: the best is epoch 9's, (0.378 + 0.248 + 0.236) / 3.
+  assert.deepEqual(s.best, 8);
+  assert.deepEqual(s.since, 3);
+  assert.deepEqual(shouldStopEarly(v, 12, warm), false);
+  // Before the first counted evaluation nothing is best and patience has not started.
+  assert.deepEqual(earlyStopStatus(v.slice(0, 3), warm), {
+    ...earlyStopStatus(v.slice(0, 3), es),
+    best: -1,
+    since: 0,
+  });
+  // The epochs of the evaluations, when they are not 1, 2, …: index 2 is epoch 6.
+  assert.deepEqual(earlyStopStatus([0.9, 0.1, 0.2], warm, [2, 4, 6]).best, 2);
+  assert.throws(() => earlyStopStatus([0.9], warm, [1, 2]), /1 validation values but 2 epochs/);
+  // The best checkpoint starts there too.
+  const vals = v.map((value, i) => ({ epoch: i + 1, value }));
+  assert.deepEqual(bestValidated(vals, 0), { epoch: 7, value: 0.378 });
+  assert.deepEqual(bestValidated(vals, 0, 8), { epoch: 10, value: 0.303 });
+  assert.deepEqual(bestValidated(vals, 0, 13), null);
+  // Replayed on a log: the old rule stops after epoch 12, the warm-up rule has not decided.
+  const log = v.map((x, i) => ({ epoch: i + 1, valAccuracy: x })) as unknown as EpochLog[];
+  assert.deepEqual(replayStop(log, es, 60), {
+    epoch: 12,
+    reason: "early-stop",
+    bestEpoch: 7,
+    bestValue: 0.378,
+  });
+  assert.deepEqual(replayStop(log, { ...es, startEpoch: 12 }, 60), {
+    epoch: null,
+    reason: "undecided",
+    bestEpoch: 12,
+    bestValue: 0.276,
+  });
+  assert.deepEqual(earlyStopSchema.parse({}).startEpoch, 1);
+  assert.throws(() => earlyStopSchema.parse({ startEpoch: 0 }));
 });

@@ -1126,12 +1126,14 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
   state.log = [...state.log, entry];
   state.epoch = epoch;
   state.rng = { seed: config.seed, epoch, step: state.step };
-  // Best checkpoint (by the validation metric; without validation every epoch is "best").
+  // Best checkpoint (by the validation metric, from epoch `earlyStop.startEpoch` on; without
+  // validation every epoch is "best").
   const metric = tc.selectMetric;
   const value = metric === "valAccuracy" ? entry.valAccuracy : entry.valPrimaryAccuracy;
+  const counts = epoch >= tc.earlyStop.startEpoch;
   let improved = false;
   if (!data.val) improved = true;
-  else if (value !== null) {
+  else if (value !== null && counts) {
     improved = !state.best || value > state.best.value + tc.earlyStop.minDelta;
   }
   if (improved) state.best = { metric, value: value ?? entry.trainAccuracy, epoch };
@@ -1139,13 +1141,13 @@ async function recordEpoch(ctx: EpochContext, dir: string, entry: EpochLog): Pro
   // selected weights' or, with `watch` "raw", the raw weights' of an averaged run.
   const validated = validatedEpochs(state.log, metric, tc.earlyStop.watch);
   const values = validated.map((v) => v.value);
-  const es = earlyStopStatus(values, tc.earlyStop);
+  const es = earlyStopStatus(values, tc.earlyStop, validated.map((v) => v.epoch));
   if (data.val) state.sinceBest = es.since;
   const stop = stoppedAfter(state.log, config);
   if (stop) state.stopped = stop;
   // The raw weights' own best epoch, the single-weight arm of the same training path.
   const rawValue = metric === "valAccuracy" ? entry.valRawAccuracy : entry.valRawPrimaryAccuracy;
-  const improvedRaw = !!ctx.ema && typeof rawValue === "number" &&
+  const improvedRaw = !!ctx.ema && typeof rawValue === "number" && counts &&
     (!state.bestRaw || rawValue > state.bestRaw.value + tc.earlyStop.minDelta);
   if (improvedRaw) state.bestRaw = { metric, value: rawValue as number, epoch };
   const writeLast = epoch % tc.checkpointEvery === 0 || !!state.stopped;

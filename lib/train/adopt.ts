@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import type { GrefelConfig } from "../config.ts";
 import { acquireLock, LockHeldError } from "../lock.ts";
 import { RUN_ID_EXCLUDED, RUN_ID_LEGACY_VALUES } from "./config.ts";
@@ -95,6 +95,15 @@ export interface AdoptResult {
    */
   finished: boolean;
 }
+
+/** The files a finished run's training and test wrote besides its record, log and metrics. */
+const TEST_FILES = [
+  RUN_FILES.predictions,
+  "predictions-raw.csv",
+  RUN_FILES.embeddings,
+  RUN_FILES.data,
+  "skipped.json",
+];
 
 type Best = { metric: string; value: number; epoch: number };
 
@@ -181,12 +190,11 @@ export async function adoptRun(
     await Deno.mkdir(toDir, { recursive: true });
     if (sameTest) {
       // The same weights were tested: the test files are this rule's run's.
-      for await (const e of Deno.readDir(fromDir)) {
-        if (!e.isFile || /^(config\.json|metrics\.json|train\.log|log\.jsonl)$/.test(e.name)) {
-          continue;
+      // The trainer's own outputs; later analyses of the old run (re-evaluations) stay with it.
+      for (const name of TEST_FILES) {
+        if (await exists(join(fromDir, name))) {
+          await Deno.copyFile(join(fromDir, name), join(toDir, name));
         }
-        if (e.name.endsWith(".lock") || e.name.includes(".tmp")) continue;
-        await Deno.copyFile(join(fromDir, e.name), join(toDir, e.name));
       }
       await writeLog(toDir, log);
       await writeFileAtomic(
@@ -237,7 +245,9 @@ export async function adoptRun(
     await writeFileAtomic(
       join(toDir, "train.log"),
       trainLog +
-        `adopted from ${fromDir} after epoch ${epochs} (only the stopping rule differs` +
+        `adopted from ${
+          isAbsolute(fromDir) ? relative(Deno.cwd(), fromDir) : fromDir
+        } after epoch ${epochs} (only the stopping rule differs` +
         (sameTest ? "; the new rule stops at the same epoch and tests the same weights" : "") +
         ")\n",
     );
@@ -251,7 +261,8 @@ export async function adoptRun(
       ...(variant !== undefined ? { variant } : {}),
       adoptedFrom: {
         runId: record.runId,
-        dir: fromDir,
+        // Recorded relative to the working directory: run folders carry no machine paths.
+        dir: isAbsolute(fromDir) ? relative(Deno.cwd(), fromDir) : fromDir,
         ...(record.variant !== undefined ? { variant: record.variant } : {}),
         epochs,
         earlyStop: record.config.train.earlyStop,

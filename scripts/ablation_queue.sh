@@ -3,7 +3,7 @@
 # sequence of resumable sweeps: each skips finished runs (wherever their run id already finished,
 # e.g. the reliability-balancing study's runs of the default variant) and resumes interrupted ones,
 # so the queue can be killed and started again at any point. Written, documented, not started by
-# any test; one run takes about 1.5 h on the 2-core machine.
+# any test; one run takes 10–35 min on the 2-core machine (two at a time).
 #
 #   bash scripts/ablation_queue.sh [PARALLEL]      (default 2 child processes at once)
 #

@@ -53,8 +53,8 @@ export const TRAIN_MODES: readonly TrainMode[] = ["missing", "none"];
 
 /**
  * The run mode from `GREFEL_NB_TRAIN`, else by profile: `missing` in `smoke` and `short` (their
- * runs take seconds to minutes), `none` in `quick` and `full`, where one converged run takes about
- * 1.5 h on the 2-core machine, so executing a notebook reports what has finished (the runs are
+ * runs take seconds to minutes), `none` in `quick` and `full`, where one converged run takes
+ * 10–35 min on the 2-core machine, so executing a notebook reports what has finished (the runs are
  * trained by `grefel sweep`, e.g. scripts/ablation_queue.sh) instead of training for days.
  * @throws Error naming the bad value when `GREFEL_NB_TRAIN` is not `missing` or `none`.
  */
@@ -182,13 +182,14 @@ export const DEFAULT_TRAINING: {
 };
 
 /**
- * The converged training protocol of the reliability-balancing study (its `base` in
- * experiments/rb-dynamics.json, under which the study's runs were trained): FER+, lr 1e-3 (the
- * paper's 0.995 decay per epoch), at most 60 epochs of the trainer's default class-balanced sampler,
- * early stopping on the mean of the last 3 validation accuracies of L_final with patience 8 epochs
- * and no stop before epoch 12.
+ * The converged training protocol (the reliability-balancing study's `base` in
+ * experiments/rb-dynamics.json): FER+, lr 1e-3 (the paper's 0.995 decay per epoch), at most 60
+ * epochs of the trainer's default class-balanced sampler, early stopping on the mean of the last 3
+ * validation accuracies of L_final with patience 8 epochs and no stop before epoch 12. Every run
+ * records why it stopped in metrics.json (`stopped`). The paper-table experiments add
+ * {@linkcode ABLATION_WARMUP} in their own `base`.
  */
-export const RB_STUDY_PROTOCOL: {
+export const CONVERGED_PROTOCOL: {
   data: { dataset: string };
   train: {
     lr: number;
@@ -205,35 +206,20 @@ export const RB_STUDY_PROTOCOL: {
 };
 
 /**
- * The converged training protocol of the `quick` profile: {@linkcode RB_STUDY_PROTOCOL} with a
- * warm-up, `earlyStop.startEpoch` 12: epochs 1–11 are candidates neither for the best checkpoint
- * nor for early stopping's best mean, so patience runs from epoch 12 and no run stops before
- * epoch 20. Without it a class-balanced run whose first epoch predicts one class for every
- * validation image (that class's share of the split: 37.0% for neutral on FER+ valid; seen in the
- * first 7 epochs of 20 of 68 FER+ runs) can keep that epoch as its best and stop at epoch 12 while
- * its training accuracy still climbs. 12 is the protocol's own minimum length. Every run records why
- * it stopped in metrics.json (`stopped`). Only the stopping rule differs from the study's protocol,
- * so the study's runs whose decision the warm-up does not change are carried over (`grefel adopt`).
+ * The warm-up of the paper-table experiments (experiments/table*.json, in each `base`):
+ * `earlyStop.startEpoch` 12, so epochs 1–11 are candidates neither for the best checkpoint nor for
+ * early stopping's best mean; under {@linkcode CONVERGED_PROTOCOL} patience then runs from epoch 12
+ * and no run stops before epoch 20. Without it a class-balanced run whose first epoch predicts one
+ * class for every validation image (that class's share of the split: 37.0% for neutral on FER+
+ * valid; seen in the first 7 epochs of 19 of 68 FER+ runs) can keep that epoch as its best and stop
+ * at epoch 12 while its training accuracy still climbs. 12 is the protocol's own minimum length.
+ * The studies (reliability balancing, averaging, size, fine-tuning) finished under the protocol
+ * without it and keep their run ids; the profiles `smoke` and `short`, too short for it, set it
+ * back to 1. Only the stopping rule differs, so the study runs that are table cells are carried
+ * over where the warm-up does not change their stop (`grefel adopt`).
  */
-export const CONVERGED_PROTOCOL: {
-  data: { dataset: string };
-  train: {
-    lr: number;
-    epochs: number;
-    earlyStop: {
-      enabled: boolean;
-      patience: number;
-      minEpochs: number;
-      window: number;
-      startEpoch: number;
-    };
-  };
-} = {
-  ...RB_STUDY_PROTOCOL,
-  train: {
-    ...RB_STUDY_PROTOCOL.train,
-    earlyStop: { ...RB_STUDY_PROTOCOL.train.earlyStop, startEpoch: 12 },
-  },
+export const ABLATION_WARMUP: { train: { earlyStop: { startEpoch: number } } } = {
+  train: { earlyStop: { startEpoch: 12 } },
 };
 
 /** What one profile changes in an experiment's config. */
@@ -257,7 +243,7 @@ export interface ProfileSpec {
  *   lr 1e-3 with head dropout 0. Not evidence: too short to separate effects from seed noise; kept
  *   to exercise the notebooks on real data within two hours.
  * - `quick`: the converged protocol ({@linkcode CONVERGED_PROTOCOL}) with the default training
- *   variant ({@linkcode DEFAULT_TRAINING}); about 1.5 h per run on the 2-core machine.
+ *   variant ({@linkcode DEFAULT_TRAINING}); 10–35 min per run on the 2-core machine, two at a time.
  * - `full`: FER+ with the experiment's preset and the default training variant, the paper's
  *   epochs (meant for a GPU).
  */
@@ -270,7 +256,7 @@ export const PROFILE_OVERRIDES: Record<Profile, ProfileSpec> = {
         synthetic: { train: 48, valid: 16, test: 32, identities: 8 },
         sampler: { perClass: 6 },
       },
-      train: { epochs: 2, backend: "cpu", cacheWorkers: 0 },
+      train: { epochs: 2, backend: "cpu", cacheWorkers: 0, earlyStop: { startEpoch: 1 } },
     },
   },
   // short: sized for all notebooks together in about two hours on the 2-core machine: 16 epochs
@@ -286,7 +272,7 @@ export const PROFILE_OVERRIDES: Record<Profile, ProfileSpec> = {
     overrides: {
       model: { head: { dropout: 0 } },
       data: { dataset: "ferplus", sampler: { perClass: 64 } },
-      train: { epochs: 16, evalEvery: 16, lr: 1e-3 },
+      train: { epochs: 16, evalEvery: 16, lr: 1e-3, earlyStop: { startEpoch: 1 } },
     },
   },
   // quick: exactly the study's base plus the default variant, nothing else, so that a table cell

@@ -4,14 +4,15 @@ import { loadExperiment, variantConfig } from "../train/experiments.ts";
 import { runId } from "../train/run.ts";
 import { join } from "node:path";
 import { trajectoryDifferences } from "../train/adopt.ts";
+import { ABLATIONS } from "./ablation.ts";
 import {
+  ABLATION_WARMUP,
   CONVERGED_PROTOCOL,
   DEFAULT_TRAINING,
   ensureRun,
   experimentConfig,
   notebookTrainMode,
   PROFILE_OVERRIDES,
-  RB_STUDY_PROTOCOL,
 } from "./runs.ts";
 
 const STUDY_DEFAULT = "training=aux-primary,head=dropout-bn-0.5";
@@ -27,7 +28,6 @@ Deno.test("quick: the study's converged protocol with the default training varia
     patience: 8,
     minEpochs: 12,
     window: 3,
-    startEpoch: 12,
   });
   // The trainer's default sampler and validation cadence, as the study leaves them.
   const preset = presetConfig("compact");
@@ -39,14 +39,10 @@ Deno.test("quick: the study's converged protocol with the default training varia
   assert.ok(c.model.rb.anchors && c.model.rb.attentive);
 });
 
-Deno.test("quick: Table 2 'both' is the study's default-variant run up to the stopping rule", () => {
+Deno.test("quick: Table 2 'both' is the study's default-variant run up to the table's warm-up", () => {
   const study = loadExperiment("rb-dynamics");
-  // The study's base is its recorded protocol, field for field; quick adds only the warm-up.
-  assert.deepEqual(study.base, JSON.parse(JSON.stringify(RB_STUDY_PROTOCOL)));
-  assert.deepEqual(CONVERGED_PROTOCOL.train.earlyStop, {
-    ...RB_STUDY_PROTOCOL.train.earlyStop,
-    startEpoch: 12,
-  });
+  // The study's base is the converged protocol, field for field.
+  assert.deepEqual(study.base, JSON.parse(JSON.stringify(CONVERGED_PROTOCOL)));
   for (const seed of [0, 1, 2]) {
     // What `grefel sweep --experiment rb-dynamics` trains: no profile at all.
     const s = variantConfig(study, STUDY_DEFAULT, { seed });
@@ -58,6 +54,7 @@ Deno.test("quick: Table 2 'both' is the study's default-variant run up to the st
     ) {
       const c = experimentConfig(exp, v, { seed, profile: "quick" });
       // Another stopping rule, the same training path: `grefel adopt` carries the run over.
+      assert.equal(c.train.earlyStop.startEpoch, ABLATION_WARMUP.train.earlyStop.startEpoch);
       assert.notEqual(runId(c), runId(s), `${exp} ${v} seed ${seed}`);
       assert.deepEqual(trajectoryDifferences(s, c), [], `${exp} ${v} seed ${seed}`);
       const strip = (x: typeof c) => ({
@@ -65,6 +62,11 @@ Deno.test("quick: Table 2 'both' is the study's default-variant run up to the st
         train: { ...x.train, experiment: "", earlyStop: { ...x.train.earlyStop, startEpoch: 1 } },
       });
       assert.deepEqual(strip(c), strip(s));
+      // The three tables share the cell: one run id.
+      assert.equal(
+        runId(c),
+        runId(experimentConfig("table2-rb", "both", { seed, profile: "quick" })),
+      );
     }
   }
   // The defaults go under the variants: a study variant keeps its own training and head.
@@ -73,9 +75,9 @@ Deno.test("quick: Table 2 'both' is the study's default-variant run up to the st
   });
   assert.equal(paper.model.rb.training, "paper");
   assert.equal(paper.model.head.order, "bn-dropout");
-  assert.deepEqual(
-    trajectoryDifferences(variantConfig(study, "training=paper,head=bn-dropout-0.5"), paper),
-    [],
+  assert.equal(
+    runId(paper),
+    runId(variantConfig(study, "training=paper,head=bn-dropout-0.5")),
   );
   // Table 2 'none' differs from 'both' only in RB.
   const none = experimentConfig("table2-rb", "none", { profile: "quick" });
@@ -149,5 +151,33 @@ Deno.test("ensureRun: a run finished in another experiment's folder is read; wit
   } finally {
     for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the warm-up: every paper-table experiment has it, the studies and the short profiles do not", () => {
+  const tables = new Set(ABLATIONS.map((a) => a.experiment));
+  assert.ok(tables.size >= 7);
+  for (const name of tables) {
+    const exp = loadExperiment(name);
+    assert.deepEqual(
+      (exp.base as { train?: { earlyStop?: unknown } }).train?.earlyStop,
+      { ...ABLATION_WARMUP.train.earlyStop },
+      name,
+    );
+    const v = [...exp.variants.keys()][0];
+    assert.equal(experimentConfig(name, v, { profile: "quick" }).train.earlyStop.startEpoch, 12);
+    assert.equal(experimentConfig(name, v, { profile: "full" }).train.earlyStop.startEpoch, 12);
+    // Two and sixteen epochs: the profiles count every epoch, as their runs did.
+    assert.equal(experimentConfig(name, v, { profile: "smoke" }).train.earlyStop.startEpoch, 1);
+    assert.equal(experimentConfig(name, v, { profile: "short" }).train.earlyStop.startEpoch, 1);
+  }
+  for (const name of ["rb-dynamics", "averaging", "size", "finetune", "sampler", "mirror"]) {
+    const exp = loadExperiment(name);
+    const v = [...exp.variants.keys()][0];
+    assert.equal(
+      experimentConfig(name, v, { profile: "quick" }).train.earlyStop.startEpoch,
+      1,
+      name,
+    );
   }
 });

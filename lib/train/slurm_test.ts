@@ -53,7 +53,7 @@ async function tinyPlan(results: string) {
     seeds: 2,
     preset: "tiny",
     variants: ["none", "both"],
-    overrides: { train: { resultsDir: results, epochs: 3 } },
+    overrides: { train: { resultsDir: results, epochs: 3, earlyStop: { startEpoch: 1 } } },
   });
 }
 

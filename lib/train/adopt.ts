@@ -355,23 +355,50 @@ export async function adoptIntoPlan(
   for (const r of plan) {
     if (r.status !== "new" || r.sameAs) continue;
     const folder = opts.fromDir ?? join(r.dir, "..");
-    const match = (await listed(folder)).find((c) =>
-      c.dir !== r.dir && trajectoryDifferences(c.config, r.config).length === 0
+    const matches = rankMatches(
+      (await listed(folder)).filter((c) =>
+        c.dir !== r.dir && trajectoryDifferences(c.config, r.config).length === 0
+      ),
+      r.config,
     );
     const o: AdoptOutcome = {
       run: `${r.variant} seed ${r.seed}`,
       dir: r.dir,
-      from: match?.dir ?? null,
+      from: matches[0]?.dir ?? null,
     };
-    if (match && !opts.dryRun) {
-      try {
-        o.result = await adoptRun(match.dir, r.config, r.dir, r.variant);
-      } catch (e) {
-        if (!(e instanceof AdoptError || e instanceof LockHeldError)) throw e;
-        o.error = e.message;
+    if (matches.length && !opts.dryRun) {
+      // The nearest stopping rule first; a refusal (say, a rule that stops sooner) tries the next.
+      const refusals: string[] = [];
+      for (const m of matches) {
+        try {
+          o.result = await adoptRun(m.dir, r.config, r.dir, r.variant);
+          o.from = m.dir;
+          break;
+        } catch (e) {
+          if (!(e instanceof AdoptError || e instanceof LockHeldError)) throw e;
+          refusals.push(matches.length > 1 ? `${m.dir}: ${e.message}` : e.message);
+        }
       }
+      if (!o.result) o.error = refusals.join("; ");
     }
     out.push(o);
   }
   return out;
+}
+
+/**
+ * The recorded runs that match a new run's `config`, nearest stopping rule first: by the number of
+ * {@linkcode STOPPING_PATHS} leaves in which they differ from it, then by folder. A run trained for
+ * another stopping curve of the same computation (say, early stopping on the raw weights where the
+ * new rule watches the averaged ones) thus comes after one that differs only in the warm-up.
+ */
+export function rankMatches<T extends { dir: string; config: GrefelConfig }>(
+  matches: readonly T[],
+  config: GrefelConfig,
+): T[] {
+  const pick = (c: GrefelConfig) => ({ earlyStop: c.train.earlyStop, epochs: c.train.epochs });
+  const distance = (c: GrefelConfig) => differingPaths(pick(c), pick(config)).length;
+  return [...matches].sort((a, b) =>
+    distance(a.config) - distance(b.config) || a.dir.localeCompare(b.dir)
+  );
 }

@@ -2,7 +2,15 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert } from "../testing.ts";
 import { type GrefelConfig, presetConfig } from "../config.ts";
-import { AdoptError, adoptRun, trajectoryDifferences } from "./adopt.ts";
+import {
+  AdoptError,
+  adoptIntoPlan,
+  adoptRun,
+  rankMatches,
+  trajectoryDifferences,
+} from "./adopt.ts";
+import { acquireLock } from "../lock.ts";
+import { runLockPath } from "./session.ts";
 import { stoppedAfter } from "./early_stop.ts";
 import { runDir, runId } from "./run.ts";
 import { type EpochLog, loadCheckpoint, readLog } from "../run/mod.ts";
@@ -209,5 +217,45 @@ Deno.test("startEpoch: the best checkpoint is chosen from that epoch on, and an 
       () => cfg(tmp, { earlyStop: { startEpoch: 4 } }),
       /train\.earlyStop\.startEpoch.*after the last epoch/s,
     );
+  });
+});
+
+Deno.test("adoptIntoPlan: the nearest stopping rule is adopted first, a refused match gives way to the next", async () => {
+  await withTmp(async (tmp) => {
+    // Two recorded runs of the same computation: A differs from the new rule in the patience only,
+    // B (no early stopping) in two leaves; both stop at the 3-epoch cap under the new rule.
+    const nearRule = { earlyStop: { enabled: true, patience: 10 } };
+    const a = await trainRun(cfg(join(tmp, "near"), nearRule), toyData(), quiet);
+    const b = await trainRun(cfg(join(tmp, "far")), toyData(), quiet);
+    const from = join(tmp, "recorded");
+    await Deno.mkdir(from);
+    await Deno.rename(a.dir, join(from, "z-near"));
+    await Deno.rename(b.dir, join(from, "a-far"));
+    const config = cfg(tmp, { earlyStop: { enabled: true, patience: 9 } });
+    const recorded = [
+      { dir: join(from, "a-far"), config: cfg(tmp) },
+      { dir: join(from, "z-near"), config: cfg(tmp, nearRule) },
+    ];
+    assert.deepEqual(
+      rankMatches(recorded, config).map((m) => m.dir),
+      [join(from, "z-near"), join(from, "a-far")],
+      "fewest differing stopping-rule leaves first, whatever the folder order",
+    );
+    const plan = [{ variant: "v", seed: 0, config, dir: runDir(config), status: "new" }];
+    const dry = await adoptIntoPlan(plan, { fromDir: from, dryRun: true });
+    assert.equal(dry[0].from, join(from, "z-near"));
+    // The nearest one is locked (another process holds it): the next match is adopted instead.
+    const lock = await acquireLock(runLockPath(join(from, "z-near")), { purpose: "test" });
+    try {
+      const [o] = await adoptIntoPlan(plan, { fromDir: from });
+      assert.equal(o.error, undefined);
+      assert.equal(o.from, join(from, "a-far"));
+      assert.equal(o.result?.from, join(from, "a-far"));
+      assert.equal(o.result?.finished, true);
+      const record = JSON.parse(await Deno.readTextFile(join(runDir(config), "config.json")));
+      assert.equal(record.adoptedFrom.runId, runId(cfg(join(tmp, "far"))));
+    } finally {
+      await lock.release();
+    }
   });
 });

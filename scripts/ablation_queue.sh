@@ -8,27 +8,48 @@
 #   bash scripts/ablation_queue.sh [PARALLEL]      (default 2 child processes at once)
 #
 # 1. the headline cells at 5 seeds: Table 2 none and both, Table 6 K = 0 and K = 10;
-# 2. every other cell at 3 seeds, table by table (Tables 2, 3, 4, 5, 6, then the sub-grids of 7, 8).
+# 2. the same cells under the averaged recipe (AVERAGED_RECIPE in lib/notebook/runs.ts, the
+#    tables "… (averaged recipe)"), 5 seeds, after carrying over the averaging study's runs that
+#    are its Table 2 `both` cell (`grefel adopt`: they differ only in the tables' warm-up);
+# 3. every other cell at 3 seeds, table by table (Tables 2, 3, 4, 5, 6, then the sub-grids of 7, 8).
 #
-# Each sweep gets the quick profile's config as flags (profileFlags in lib/notebook/sweeps.ts), so
-# its run ids are the notebooks'. `deno task grefel progress --readme` reports what has finished.
+# Each sweep gets the quick profile's config, and the table's own overrides, as flags (profileFlags
+# in lib/notebook/sweeps.ts), so its run ids are the notebooks'. `deno task grefel progress
+# --readme` reports what has finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 parallel=${1:-2}
 deno=node_modules/.bin/deno
-mapfile -t flags < <($deno eval 'import { profileFlags } from "./lib/notebook/sweeps.ts";
-for (const f of profileFlags("quick")) console.log(f);')
-sweep() { $deno task grefel sweep --parallel "$parallel" "${flags[@]}" "$@"; }
-# The cells of one ablation table (by its ABLATIONS name) as --variant flags.
+# The sweep flags of one ablation table (by its ABLATIONS name): its config as --set flags
+# (flags), its cells as --variant flags (variants).
+flags() {
+  $deno eval "import { ablationPlan } from './lib/notebook/ablation.ts';
+import { profileFlags } from './lib/notebook/sweeps.ts';
+for (const f of profileFlags('quick', ablationPlan('$1').extra ?? {})) console.log(f);"
+}
 variants() {
   $deno eval "import { ablationPlan } from './lib/notebook/ablation.ts';
 for (const v of ablationPlan('$1').variants) console.log('--variant=' + v);"
 }
-sweep --experiment table2-rb --seeds 5 --variant none --variant both
-sweep --experiment table6-anchors --seeds 5 --variant K=0 --variant K=10
+sweep() { $deno task grefel sweep --parallel "$parallel" "$@"; }
+mapfile -t quick < <(flags "Table 2")
+sweep --experiment table2-rb --seeds 5 "${quick[@]}" --variant none --variant both
+sweep --experiment table6-anchors --seeds 5 "${quick[@]}" --variant K=0 --variant K=10
+for t in "Table 2 (averaged recipe):table2-rb" "Table 6 (averaged recipe):table6-anchors"; do
+  mapfile -t fs < <(flags "${t%%:*}")
+  mapfile -t vs < <(variants "${t%%:*}")
+  if [ "${t##*:}" = table2-rb ]; then
+    # Adoption only reads finished runs and copies them; it refuses (and the sweep then trains) a
+    # run that the warm-up would have stopped differently.
+    $deno task grefel adopt --experiment table2-rb --seeds 5 "${fs[@]}" "${vs[@]}" \
+      --from results/averaging || true
+  fi
+  sweep --experiment "${t##*:}" --seeds 5 "${fs[@]}" "${vs[@]}"
+done
 for t in "Table 2:table2-rb" "Table 3:table3-loss" "Table 4:table4-lambda" \
   "Table 5 (augmentation):table5-augment-noise" "Table 5 (label noise):table5-augment-noise" \
   "Table 6:table6-anchors" "Table 7:table7-anchors-noise" "Table 8:table8-anchors-smoothing"; do
+  mapfile -t fs < <(flags "${t%%:*}")
   mapfile -t vs < <(variants "${t%%:*}")
-  sweep --experiment "${t##*:}" --seeds 3 "${vs[@]}"
+  sweep --experiment "${t##*:}" --seeds 3 "${fs[@]}" "${vs[@]}"
 done

@@ -4,9 +4,10 @@ import { loadExperiment, variantConfig } from "../train/experiments.ts";
 import { runId } from "../train/run.ts";
 import { join } from "node:path";
 import { trajectoryDifferences } from "../train/adopt.ts";
-import { ABLATIONS } from "./ablation.ts";
+import { ablationPlan, ABLATIONS } from "./ablation.ts";
 import {
   ABLATION_WARMUP,
+  AVERAGED_RECIPE,
   CONVERGED_PROTOCOL,
   DEFAULT_TRAINING,
   ensureRun,
@@ -83,6 +84,45 @@ Deno.test("quick: Table 2 'both' is the study's default-variant run up to the ta
   const none = experimentConfig("table2-rb", "none", { profile: "quick" });
   assert.equal(none.model.rb.training, DEFAULT_TRAINING.model.rb.training);
   assert.ok(!none.model.rb.anchors && !none.model.rb.attentive);
+});
+
+Deno.test("the averaged-recipe tables: compact-averaged with the tables' warm-up and cells", () => {
+  const t2 = ablationPlan("Table 2 (averaged recipe)"),
+    t6 = ablationPlan("Table 6 (averaged recipe)");
+  assert.deepEqual([t2.extra, t6.extra], [AVERAGED_RECIPE, AVERAGED_RECIPE]);
+  for (const seed of [0, 1, 2]) {
+    // Table 2 `both` under the recipe is the preset compact-averaged (the averaging and size
+    // studies' run) up to the warm-up, so `grefel adopt` carries those runs over.
+    const both = experimentConfig("table2-rb", "both", { seed, profile: "quick", extra: t2.extra });
+    const preset = presetConfig("compact-averaged", { data: { dataset: "ferplus" }, seed });
+    assert.equal(both.train.earlyStop.startEpoch, ABLATION_WARMUP.train.earlyStop.startEpoch);
+    assert.deepEqual(trajectoryDifferences(preset, both), [], `seed ${seed}`);
+    const atWarmup = presetConfig("compact-averaged", {
+      data: { dataset: "ferplus" },
+      seed,
+      train: { earlyStop: ABLATION_WARMUP.train.earlyStop },
+    });
+    assert.equal(runId(both), runId(atWarmup));
+    // `none` differs from it in RB alone; the Table 6 cells only in anchors and smoothing.
+    const none = experimentConfig("table2-rb", "none", { seed, profile: "quick", extra: t2.extra });
+    assert.deepEqual(
+      { ...none.model, rb: both.model.rb },
+      both.model,
+    );
+    assert.ok(!none.model.rb.anchors && !none.model.rb.attentive);
+    for (const [v, k] of [["K=0", 0], ["K=10", 10]] as const) {
+      const c = experimentConfig("table6-anchors", v, { seed, profile: "quick", extra: t6.extra });
+      assert.equal(c.model.rb.anchorsPerClass, k);
+      assert.equal(c.train.emaDecay, AVERAGED_RECIPE.train.emaDecay);
+      assert.equal(c.model.head.dropout, 0);
+      assert.equal(c.model.loss.labelSmoothing, 0);
+      // Another run than the default-variant table's cell.
+      assert.notEqual(
+        runId(c),
+        runId(experimentConfig("table6-anchors", v, { seed, profile: "quick" })),
+      );
+    }
+  }
 });
 
 Deno.test("short: the former 128-step profile, unchanged", () => {

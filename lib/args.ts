@@ -13,6 +13,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { LockHeldError } from "./lock.ts";
 
 export type { ParseArgsConfig };
 
@@ -64,11 +65,20 @@ export function cliPath(path: string): string {
 }
 
 /**
+ * Exit code of a command refused because another live process holds a lock it needs (a run it
+ * would train, a feature cache it would build): `EX_TEMPFAIL` of sysexits.h, "try again later".
+ * Sweeps read it as "refused", not as a failed run.
+ */
+export const LOCK_HELD_EXIT = 75;
+
+/**
  * Reports the error a command `name` failed with (`grefel <name>: <message>`, and the stack with
- * `GREFEL_DEBUG` set) and returns its exit code: 2 for a {@linkcode UsageError}, else 1.
+ * `GREFEL_DEBUG` set) and returns its exit code: 2 for a {@linkcode UsageError},
+ * {@linkcode LOCK_HELD_EXIT} for a {@linkcode LockHeldError}, else 1.
  */
 export function failureExitCode(name: string, e: unknown): number {
   console.error(`grefel ${name}: ${e instanceof Error ? e.message : e}`);
   if (Deno.env.get("GREFEL_DEBUG")) console.error(e);
+  if (e instanceof LockHeldError) return LOCK_HELD_EXIT;
   return e instanceof UsageError ? 2 : 1;
 }

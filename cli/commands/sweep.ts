@@ -199,7 +199,8 @@ export const sweepCommand: Command = {
     });
     console.log(
       `${exp.name}: ${summary.finished.length} trained, ${summary.skipped.length} skipped, ` +
-        `${summary.failed.length} failed; results under ${
+        `${summary.failed.length} failed, ${summary.refused.length} refused (held by another ` +
+        `process; a later sweep takes them up); results under ${
           plan[0]?.dir.split("/").slice(0, -1).join("/")
         }`,
     );

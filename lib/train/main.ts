@@ -207,7 +207,8 @@ function fmt(x: number | undefined): string {
 
 /**
  * The child-process entry: {@linkcode trainFromArgs} with the CLI's runtime directory and error
- * reporting (`grefel train: <message>`, exit code 1, or 2 for a usage error).
+ * reporting (`grefel train: <message>`, exit code 1, 2 for a usage error, 75 when another process
+ * holds the run's or its cache's lock: `LOCK_HELD_EXIT` of lib/args.ts).
  */
 export async function trainMain(args: string[]): Promise<number> {
   ensureRuntimeDir();

@@ -15,6 +15,9 @@ import { canonicalJson, readJsonIfExists, type RunStatus, runStatus } from "../r
 import { configForData, MODEL_CLASSES_DEFAULT } from "./prepare.ts";
 import { resolveDataRoot } from "../data/datasets.ts";
 import { TRAIN_ENTRY } from "./main.ts";
+import { runLockPath } from "./session.ts";
+import { lockStatus } from "../lock.ts";
+import { LOCK_HELD_EXIT } from "../args.ts";
 
 /** One run of a sweep. */
 export interface SweepRun {
@@ -158,18 +161,27 @@ export interface SweepSummary {
   finished: SweepRun[];
   /** Runs whose process failed, with the exit code. */
   failed: { run: SweepRun; code: number }[];
+  /**
+   * Runs not trained here because another live process held a lock they need when their turn
+   * came: the run's own (it trains elsewhere; not launched) or, from the child, one that exited
+   * with {@linkcode LOCK_HELD_EXIT} (e.g. a feature cache being built). A later sweep takes them up.
+   */
+  refused: { run: SweepRun; reason: string }[];
 }
 
 /**
  * Runs the unfinished runs of a plan, at most `parallel` at a time, in plan order.
- * A failed run does not stop the others; it is reported in the summary.
+ * A failed run does not stop the others; it is reported in the summary. A run that another live
+ * process trains when its turn comes (its run lock is held) is not launched, and a child refused
+ * by a lock is not a failure: both are `refused`, so that two sweeps over the same runs share
+ * them instead of failing each other's.
  */
 export async function runSweep(
   plan: readonly SweepRun[],
   opts: { parallel: number; launch: Launcher; print?: (line: string) => void },
 ): Promise<SweepSummary> {
   const print = opts.print ?? ((l: string) => console.error(l));
-  const summary: SweepSummary = { skipped: [], finished: [], failed: [] };
+  const summary: SweepSummary = { skipped: [], finished: [], failed: [], refused: [] };
   for (const r of plan) {
     if (r.conflict && !r.sameAs && !r.finishedIn) {
       print(`${r.variant} seed ${r.seed} (${r.runId}): ${r.conflict}`);
@@ -187,6 +199,15 @@ export async function runSweep(
   const worker = async () => {
     while (next < todo.length) {
       const run = todo[next++];
+      const lock = await lockStatus(runLockPath(run.dir));
+      if (lock.state === "held") {
+        done++;
+        const who = lock.owner ? `pid ${lock.owner.pid} on ${lock.owner.host}` : "another process";
+        const reason = `trains elsewhere (${who})`;
+        summary.refused.push({ run, reason });
+        print(`[${done}/${todo.length}] refused ${label(run)}: ${reason}`);
+        continue;
+      }
       print(
         `[${done}/${todo.length}] ${run.status === "partial" ? "resume" : "start"} ${label(run)}`,
       );
@@ -198,6 +219,14 @@ export async function runSweep(
         code = -1;
       }
       done++;
+      if (code === LOCK_HELD_EXIT) {
+        const reason = `a lock it needs is held by another process; see ${
+          join(run.dir, "train.log")
+        }`;
+        summary.refused.push({ run, reason });
+        print(`[${done}/${todo.length}] refused ${label(run)}: ${reason}`);
+        continue;
+      }
       if (code === 0) summary.finished.push(run);
       else summary.failed.push({ run, code });
       print(

@@ -4,6 +4,9 @@ import { loadExperiment } from "./experiments.ts";
 import { childArgs, childLauncher, planSweep, runSweep, type SweepRun } from "./sweep.ts";
 import { TRAIN_ENTRY } from "./main.ts";
 import { runDir } from "./run.ts";
+import { runLockPath } from "./session.ts";
+import { acquireLock, LockHeldError } from "../lock.ts";
+import { failureExitCode, LOCK_HELD_EXIT } from "../args.ts";
 
 Deno.test("sweep: expands variants × seeds, skips finished, dedupes, runs N in parallel", async () => {
   const tmp = await Deno.makeTempDir();
@@ -220,5 +223,54 @@ Deno.test("train entry: --help and usage errors in-process, as the CLI reports t
   } finally {
     console.error = e;
     console.log = l;
+  }
+});
+
+Deno.test("sweep: a run another process trains is refused, not launched; a child refused by a lock is not a failure", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const exp = loadExperiment("table5-augment-noise");
+    const plan = (await planSweep(exp, { seeds: 1, overrides: { train: { resultsDir: tmp } } }))
+      .filter((r) => !r.sameAs);
+    assert.ok(plan.length >= 3);
+    // This process holds the first run's lock, as a second sweep's child training it would.
+    const held = await acquireLock(runLockPath(plan[0].dir), { purpose: "a test" });
+    const launched: string[] = [];
+    const printed: string[] = [];
+    try {
+      const summary = await runSweep(plan, {
+        parallel: 1,
+        print: (l) => printed.push(l),
+        launch: (r) => {
+          launched.push(r.variant);
+          return Promise.resolve(r === plan[1] ? LOCK_HELD_EXIT : r === plan[2] ? 1 : 0);
+        },
+      });
+      assert.ok(!launched.includes(plan[0].variant), "the held run is not launched");
+      assert.deepEqual(summary.refused.map((x) => x.run.variant), [
+        plan[0].variant,
+        plan[1].variant,
+      ]);
+      assert.match(summary.refused[0].reason, new RegExp(`trains elsewhere \\(pid ${Deno.pid} `));
+      assert.deepEqual(summary.failed.map((f) => [f.run.variant, f.code]), [[plan[2].variant, 1]]);
+      assert.equal(summary.finished.length, plan.length - 3);
+      assert.ok(printed.some((l) => l.includes(`refused ${plan[1].variant} seed 0`)));
+    } finally {
+      await held.release();
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("sweep: a lock refusal exits with LOCK_HELD_EXIT, other errors with 1", () => {
+  const quiet = console.error;
+  console.error = () => {};
+  try {
+    assert.equal(failureExitCode("train", new LockHeldError("/x.lock", null)), LOCK_HELD_EXIT);
+    assert.equal(failureExitCode("train", new Error("boom")), 1);
+    assert.notEqual(LOCK_HELD_EXIT, 1);
+  } finally {
+    console.error = quiet;
   }
 });

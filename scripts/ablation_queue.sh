@@ -5,12 +5,18 @@
 # so the queue can be killed and started again at any point. Written, documented, not started by
 # any test; one run takes 10–35 min on the 2-core machine (two at a time).
 #
-#   bash scripts/ablation_queue.sh [PARALLEL]      (default 2 child processes at once)
+#   bash scripts/ablation_queue.sh [LANES]      (default 2: that many runs train at once)
+#
+# Each lane walks the whole sequence below with one run at a time; a run that another lane trains
+# when its turn comes is refused (its lock is held) and the lane takes the next one, so no core
+# idles while the last run of a sweep finishes. A run refused for another lock (a feature cache the
+# other lane is building) is taken up by the second pass, which runs once both lanes are through.
 #
 # 1. the headline cells at 5 seeds: Table 2 none and both, Table 6 K = 0 and K = 10;
 # 2. the same cells under the averaged recipe (AVERAGED_RECIPE in lib/notebook/runs.ts, the
-#    tables "… (averaged recipe)"), 5 seeds, after carrying over the averaging study's runs that
-#    are its Table 2 `both` cell (`grefel adopt`: they differ only in the tables' warm-up);
+#    tables "… (averaged recipe)"), 5 seeds, after carrying over (first, before any lane starts) the
+#    averaging study's runs that are its Table 2 `both` cell (`grefel adopt`: they differ only in
+#    the tables' warm-up);
 # 3. every other cell at 3 seeds, table by table (Tables 2, 3, 4, 5, 6, then the sub-grids of 7, 8).
 #
 # Each sweep gets the quick profile's config, and the table's own overrides, as flags (profileFlags
@@ -18,7 +24,7 @@
 # --readme` reports what has finished.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-parallel=${1:-2}
+lanes=${1:-2}
 deno=node_modules/.bin/deno
 # The sweep flags of one ablation table (by its ABLATIONS name): its config as --set flags
 # (flags), its cells as --variant flags (variants).
@@ -31,25 +37,36 @@ variants() {
   $deno eval "import { ablationPlan } from './lib/notebook/ablation.ts';
 for (const v of ablationPlan('$1').variants) console.log('--variant=' + v);"
 }
-sweep() { $deno task grefel sweep --parallel "$parallel" "$@"; }
-mapfile -t quick < <(flags "Table 2")
-sweep --experiment table2-rb --seeds 5 "${quick[@]}" --variant none --variant both
-sweep --experiment table6-anchors --seeds 5 "${quick[@]}" --variant K=0 --variant K=10
-for t in "Table 2 (averaged recipe):table2-rb" "Table 6 (averaged recipe):table6-anchors"; do
-  mapfile -t fs < <(flags "${t%%:*}")
-  mapfile -t vs < <(variants "${t%%:*}")
-  if [ "${t##*:}" = table2-rb ]; then
-    # Adoption only reads finished runs and copies them; it refuses (and the sweep then trains) a
-    # run that the warm-up would have stopped differently.
-    $deno task grefel adopt --experiment table2-rb --seeds 5 "${fs[@]}" "${vs[@]}" \
-      --from results/averaging || true
-  fi
-  sweep --experiment "${t##*:}" --seeds 5 "${fs[@]}" "${vs[@]}"
-done
-for t in "Table 2:table2-rb" "Table 3:table3-loss" "Table 4:table4-lambda" \
-  "Table 5 (augmentation):table5-augment-noise" "Table 5 (label noise):table5-augment-noise" \
-  "Table 6:table6-anchors" "Table 7:table7-anchors-noise" "Table 8:table8-anchors-smoothing"; do
-  mapfile -t fs < <(flags "${t%%:*}")
-  mapfile -t vs < <(variants "${t%%:*}")
-  sweep --experiment "${t##*:}" --seeds 3 "${fs[@]}" "${vs[@]}"
+sweep() { $deno task grefel sweep --parallel 1 "$@" || echo "queue: a sweep of $2 ended with failures"; }
+# Adoption only reads finished runs and copies them; it refuses (and a lane then trains) a run that
+# the warm-up would have stopped differently.
+mapfile -t fs < <(flags "Table 2 (averaged recipe)")
+mapfile -t vs < <(variants "Table 2 (averaged recipe)")
+$deno task grefel adopt --experiment table2-rb --seeds 5 "${fs[@]}" "${vs[@]}" \
+  --from results/averaging || true
+lane() {
+  mapfile -t quick < <(flags "Table 2")
+  sweep --experiment table2-rb --seeds 5 "${quick[@]}" --variant none --variant both
+  sweep --experiment table6-anchors --seeds 5 "${quick[@]}" --variant K=0 --variant K=10
+  for t in "Table 2 (averaged recipe):table2-rb" "Table 6 (averaged recipe):table6-anchors"; do
+    mapfile -t fs < <(flags "${t%%:*}")
+    mapfile -t vs < <(variants "${t%%:*}")
+    sweep --experiment "${t##*:}" --seeds 5 "${fs[@]}" "${vs[@]}"
+  done
+  for t in "Table 2:table2-rb" "Table 3:table3-loss" "Table 4:table4-lambda" \
+    "Table 5 (augmentation):table5-augment-noise" "Table 5 (label noise):table5-augment-noise" \
+    "Table 6:table6-anchors" "Table 7:table7-anchors-noise" "Table 8:table8-anchors-smoothing"; do
+    mapfile -t fs < <(flags "${t%%:*}")
+    mapfile -t vs < <(variants "${t%%:*}")
+    sweep --experiment "${t##*:}" --seeds 3 "${fs[@]}" "${vs[@]}"
+  done
+}
+for pass in 1 2; do
+  pids=()
+  for ((i = 1; i <= lanes; i++)); do
+    # Staggered, so that the lanes' first children do not race for the same run's lock.
+    (sleep $((20 * (i - 1))) && lane 2>&1 | sed -u "s/^/[pass $pass lane $i] /") &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
 done

@@ -14,6 +14,7 @@ import { encodePng } from "../../lib/data/image.ts";
 import { loadSynthetic } from "../../lib/data/synthetic.ts";
 import { messyFolder } from "../../lib/data/test_fixtures.ts";
 import { acquireLock } from "../../lib/lock.ts";
+import { LOCK_HELD_EXIT } from "../../lib/args.ts";
 import { cli } from "./test_cli.ts";
 
 // Six 7×7×3 maps from a 14×14 input by average pooling: cheap, deterministic, and label-bearing
@@ -308,7 +309,7 @@ Deno.test("catalogue: runs that cannot lie — results, NaN, other roots, other 
     const lock = await acquireLock(`${dirA}.lock`, { purpose: "catalogue" });
     try {
       r = await train(...folder(rootA, "a"), "--force");
-      assert.equal(r.code, 1);
+      assert.equal(r.code, LOCK_HELD_EXIT, "a lock refusal has its own exit code");
       assert.match(r.err, /lock/i);
     } finally {
       await lock.release();

@@ -64,8 +64,19 @@ lane() {
 for pass in 1 2; do
   pids=()
   for ((i = 1; i <= lanes; i++)); do
-    # Staggered, so that the lanes' first children do not race for the same run's lock.
-    (sleep $((20 * (i - 1))) && lane 2>&1 | sed -u "s/^/[pass $pass lane $i] /") &
+    # Staggered, so that the lanes' first children do not race for the same run's lock; a later
+    # lane also waits (up to 30 min) while the first lane's sweep builds a feature cache, instead of
+    # walking its sequence refusing every run that needs it.
+    (
+      sleep $((20 * (i - 1)))
+      if [ "$i" -gt 1 ]; then
+        for _ in $(seq 180); do
+          compgen -G "results/cache/*.lock" >/dev/null || break
+          sleep 10
+        done
+      fi
+      lane 2>&1 | sed -u "s/^/[pass $pass lane $i] /"
+    ) &
     pids+=($!)
   done
   wait "${pids[@]}"

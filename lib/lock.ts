@@ -134,6 +134,28 @@ export function releaseHeldLocksSync(): void {
   for (const l of [...held]) l.releaseSync();
 }
 
+/**
+ * Frees this process's locks when it is ended by SIGTERM or SIGINT (a sweep stopping its children,
+ * Slurm cancelling a task, Ctrl-C), then exits with 128 + the signal number (143 or 130), as the
+ * default action would. `finally` blocks do not run when a signal ends the process, so without this
+ * a killed run leaves its lock for the stale-lock check to break. Returns the function that removes
+ * the listeners (call it when the guarded work is done: a listener keeps the process alive).
+ */
+export function releaseLocksOnSignal(): () => void {
+  const codes: [Deno.Signal, number][] = [["SIGTERM", 143], ["SIGINT", 130]];
+  const listeners = codes.map(([signal, code]) => {
+    const listener = () => {
+      releaseHeldLocksSync();
+      Deno.exit(code);
+    };
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  return () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
+}
+
 /** The locks this process holds now (paths). */
 export function heldLocks(): string[] {
   return [...held].map((l) => l.path);

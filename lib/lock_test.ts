@@ -155,6 +155,37 @@ Deno.test("lock: release removes only its own lock; releaseHeldLocksSync frees a
   });
 });
 
+Deno.test("lock: a process ended by SIGTERM or SIGINT frees its locks and exits 143 / 130", async () => {
+  await withTmp(async (dir) => {
+    const lockModule = new URL("./lock.ts", import.meta.url).href;
+    for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+      const path = join(dir, `${signal}.lock`);
+      const script = `import { acquireLock, releaseLocksOnSignal } from ${
+        JSON.stringify(lockModule)
+      };
+await acquireLock(${JSON.stringify(path)});
+releaseLocksOnSignal();
+console.log("ready");
+await new Promise(() => setInterval(() => {}, 1000));`;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["eval", script],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      const { value } = await reader.read();
+      assert.match(new TextDecoder().decode(value), /ready/);
+      assert.ok((await readLock(path)) !== null, "the child holds its lock");
+      child.kill(signal);
+      const status = await child.status;
+      reader.releaseLock();
+      await child.stdout.cancel();
+      assert.equal(status.code, code, `${signal}: exit code`);
+      assert.equal(await readLock(path), null, `${signal}: the lock file is gone`);
+    }
+  });
+});
+
 Deno.test("lock: another host's lock is stale once Slurm no longer runs its job", async () => {
   await withTmp(async (dir) => {
     // A stand-in squeue on PATH: job 7 is running, job 8 has ended (and been purged).

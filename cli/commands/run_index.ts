@@ -5,7 +5,7 @@
  * @module
  */
 import { cliPath, type Command, parseCommandArgs } from "../command.ts";
-import { releaseHeldLocksSync } from "../../lib/lock.ts";
+import { releaseLocksOnSignal } from "../../lib/lock.ts";
 import { buildManifestCaches, runManifestEntry } from "../../lib/train/slurm.ts";
 
 const HELP = `usage: deno task grefel run-index MANIFEST [INDEX] [options]
@@ -68,20 +68,14 @@ export const runIndexCommand: Command = {
       console.error("run-index: INDEX missing (and SLURM_ARRAY_TASK_ID is not set)");
       return 2;
     }
-    // Slurm sends SIGTERM when it cancels or pre-empts a task: free the run's lock on the way out
-    // (finally blocks do not run when the process is ended by a signal).
-    const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-    const onSignal = () => {
-      releaseHeldLocksSync();
-      Deno.exit(143);
-    };
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
+    // Slurm sends SIGTERM when it cancels or pre-empts a task: free the run's lock on the way out.
+    const removeListeners = releaseLocksOnSignal();
     try {
       const r = await runManifestEntry(manifest, index, { backend: values.backend, print });
       console.log(`${r.outcome} ${r.run.dir}`);
       return r.outcome === "refused" ? EXIT_REFUSED : 0;
     } finally {
-      for (const s of signals) Deno.removeSignalListener(s, onSignal);
+      removeListeners();
     }
   },
 };

@@ -5,11 +5,20 @@
  * @module
  */
 import type { Command } from "../command.ts";
+import { releaseLocksOnSignal } from "../../lib/lock.ts";
 import { trainFromArgs } from "../../lib/train/main.ts";
 
 /** The `train` command. */
 export const trainCommand: Command = {
   name: "train",
   summary: "train one run (preset, config file or experiment variant); resumes or skips",
-  run: (args: string[]): Promise<number> => trainFromArgs(args),
+  run: async (args: string[]): Promise<number> => {
+    // Ended by SIGTERM or Ctrl-C, the run's lock goes with the process.
+    const removeListeners = releaseLocksOnSignal();
+    try {
+      return await trainFromArgs(args);
+    } finally {
+      removeListeners();
+    }
+  },
 };

@@ -16,6 +16,7 @@
 import { fileURLToPath } from "node:url";
 import { cliPath, failureExitCode, parseCommandArgs } from "../args.ts";
 import { ensureRuntimeDir } from "../backend.ts";
+import { releaseLocksOnSignal } from "../lock.ts";
 import { type GrefelConfig, mergeConfig } from "../config.ts";
 import { configFrom, loadExperiment, parseSets, variantConfig } from "./experiments.ts";
 import { runTraining } from "./session.ts";
@@ -212,10 +213,14 @@ function fmt(x: number | undefined): string {
  */
 export async function trainMain(args: string[]): Promise<number> {
   ensureRuntimeDir();
+  // A sweep stops its children with SIGTERM: the run's lock goes with the process.
+  const removeListeners = releaseLocksOnSignal();
   try {
     return await trainFromArgs(args);
   } catch (e) {
     return failureExitCode("train", e);
+  } finally {
+    removeListeners();
   }
 }
 
